@@ -1,0 +1,551 @@
+// The interpreter: runs scheduled kernels on the CPU thread pool, chunk by chunk so a fused
+// chain's intermediates stay in cache. Every dtype computes in int64, float or double and is
+// converted on load and store, which keeps template instantiations few. It is the reference
+// every other executor is held to.
+#pragma once
+
+#include <hci/cpu/thread_pool.hpp>
+#include <hci/half.hpp>
+#include <hci/kernel.hpp>
+#include <hci/math.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
+// Results must not depend on the flags a user compiles with: no contraction into FMAs, no
+// reassociation, no fast-math assumptions about NaN in the code below.
+#if defined(__clang__)
+#pragma float_control(precise, on, push)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("no-fast-math", "fp-contract=off", "no-unsafe-math-optimizations")
+#endif
+
+HCI_BEGIN_NAMESPACE
+
+namespace cpu::interp {
+
+inline constexpr int kChunk = 1024;       // elements computed per step of a fused chain
+inline constexpr int64_t kBlock = 4096;   // reduction block: partial results combine in blocks
+inline constexpr int kLanes = 8;          // accumulators per block, element i into lane i % 8
+inline constexpr int64_t kGrain = 32768;  // elements below which a kernel runs on one thread
+
+template <ComputeType C>
+struct compute_of;
+template <>
+struct compute_of<ComputeType::Int64> {
+  using type = int64_t;
+};
+template <>
+struct compute_of<ComputeType::Float32> {
+  using type = float;
+};
+template <>
+struct compute_of<ComputeType::Float64> {
+  using type = double;
+};
+
+// Subnormals must survive a process that set flush-to-zero (as -ffast-math's startup code does).
+struct PreciseFloatMode {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned saved = _mm_getcsr();
+  PreciseFloatMode() { _mm_setcsr(saved & ~0x8040u); }
+  ~PreciseFloatMode() { _mm_setcsr(saved); }
+#endif
+};
+
+// float -> integer: truncate toward zero; NaN gives 0; beyond int64 saturates. Then the
+// integer wraps to the dtype's width like every integer result.
+template <class F>
+inline int64_t float_to_int(F x) {
+  if (math::is_nan(x)) return 0;
+  if (x >= F(9.2233720368547758e18)) return std::numeric_limits<int64_t>::max();
+  if (x <= F(-9.2233720368547758e18)) return std::numeric_limits<int64_t>::min();
+  return int64_t(x);
+}
+
+// Rounds (floats) or wraps (integers) a computed value to its dtype, as storing and
+// reloading it would.
+template <class T>
+inline void round_to_dtype(T* v, int n, DType dtype) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (dtype == kFloat16)
+      for (int i = 0; i < n; ++i) v[i] = hci::detail::half_bits_to_float(hci::detail::float_to_half_bits(v[i]));
+    else if (dtype == kBFloat16)
+      for (int i = 0; i < n; ++i) v[i] = hci::detail::bfloat16_bits_to_float(hci::detail::float_to_bfloat16_bits(v[i]));
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    switch (dtype) {
+      case kBool:
+        for (int i = 0; i < n; ++i) v[i] = v[i] != 0;
+        break;
+      case kUInt8:
+        for (int i = 0; i < n; ++i) v[i] = int64_t(uint8_t(v[i]));
+        break;
+      case kInt8:
+        for (int i = 0; i < n; ++i) v[i] = int64_t(int8_t(v[i]));
+        break;
+      case kInt16:
+        for (int i = 0; i < n; ++i) v[i] = int64_t(int16_t(v[i]));
+        break;
+      case kInt32:
+        for (int i = 0; i < n; ++i) v[i] = int64_t(int32_t(v[i]));
+        break;
+      default: break;
+    }
+  }
+}
+
+template <class From, class To>
+inline To convert_value(From x) {
+  if constexpr (std::is_same_v<From, To>)
+    return x;
+  else if constexpr (std::is_same_v<To, int64_t>) {
+    if constexpr (std::is_same_v<From, bool>)
+      return x;
+    else if constexpr (std::is_integral_v<From>)
+      return int64_t(x);
+    else
+      return float_to_int(static_cast<std::conditional_t<std::is_same_v<From, double>, double, float>>(x));
+  } else {
+    if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>)
+      return To(float(x));
+    else
+      return To(x);
+  }
+}
+
+// Position of each of n consecutive linear indices of the iteration space in one buffer.
+inline void offsets_of(const Dims& sizes, const BufferParam& b, int64_t start, int n, int64_t* out) {
+  const int rank = int(sizes.size());
+  int64_t index[16] = {};
+  int64_t base = b.offset;
+  for (int d = rank - 1; d >= 0; --d) {
+    index[d] = start % sizes[d];
+    start /= sizes[d];
+    base += index[d] * b.strides[d];
+  }
+  if (rank == 0) {
+    std::fill(out, out + n, base);
+    return;
+  }
+  const int64_t inner_size = sizes[rank - 1], inner_stride = b.strides[rank - 1];
+  int i = 0;
+  while (i < n) {
+    const int run = int(std::min<int64_t>(n - i, inner_size - index[rank - 1]));
+    for (int k = 0; k < run; ++k) out[i + k] = base + k * inner_stride;
+    i += run;
+    base += run * inner_stride;
+    index[rank - 1] += run;
+    for (int d = rank - 1; d > 0 && index[d] == sizes[d]; --d) {  // carry
+      base -= sizes[d] * b.strides[d];
+      index[d] = 0;
+      ++index[d - 1];
+      base += b.strides[d - 1];
+    }
+  }
+}
+
+// One value of a fused chain over the current chunk: either scratch or, for contiguous
+// buffers already in the compute type, the buffer itself.
+struct Slot {
+  void* data;
+  ComputeType type;
+};
+
+class ChunkEvaluator {
+ public:
+  explicit ChunkEvaluator(const Kernel& k) : k_(k), slots_(k.structure.ops.size()) {
+    scratch_.resize(k.structure.ops.size() * kChunk + 8);
+    offsets_.resize(kChunk);
+  }
+
+  // Evaluates every value of the kernel for linear indices [start, start + n); returns the last.
+  Slot run(int64_t start, int n, size_t count) {
+    const auto& ops = k_.structure.ops;
+    for (size_t i = 0; i < count; ++i) slots_[i] = eval(ops[i], i, start, n);
+    return slots_[count - 1];
+  }
+
+ private:
+  template <class T>
+  T* scratch(size_t i) {
+    return reinterpret_cast<T*>(&scratch_[i * kChunk]);
+  }
+
+  Slot eval(const KernelOp& op, size_t i, int64_t start, int n) {
+    const ComputeType out_type = compute_type(op.dtype);
+    switch (out_type) {
+      case ComputeType::Int64: return eval_as<int64_t>(op, i, start, n);
+      case ComputeType::Float32: return eval_as<float>(op, i, start, n);
+      case ComputeType::Float64: return eval_as<double>(op, i, start, n);
+    }
+    return {};
+  }
+
+  template <class T>
+  Slot eval_as(const KernelOp& op, size_t i, int64_t start, int n) {
+    constexpr ComputeType type = std::is_same_v<T, int64_t> ? ComputeType::Int64
+                                 : std::is_same_v<T, float> ? ComputeType::Float32
+                                                            : ComputeType::Float64;
+    T* out = scratch<T>(i);
+    if (op.op == OpKind::Load) return load<T>(op, out, start, n);
+    if (op.op == OpKind::Scalar) {
+      const ScalarParam s = k_.params.scalars[op.args[0]];
+      const T v = type == ComputeType::Int64 ? T(s.i) : type == ComputeType::Float32 ? T(s.f) : T(s.d);
+      std::fill(out, out + n, v);
+      return {out, type};
+    }
+    // Casts and comparisons read operands of another compute type; the rest read their own.
+    if (op.op == OpKind::Cast || is_comparison(op.op)) {
+      switch (compute_type(op.in_dtype)) {
+        case ComputeType::Int64: mixed<T, int64_t>(op, out, n); break;
+        case ComputeType::Float32: mixed<T, float>(op, out, n); break;
+        case ComputeType::Float64: mixed<T, double>(op, out, n); break;
+      }
+    } else {
+      apply<T>(op, out, n);
+    }
+    round_to_dtype(out, n, op.dtype);
+    return {out, type};
+  }
+
+  template <class T>
+  Slot load(const KernelOp& op, T* out, int64_t start, int n) {
+    const BufferParam& b = k_.params.buffers[op.args[0]];
+    const Layout layout = k_.structure.layouts[op.args[0]];
+    constexpr ComputeType type = std::is_same_v<T, int64_t> ? ComputeType::Int64
+                                 : std::is_same_v<T, float> ? ComputeType::Float32
+                                                            : ComputeType::Float64;
+    return visit_dtype(b.dtype, [&](auto zero) -> Slot {
+      using S = decltype(zero);
+      const S* src = static_cast<const S*>(b.data) + b.offset;
+      if (layout == Layout::Contiguous) {
+        if constexpr (std::is_same_v<S, T>) return {const_cast<S*>(src + start), type};  // NOLINT: read only
+        for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(src[start + j]);
+      } else if (layout == Layout::Broadcast) {
+        std::fill(out, out + n, convert_value<S, T>(src[0]));
+      } else {
+        offsets_of(k_.params.sizes, b, start, n, offsets_.data());
+        const S* base = static_cast<const S*>(b.data);
+        for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(base[offsets_[j]]);
+      }
+      return {out, type};
+    });
+  }
+
+  template <class A>
+  static bool nan(A x) {
+    if constexpr (std::is_same_v<A, int64_t>)
+      return false;
+    else
+      return math::is_nan(x);
+  }
+
+  // Casts (any compute type to any) and comparisons (to 0 or 1); NaN compares unequal.
+  template <class T, class A>
+  void mixed(const KernelOp& op, T* out, int n) {
+    const A* a = static_cast<const A*>(slots_[op.args[0]].data);
+    if (op.op == OpKind::Cast) {
+      if (op.dtype == kBool)
+        for (int j = 0; j < n; ++j) out[j] = T(a[j] != A(0));
+      else
+        for (int j = 0; j < n; ++j) out[j] = convert_value<A, T>(a[j]);
+      return;
+    }
+    if constexpr (std::is_same_v<T, int64_t>) {
+      const A* b = static_cast<const A*>(slots_[op.args[1]].data);
+      switch (op.op) {
+        case OpKind::Eq:
+          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] == b[j];
+          break;
+        case OpKind::Ne:
+          for (int j = 0; j < n; ++j) out[j] = nan(a[j]) || nan(b[j]) || a[j] != b[j];
+          break;
+        case OpKind::Lt:
+          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] < b[j];
+          break;
+        case OpKind::Le:
+          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] <= b[j];
+          break;
+        case OpKind::Gt:
+          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] > b[j];
+          break;
+        case OpKind::Ge:
+          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] >= b[j];
+          break;
+        default: break;
+      }
+    }
+  }
+
+  // Operations whose operands and result share the compute type T.
+  template <class T>
+  void apply(const KernelOp& op, T* out, int n) {
+    const T* a = static_cast<const T*>(slots_[op.args[0]].data);
+    const T* b = op.args[1] >= 0 ? static_cast<const T*>(slots_[op.args[1]].data) : nullptr;
+    const T* c = op.args[2] >= 0 ? static_cast<const T*>(slots_[op.args[2]].data) : nullptr;
+    constexpr bool integer = std::is_same_v<T, int64_t>;
+    // Integer + - * and negation wrap around in two's complement, as PyTorch's do.
+    using W = std::conditional_t<integer, uint64_t, T>;
+    switch (op.op) {
+      case OpKind::Neg:
+        for (int j = 0; j < n; ++j) out[j] = T(-W(a[j]));
+        break;
+      case OpKind::Abs:
+        if constexpr (integer)
+          for (int j = 0; j < n; ++j) out[j] = a[j] < 0 ? T(-W(a[j])) : a[j];
+        else
+          for (int j = 0; j < n; ++j) out[j] = math::abs_(a[j]);
+        break;
+      case OpKind::Relu:
+        for (int j = 0; j < n; ++j) out[j] = a[j] < T(0) ? T(0) : a[j];
+        break;
+      case OpKind::Add:
+        for (int j = 0; j < n; ++j) out[j] = T(W(a[j]) + W(b[j]));
+        break;
+      case OpKind::Sub:
+        for (int j = 0; j < n; ++j) out[j] = T(W(a[j]) - W(b[j]));
+        break;
+      case OpKind::Mul:
+        for (int j = 0; j < n; ++j) out[j] = T(W(a[j]) * W(b[j]));
+        break;
+      case OpKind::Maximum:
+        for (int j = 0; j < n; ++j) out[j] = nan(a[j]) ? a[j] : nan(b[j]) ? b[j] : a[j] < b[j] ? b[j] : a[j];
+        break;
+      case OpKind::Minimum:
+        for (int j = 0; j < n; ++j) out[j] = nan(a[j]) ? a[j] : nan(b[j]) ? b[j] : b[j] < a[j] ? b[j] : a[j];
+        break;
+      case OpKind::Where:
+        for (int j = 0; j < n; ++j) out[j] = a[j] != T(0) ? b[j] : c[j];
+        break;
+      default: break;
+    }
+    if constexpr (!integer) {
+      switch (op.op) {
+        case OpKind::Div:
+          for (int j = 0; j < n; ++j) out[j] = a[j] / b[j];
+          break;
+        case OpKind::Exp:
+          for (int j = 0; j < n; ++j) out[j] = math::exp(a[j]);
+          break;
+        case OpKind::Log:
+          for (int j = 0; j < n; ++j) out[j] = math::log(a[j]);
+          break;
+        case OpKind::Sqrt:
+          for (int j = 0; j < n; ++j) out[j] = math::sqrt_(a[j]);
+          break;
+        case OpKind::Tanh:
+          for (int j = 0; j < n; ++j) out[j] = math::tanh(a[j]);
+          break;
+        case OpKind::Sigmoid:
+          for (int j = 0; j < n; ++j) out[j] = math::sigmoid(a[j]);
+          break;
+        default: break;
+      }
+    }
+  }
+
+  const Kernel& k_;
+  std::vector<Slot> slots_;
+  std::vector<double> scratch_;  // 8 bytes per element per value
+  std::vector<int64_t> offsets_;
+};
+
+template <class T>
+inline void store(const Kernel& k, const Slot& v, int64_t start, int n, std::vector<int64_t>& offsets) {
+  const BufferParam& b = k.params.buffers[0];
+  const T* src = static_cast<const T*>(v.data);
+  visit_dtype(b.dtype, [&](auto zero) {
+    using S = decltype(zero);
+    S* base = static_cast<S*>(b.data);
+    auto to_storage = [](T x) {
+      if constexpr (std::is_same_v<S, bool>)
+        return x != T(0);
+      else if constexpr (std::is_integral_v<S>)
+        return S(x);
+      else
+        return S(x);
+    };
+    if (k.structure.layouts[0] == Layout::Contiguous) {
+      S* dst = base + b.offset + start;
+      if (static_cast<const void*>(dst) != static_cast<const void*>(src))
+        for (int j = 0; j < n; ++j) dst[j] = to_storage(src[j]);
+    } else {
+      offsets_of(k.params.sizes, b, start, n, offsets.data());
+      for (int j = 0; j < n; ++j) base[offsets[j]] = to_storage(src[j]);
+    }
+  });
+}
+
+inline void store_slot(const Kernel& k, const Slot& v, int64_t start, int n, std::vector<int64_t>& offsets) {
+  switch (v.type) {
+    case ComputeType::Int64: store<int64_t>(k, v, start, n, offsets); break;
+    case ComputeType::Float32: store<float>(k, v, start, n, offsets); break;
+    case ComputeType::Float64: store<double>(k, v, start, n, offsets); break;
+  }
+}
+
+inline void run_elementwise(const Kernel& k, ThreadPool& pool) {
+  const int64_t total = hci::detail::numel(k.params.sizes);
+  if (total == 0) return;
+  const int parts = int(std::clamp<int64_t>(total / kGrain, 1, pool.size()));
+  pool.run(parts, [&](int part) {
+    PreciseFloatMode mode;
+    const int64_t chunks = (total + kChunk - 1) / kChunk;
+    const int64_t begin = chunks * part / parts * kChunk, end = std::min(total, chunks * (part + 1) / parts * kChunk);
+    ChunkEvaluator eval(k);
+    std::vector<int64_t> offsets(kChunk);
+    for (int64_t s = begin; s < end; s += kChunk) {
+      const int n = int(std::min<int64_t>(kChunk, end - s));
+      store_slot(k, eval.run(s, n, k.structure.ops.size()), s, n, offsets);
+    }
+  });
+}
+
+// Reductions combine in one fixed order, whatever the thread count or vector width: the
+// reduced elements of an output split into blocks of kBlock; in a block, element i goes to
+// accumulator i % kLanes; the lanes combine as a fixed tree; the blocks combine left to right.
+template <class Acc>
+struct Reducer {
+  OpKind op;
+  Acc identity() const {
+    if (op == OpKind::Amax)
+      return std::is_same_v<Acc, int64_t> ? std::numeric_limits<Acc>::min() : -std::numeric_limits<Acc>::infinity();
+    if (op == OpKind::Amin)
+      return std::is_same_v<Acc, int64_t> ? std::numeric_limits<Acc>::max() : std::numeric_limits<Acc>::infinity();
+    return Acc(0);
+  }
+  Acc combine(Acc a, Acc b) const {
+    if constexpr (!std::is_same_v<Acc, int64_t>) {
+      if (op == OpKind::Amax || op == OpKind::Amin) {
+        if (math::is_nan(a)) return a;
+        if (math::is_nan(b)) return b;
+      }
+    }
+    if (op == OpKind::Amax) return a < b ? b : a;
+    if (op == OpKind::Amin) return b < a ? b : a;
+    if constexpr (std::is_same_v<Acc, int64_t>)
+      return Acc(uint64_t(a) + uint64_t(b));
+    else
+      return a + b;
+  }
+};
+
+template <class Acc>
+inline Acc reduce_block(const Kernel& k, ChunkEvaluator& eval, const Reducer<Acc>& r, int64_t base, int64_t length) {
+  Acc lanes[kLanes];
+  std::fill(lanes, lanes + kLanes, r.identity());
+  const size_t count = k.structure.ops.size() - 1;  // the values feeding the reduction
+  for (int64_t s = 0; s < length; s += kChunk) {
+    const int n = int(std::min<int64_t>(kChunk, length - s));
+    const Slot v = eval.run(base + s, n, count);
+    const Acc* x = static_cast<const Acc*>(v.data);
+    if (r.op == OpKind::Sum || r.op == OpKind::Mean) {
+      int j = 0;
+      for (; j + kLanes <= n; j += kLanes)
+        for (int l = 0; l < kLanes; ++l) lanes[l] = r.combine(lanes[l], x[j + l]);
+      for (; j < n; ++j) lanes[j % kLanes] = r.combine(lanes[j % kLanes], x[j]);
+    } else {
+      for (int j = 0; j < n; ++j) lanes[j % kLanes] = r.combine(lanes[j % kLanes], x[j]);
+    }
+  }
+  return r.combine(r.combine(r.combine(lanes[0], lanes[1]), r.combine(lanes[2], lanes[3])),
+                   r.combine(r.combine(lanes[4], lanes[5]), r.combine(lanes[6], lanes[7])));
+}
+
+template <class Acc>
+inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
+  const KernelOp& root = k.structure.ops.back();
+  const Reducer<Acc> r{root.op};
+  const int rank = k.structure.rank, reduce_rank = k.structure.reduce_rank;
+  int64_t outputs = 1, length = 1;
+  for (int d = 0; d < rank; ++d) (d < rank - reduce_rank ? outputs : length) *= k.params.sizes[d];
+  if (outputs == 0) return;
+  const int64_t blocks = std::max<int64_t>(1, (length + kBlock - 1) / kBlock);
+  std::vector<Acc> results(static_cast<size_t>(outputs), r.identity());
+
+  // Block values of output o for blocks [b0, b1).
+  auto block_values = [&](ChunkEvaluator& eval, int64_t o, int64_t b0, int64_t b1, Acc* out) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t start = b * kBlock;
+      out[b] =
+          length == 0 ? r.identity() : reduce_block(k, eval, r, o * length + start, std::min(kBlock, length - start));
+    }
+  };
+  auto finish = [&](const Acc* values) {
+    Acc total = values[0];
+    for (int64_t b = 1; b < blocks; ++b) total = r.combine(total, values[b]);
+    if (root.op == OpKind::Mean) total = total / Acc(length);
+    return total;
+  };
+
+  const int64_t work = outputs * std::max<int64_t>(length, 1);
+  const int threads = int(std::clamp<int64_t>(work / kGrain, 1, pool.size()));
+  if (outputs >= threads) {
+    pool.run(threads, [&](int part) {
+      PreciseFloatMode mode;
+      ChunkEvaluator eval(k);
+      std::vector<Acc> values(static_cast<size_t>(blocks));
+      for (int64_t o = outputs * part / threads; o < outputs * (part + 1) / threads; ++o) {
+        block_values(eval, o, 0, blocks, values.data());
+        results[size_t(o)] = finish(values.data());
+      }
+    });
+  } else {
+    std::vector<Acc> values(static_cast<size_t>(blocks));
+    for (int64_t o = 0; o < outputs; ++o) {
+      pool.run(threads, [&](int part) {
+        PreciseFloatMode mode;
+        ChunkEvaluator eval(k);
+        block_values(eval, o, blocks * part / threads, blocks * (part + 1) / threads, values.data());
+      });
+      results[size_t(o)] = finish(values.data());
+    }
+  }
+  round_to_dtype(results.data(), int(results.size()), root.dtype);
+  // The output is addressed by the kept dims alone (its strides over reduced dims are 0).
+  const Dims kept_sizes(k.params.sizes.begin(), k.params.sizes.begin() + (rank - reduce_rank));
+  BufferParam out = k.params.buffers[0];
+  out.strides.resize(kept_sizes.size());
+  std::vector<int64_t> offsets(kChunk);
+  visit_dtype(out.dtype, [&](auto zero) {
+    using S = decltype(zero);
+    S* base = static_cast<S*>(out.data);
+    for (int64_t o = 0; o < outputs; o += kChunk) {
+      const int n = int(std::min<int64_t>(kChunk, outputs - o));
+      offsets_of(kept_sizes, out, o, n, offsets.data());
+      for (int j = 0; j < n; ++j) {
+        const Acc v = results[size_t(o + j)];
+        if constexpr (std::is_same_v<S, bool>)
+          base[offsets[j]] = v != Acc(0);
+        else
+          base[offsets[j]] = S(v);
+      }
+    }
+  });
+}
+
+inline void run_kernel(const Kernel& k, ThreadPool& pool) {
+  if (!k.structure.is_reduction()) return run_elementwise(k, pool);
+  switch (compute_type(k.structure.ops.back().in_dtype)) {
+    case ComputeType::Int64: return run_reduction_as<int64_t>(k, pool);
+    case ComputeType::Float32: return run_reduction_as<float>(k, pool);
+    case ComputeType::Float64: return run_reduction_as<double>(k, pool);
+  }
+}
+
+}  // namespace cpu::interp
+
+HCI_END_NAMESPACE
+
+#if defined(__clang__)
+#pragma float_control(pop)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif

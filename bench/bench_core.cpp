@@ -1,0 +1,126 @@
+// Core benchmarks, each beside a hand-written reference in the same binary: same flags, same
+// thread pool and the same buffer policy (outputs from hci's caching allocator).
+#include <hci/hci.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+
+namespace {
+
+constexpr int64_t kN = int64_t(1) << 24;  // 16M float32
+
+hci::Tensor filled(float value) { return hci::full({kN}, value); }
+
+// The reference splits [0, n) over the pool like the interpreter does.
+template <class F>
+void parallel(int64_t n, F body) {
+  auto pool = hci::cpu::thread_pool();
+  const int parts = pool->size();
+  pool->run(parts, [&](int p) { body(n * p / parts, n * (p + 1) / parts); });
+}
+
+float* new_output(int64_t n) { return static_cast<float*>(hci::cpu::allocator().allocate(size_t(n) * 4)); }
+void free_output(float* p, int64_t n) { hci::cpu::allocator().deallocate(p, size_t(n) * 4); }
+
+void BM_add_hci(benchmark::State& state) {
+  const hci::Tensor a = filled(1), b = filled(2);
+  hci::eval(a, b);
+  for (auto _ : state) {
+    hci::Tensor c = a + b;
+    hci::eval(c);
+    benchmark::DoNotOptimize(c.const_data_ptr<float>());
+  }
+  state.SetBytesProcessed(state.iterations() * kN * 12);
+}
+
+void BM_add_reference(benchmark::State& state) {
+  const hci::Tensor a = filled(1), b = filled(2);
+  const float* pa = a.const_data_ptr<float>();
+  const float* pb = b.const_data_ptr<float>();
+  for (auto _ : state) {
+    float* out = new_output(kN);
+    parallel(kN, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) out[i] = pa[i] + pb[i];
+    });
+    benchmark::DoNotOptimize(out);
+    free_output(out, kN);
+  }
+  state.SetBytesProcessed(state.iterations() * kN * 12);
+}
+
+void BM_chain_hci(benchmark::State& state) {
+  const hci::Tensor a = hci::rand({kN}), b = hci::rand({kN}), c = hci::rand({kN}), d = hci::rand({kN});
+  hci::eval(a, b, c, d);
+  for (auto _ : state) {
+    hci::Tensor y = hci::relu(a * b + c) * 0.5 + hci::exp(-d);
+    hci::eval(y);
+    benchmark::DoNotOptimize(y.const_data_ptr<float>());
+  }
+  state.SetBytesProcessed(state.iterations() * kN * 20);
+}
+
+void BM_chain_reference(benchmark::State& state) {
+  const hci::Tensor a = hci::rand({kN}), b = hci::rand({kN}), c = hci::rand({kN}), d = hci::rand({kN});
+  const float *pa = a.const_data_ptr<float>(), *pb = b.const_data_ptr<float>(), *pc = c.const_data_ptr<float>(),
+              *pd = d.const_data_ptr<float>();
+  for (auto _ : state) {
+    float* out = new_output(kN);
+    parallel(kN, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const float t = pa[i] * pb[i] + pc[i];
+        out[i] = (t > 0 ? t : 0) * 0.5f + std::exp(-pd[i]);
+      }
+    });
+    benchmark::DoNotOptimize(out);
+    free_output(out, kN);
+  }
+  state.SetBytesProcessed(state.iterations() * kN * 20);
+}
+
+void BM_sum_hci(benchmark::State& state) {
+  const hci::Tensor a = hci::rand({kN});
+  hci::eval(a);
+  for (auto _ : state) benchmark::DoNotOptimize(a.sum().item<float>());
+  state.SetBytesProcessed(state.iterations() * kN * 4);
+}
+
+void BM_sum_reference(benchmark::State& state) {
+  const hci::Tensor a = hci::rand({kN});
+  const float* p = a.const_data_ptr<float>();
+  for (auto _ : state) {
+    float partial[64] = {};
+    parallel(kN, [&](int64_t begin, int64_t end) {
+      float acc[8] = {};  // several accumulators, as a careful hand-written loop has
+      int64_t i = begin;
+      for (; i + 8 <= end; i += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += p[i + l];
+      for (; i < end; ++i) acc[0] += p[i];
+      float s = 0;
+      for (float x : acc) s += x;
+      partial[begin * hci::get_num_threads() / kN] = s;
+    });
+    float total = 0;
+    for (int t = 0; t < hci::get_num_threads(); ++t) total += partial[t];
+    benchmark::DoNotOptimize(total);
+  }
+  state.SetBytesProcessed(state.iterations() * kN * 4);
+}
+
+// The whole life of a 1-element op: recorded, evaluated and read back.
+void BM_tiny_add_hci(benchmark::State& state) {
+  const hci::Tensor a = hci::ones({1}), b = hci::ones({1});
+  hci::eval(a, b);
+  for (auto _ : state) benchmark::DoNotOptimize((a + b).item<float>());
+}
+
+}  // namespace
+
+BENCHMARK(BM_add_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_add_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_chain_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_chain_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_sum_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_sum_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_tiny_add_hci)->Unit(benchmark::kMicrosecond);
+BENCHMARK_MAIN();

@@ -1,0 +1,42 @@
+// The device-agnostic, asynchronous backend interface every device implements.
+#pragma once
+
+#include <hci/device.hpp>
+#include <hci/kernel.hpp>
+
+#include <memory>
+#include <string>
+
+HCI_BEGIN_NAMESPACE
+
+// Completion of work enqueued on a device. A null event means "already complete".
+class Event {
+ public:
+  virtual ~Event() = default;
+  virtual void wait() = 0;
+  virtual bool ready() = 0;
+};
+using EventPtr = std::shared_ptr<Event>;
+
+// What a device must provide. Everything that touches device memory goes through here, so the
+// core never assumes it can dereference a device address. Work is enqueued in order on one
+// stream per device: launches return an event, frees are ordered after earlier work, and copies
+// to the host wait for what precedes them.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual int device_count() = 0;
+  virtual std::string device_name(int index) = 0;
+  // Empty when usable; otherwise why not, in one line.
+  virtual std::string unavailable_reason() { return {}; }
+
+  virtual void* allocate(int device, size_t bytes) = 0;
+  virtual void deallocate(int device, void* data, size_t bytes) = 0;  // ordered after pending work
+  virtual void copy_to_host(int device, void* host_dst, const void* src, size_t bytes) = 0;    // blocking
+  virtual void copy_from_host(int device, void* dst, const void* host_src, size_t bytes) = 0;  // blocking
+  virtual EventPtr launch(int device, const Kernel& kernel) = 0;
+  virtual void synchronize(int device) = 0;
+};
+
+HCI_END_NAMESPACE

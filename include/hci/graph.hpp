@@ -1,0 +1,118 @@
+// The lazy graph: storages, and the nodes that operations record instead of computing.
+#pragma once
+
+#include <hci/backend.hpp>
+#include <hci/kernel.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <source_location>
+#include <vector>
+
+HCI_BEGIN_NAMESPACE
+
+namespace detail {
+
+// Device memory. Owned memory is freed through its backend, in stream order; borrowed memory
+// (from_blob, DLPack) is handed to its deleter once no pending work can touch it.
+struct Storage {
+  Device device;
+  Backend* backend = nullptr;
+  void* data = nullptr;
+  size_t nbytes = 0;
+  std::function<void(void*)> deleter;  // set for borrowed memory
+  bool borrowed = false;
+  bool read_only = false;
+  EventPtr ready;  // completion of the last write enqueued
+
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage() {
+    if (borrowed) {
+      if (ready) ready->wait();
+      if (deleter) deleter(data);
+    } else if (data) {
+      backend->deallocate(device.index(), data, nbytes);
+    }
+  }
+
+  void wait_ready() const {
+    if (ready) ready->wait();
+  }
+};
+
+struct Node;
+
+// An operand of a node: another node's result seen through a view. The strides and offset
+// are in elements of that result's layout (its storage once materialised, the contiguous
+// layout of its shape while lazy), one stride per dim of the consumer's iteration space, so
+// broadcasting and views cost nothing at record time.
+struct Input {
+  std::shared_ptr<Node> node;
+  Dims strides;
+  int64_t offset = 0;
+  uint64_t version = 0;  // of the operand's storage when recorded
+};
+
+// One recorded operation. Its result is logically a contiguous tensor of `shape`; once
+// computed, `storage` holds it and the inputs are released. A node whose storage was given at
+// creation is a buffer (a leaf).
+struct Node {
+  OpKind op = OpKind::Load;
+  DType dtype = kFloat32;     // of the result
+  DType in_dtype = kFloat32;  // of the operands
+  Device device;
+  Dims shape;       // of the result
+  Dims iter_sizes;  // the iteration space: `shape` for elementwise ops; kept dims, then reduced dims
+  int32_t reduce_rank = 0;
+  std::vector<Input> inputs;
+  ScalarParam scalar{};
+  std::source_location recorded_at;
+
+  std::shared_ptr<Storage> storage;  // set once materialised, then `computed` is raised
+  std::atomic<bool> computed{false};
+  std::atomic<uint64_t> version{0};  // bumped by every write to the storage
+  std::atomic<int32_t> depth{0};     // longest lazy chain below; 0 once materialised
+  std::atomic<int32_t> handles{0};   // tensors referring to this node
+  std::mutex readers_mutex;
+  std::vector<std::weak_ptr<Node>> readers;  // lazy nodes recorded as reading this one
+  size_t readers_pruned_at = 8;
+
+  bool materialized() const { return computed.load(std::memory_order_acquire); }
+
+  void set_storage(std::shared_ptr<Storage> s) {
+    storage = std::move(s);
+    computed.store(true, std::memory_order_release);
+    depth.store(0, std::memory_order_relaxed);
+  }
+
+  void add_reader(const std::shared_ptr<Node>& reader) {
+    std::lock_guard lock(readers_mutex);
+    if (readers.size() >= readers_pruned_at) {  // amortised: drop readers already gone or computed
+      std::erase_if(readers, [](const std::weak_ptr<Node>& w) {
+        auto n = w.lock();
+        return !n || n->materialized();
+      });
+      readers_pruned_at = std::max<size_t>(8, 2 * readers.size());
+    }
+    readers.push_back(reader);
+  }
+
+  std::vector<std::shared_ptr<Node>> pending_readers() {
+    std::lock_guard lock(readers_mutex);
+    std::vector<std::shared_ptr<Node>> out;
+    for (auto& w : readers)
+      if (auto n = w.lock(); n && !n->materialized()) out.push_back(std::move(n));
+    readers.clear();
+    return out;
+  }
+};
+
+using NodePtr = std::shared_ptr<Node>;
+
+}  // namespace detail
+
+HCI_END_NAMESPACE

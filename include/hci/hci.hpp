@@ -1,0 +1,5 @@
+// The umbrella header: tensors, every core op, and the backends.
+#pragma once
+
+#include <hci/print.hpp>
+#include <hci/tensor.hpp>

@@ -1,0 +1,131 @@
+// Host access and conversions: item, to_vector, data_ptr, accessor, to, clone, contiguous.
+#pragma once
+
+#include <hci/ops/record.hpp>
+
+#include <cstdio>
+#include <cstring>
+
+HCI_BEGIN_NAMESPACE
+
+namespace detail {
+
+// A computed node whose storage is the given bytes, copied to the device.
+inline Tensor from_host(const void* data, DType dtype, Dims shape, Device device, const Loc& loc) {
+  const size_t bytes = size_t(checked_numel(shape, "tensor")) * element_size(dtype);
+  auto storage = allocate_storage(device, bytes);
+  if (bytes) storage->backend->copy_from_host(device.index(), storage->data, data, bytes);
+  NodePtr n = new_node(OpKind::Load, dtype, dtype, device, std::move(shape), loc);
+  n->set_storage(std::move(storage));
+  return wrap_node(std::move(n));
+}
+
+// Test hook: with HCI_READ_LOG=path, every host read appends its dtype, shape and a hash of
+// its bytes, so the logs of an eager and a lazy run of the same program can be compared.
+inline void log_host_read(const Tensor& t, const std::vector<std::byte>& bytes) {
+  static const char* path = std::getenv("HCI_READ_LOG");
+  if (!path || !*path) return;
+  uint64_t h = 1469598103934665603ull;
+  for (std::byte b : bytes) h = (h ^ uint64_t(b)) * 1099511628211ull;
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  if (FILE* f = std::fopen(path, "a")) {
+    fmt::print(f, "{} {} {:016x}\n", t.dtype(), shape_str(t.sizes()), h);
+    std::fclose(f);
+  }
+}
+
+// The elements of t in row-major order, copied to the host.
+inline std::vector<std::byte> read_to_host(const Tensor& t, const Loc& loc) {
+  const Tensor c = t.contiguous(loc);
+  materialize(c.impl().node);
+  const Node& n = *c.impl().node;
+  std::vector<std::byte> out(size_t(c.numel()) * element_size(c.dtype()));
+  if (!out.empty()) {
+    n.storage->wait_ready();
+    const auto* src =
+        static_cast<const std::byte*>(n.storage->data) + c.storage_offset() * int64_t(element_size(c.dtype()));
+    n.storage->backend->copy_to_host(n.device.index(), out.data(), src, out.size());
+  }
+  log_host_read(t, out);
+  return out;
+}
+
+}  // namespace detail
+
+inline Tensor Tensor::to(DType t, Loc loc) const { return detail::cast(*this, t, loc); }
+
+inline Tensor Tensor::clone(Loc loc) const {
+  detail::NodePtr n = detail::new_node(OpKind::Cast, dtype(), dtype(), device(), sizes().vec(), loc);
+  n->inputs.push_back(detail::input_of(*this, sizes()));
+  return detail::record(n);
+}
+
+inline Tensor Tensor::contiguous(Loc loc) const { return is_contiguous() ? *this : clone(loc); }
+
+inline Tensor Tensor::to(Device target, Loc loc) const {
+  if (target == device()) return *this;
+  backend_for(target);  // fail before computing anything if the target is unusable
+  const auto bytes = detail::read_to_host(*this, loc);
+  return detail::from_host(bytes.data(), dtype(), sizes().vec(), target, loc);
+}
+
+template <Element T>
+std::vector<T> Tensor::to_vector(Loc loc) const {
+  const Tensor src = dtype() == dtype_v<T> ? *this : to(dtype_v<T>, loc);
+  const auto bytes = detail::read_to_host(src, loc);
+  std::vector<T> out(static_cast<size_t>(numel()));
+  if constexpr (std::is_same_v<T, bool>) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] = bytes[i] != std::byte{0};
+  } else {
+    if (!out.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
+  }
+  return out;
+}
+
+template <Element T>
+T Tensor::item(Loc loc) const {
+  HCI_CHECK(numel() == 1, "item: a tensor with {} elements (shape {}) cannot be converted to a number", numel(),
+            detail::shape_str(sizes()));
+  return to_vector<T>(loc)[0];
+}
+
+template <Element T>
+const T* Tensor::const_data_ptr() const {
+  HCI_CHECK(dtype_v<T> == dtype(), "data_ptr: expected the tensor's element type {}, but got {}", dtype(), dtype_v<T>);
+  detail::materialize(impl().node);
+  const detail::Storage& s = *impl().node->storage;
+  s.wait_ready();
+  return static_cast<const T*>(s.data) + impl().offset;
+}
+
+template <Element T>
+T* Tensor::data_ptr() const {
+  HCI_CHECK(dtype_v<T> == dtype(), "data_ptr: expected the tensor's element type {}, but got {}", dtype(), dtype_v<T>);
+  detail::Node& n = *impl().node;
+  {
+    std::lock_guard lock(detail::eval_mutex());
+    detail::materialize_locked(impl().node);
+    HCI_CHECK(!n.storage->read_only,
+              "data_ptr: the tensor's memory is read-only (shape {}); use "
+              "const_data_ptr() to read it, or clone() it to write",
+              detail::shape_str(sizes()));
+    detail::flush_readers_locked(n);
+    n.version.fetch_add(1);
+  }
+  n.storage->wait_ready();
+  return static_cast<T*>(n.storage->data) + impl().offset;
+}
+
+template <Element T, size_t N>
+TensorAccessor<T, N> Tensor::accessor() const {
+  static_assert(N > 0, "accessor: use item() for 0-dim tensors");
+  HCI_CHECK(dim() == int64_t(N), "accessor: expected a {}-dim tensor, got shape {}", N, detail::shape_str(sizes()));
+  HCI_CHECK(device().is_cpu(),
+            "accessor: the tensor is on {}, whose memory the host cannot address; "
+            "use to(Device::cpu()) first",
+            device().str());
+  return TensorAccessor<T, N>(data_ptr<T>(), impl().sizes.data(), impl().strides.data());
+}
+
+HCI_END_NAMESPACE

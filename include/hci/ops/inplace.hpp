@@ -1,0 +1,111 @@
+// In-place operations. They are evaluated at once: every pending reader of the storage is
+// computed first (so `b = a * 2; a.add_(1);` leaves b as it was), then one kernel writes the
+// result through the destination's strides.
+#pragma once
+
+#include <hci/ops/elementwise.hpp>
+#include <hci/ops/factories.hpp>
+
+HCI_BEGIN_NAMESPACE
+
+namespace detail {
+
+// torch.can_cast: no floating result into an integer, nor a non-bool into a bool.
+constexpr bool can_cast(DType from, DType to) {
+  if (is_floating_point(from) && !is_floating_point(to)) return false;
+  return !(from != kBool && to == kBool);
+}
+
+inline std::pair<int64_t, int64_t> element_range(const Tensor& t) {
+  int64_t hi = t.storage_offset();
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.size(d) > 1) hi += (t.size(d) - 1) * t.stride(d);
+  return {t.storage_offset(), hi};
+}
+
+inline void check_no_partial_overlap(const Tensor& dst, const Tensor& src, const char* op) {
+  if (dst.impl().node != src.impl().node || dst.numel() == 0 || src.numel() == 0) return;
+  const auto [a0, a1] = element_range(dst);
+  const auto [b0, b1] = element_range(src);
+  const bool same_view = dst.sizes().vec() == src.sizes().vec() && dst.strides().vec() == src.strides().vec() &&
+                         dst.storage_offset() == src.storage_offset();
+  HCI_CHECK(same_view || a1 < b0 || b1 < a0,
+            "{}: unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+            "single memory location (shapes {} and {}); clone() the input first",
+            op, shape_str(dst.sizes()), shape_str(src.sizes()));
+}
+
+// Writes make_value() (a tensor broadcastable to dst) into dst's memory.
+template <class F>
+Tensor& write_inplace(Tensor& dst, const char* op, const Loc& loc, bool check_cast, F make_value) {
+  const TensorImpl& impl = dst.impl();
+  for (int64_t d = 0; d < dst.dim(); ++d)
+    HCI_CHECK(impl.strides[d] != 0 || impl.sizes[d] <= 1,
+              "{}: unsupported operation: more than one element of the written-to tensor (shape {}, strides {}) "
+              "refers to a single memory location; clone() it first",
+              op, shape_str(dst.sizes()), shape_str(dst.strides()));
+  std::lock_guard lock(eval_mutex());
+  Node& node = *impl.node;
+  materialize_locked(impl.node);
+  HCI_CHECK(!node.storage->read_only, "{}: the tensor's memory is read-only (shape {})", op, shape_str(dst.sizes()));
+  flush_readers_locked(node);
+  NodePtr copy;
+  {
+    const Tensor value = make_value();
+    HCI_CHECK(!check_cast || can_cast(value.dtype(), dst.dtype()),
+              "{}: result type {} can't be cast to the desired output type {}", op, value.dtype(), dst.dtype());
+    const Dims shape = broadcast_shapes(dst.sizes(), value.sizes(), op);
+    HCI_CHECK(shape == dst.sizes().vec(), "{}: output with shape {} doesn't match the broadcast shape {}", op,
+              shape_str(dst.sizes()), shape_str(shape));
+    HCI_CHECK(value.device() == dst.device(), "{}: expected all tensors to be on the same device, but found {} and {}",
+              op, dst.device().str(), value.device().str());
+    copy = new_node(OpKind::Cast, dst.dtype(), value.dtype(), dst.device(), dst.sizes().vec(), loc);
+    copy->inputs.push_back(input_of(value, dst.sizes()));
+    copy->inputs[0].version = copy->inputs[0].node->version.load();
+  }  // the value's handle is gone, so its kernel fuses into the write
+  const Target target{impl.node, impl.strides, impl.offset};
+  compute_locked(copy, &target);
+  return dst;
+}
+
+inline Tensor& inplace_binary(Tensor& dst, OpKind op, const Operand& other, const Loc& loc) {
+  const char* name = op == OpKind::Add ? "add_" : op == OpKind::Sub ? "sub_" : op == OpKind::Mul ? "mul_" : "div_";
+  if (const Tensor* t = std::get_if<Tensor>(&other)) check_no_partial_overlap(dst, *t, name);
+  return write_inplace(dst, name, loc, true, [&] { return arithmetic(op, dst, other, loc); });
+}
+
+}  // namespace detail
+
+inline Tensor& Tensor::add_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Add, o, loc); }
+inline Tensor& Tensor::add_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Add, o, loc); }
+inline Tensor& Tensor::sub_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Sub, o, loc); }
+inline Tensor& Tensor::sub_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Sub, o, loc); }
+inline Tensor& Tensor::mul_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Mul, o, loc); }
+inline Tensor& Tensor::mul_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Mul, o, loc); }
+inline Tensor& Tensor::div_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Div, o, loc); }
+inline Tensor& Tensor::div_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Div, o, loc); }
+
+inline Tensor& Tensor::copy_(const Tensor& src, Loc loc) {
+  detail::check_no_partial_overlap(*this, src, "copy_");
+  HCI_CHECK(src.device() == device(), "copy_: copying from {} to {} goes through to(Device) first", src.device().str(),
+            device().str());
+  return detail::write_inplace(*this, "copy_", loc, false, [&] { return src; });
+}
+
+inline Tensor& Tensor::fill_(Scalar value, Loc loc) {
+  return detail::write_inplace(*this, "fill_", loc, false,
+                               [&] { return detail::scalar_tensor(value, dtype(), device(), loc); });
+}
+
+inline Tensor& Tensor::zero_(Loc loc) { return fill_(0, loc); }
+
+inline Tensor& operator+=(Tensor& a, const Tensor& b) { return a.add_(b); }
+inline Tensor& operator+=(Tensor& a, Scalar b) { return a.add_(b); }
+inline Tensor& operator-=(Tensor& a, const Tensor& b) { return a.sub_(b); }
+inline Tensor& operator-=(Tensor& a, Scalar b) { return a.sub_(b); }
+inline Tensor& operator*=(Tensor& a, const Tensor& b) { return a.mul_(b); }
+inline Tensor& operator*=(Tensor& a, Scalar b) { return a.mul_(b); }
+inline Tensor& operator/=(Tensor& a, const Tensor& b) { return a.div_(b); }
+inline Tensor& operator/=(Tensor& a, Scalar b) { return a.div_(b); }
+
+HCI_END_NAMESPACE

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds hci and runs every test: the suite at -O2 (lazy, then eager, comparing what each
+# read), then again under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+jobs=$(nproc)
+stage() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  echo "== ${name}"
+  "$@"
+  echo "== ${name}: $((SECONDS - start)) s"
+}
+stage "configure" cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+stage "build" cmake --build build -j"$jobs"
+stage "test" ctest --test-dir build --output-on-failure -j"$jobs"
+stage "configure (asan+ubsan)" cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DHCI_BUILD_BENCH=OFF \
+  -DHCI_BUILD_EXAMPLES=OFF -DHCI_SANITIZE=ON
+stage "build (asan+ubsan)" cmake --build build-sanitize -j"$jobs"
+stage "test (asan+ubsan)" ctest --test-dir build-sanitize --output-on-failure -j"$jobs" -L unit

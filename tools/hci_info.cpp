@@ -1,0 +1,47 @@
+// hci-info: what hci sees on this machine: version, backends (with the reason when one is
+// unavailable), devices, CPU features and threads.
+#include <hci/hci.hpp>
+
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string cpu_features() {
+  std::vector<std::string> found;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("sse4.2")) found.emplace_back("sse4.2");
+  if (__builtin_cpu_supports("avx")) found.emplace_back("avx");
+  if (__builtin_cpu_supports("avx2")) found.emplace_back("avx2");
+  if (__builtin_cpu_supports("fma")) found.emplace_back("fma");
+  if (__builtin_cpu_supports("avx512f")) found.emplace_back("avx512f");
+#endif
+  return found.empty() ? std::string("(baseline)") : fmt::format("{}", fmt::join(found, " "));
+}
+
+}  // namespace
+
+int main() {
+  fmt::print("hci {}\n", HCI_VERSION_STRING);
+  fmt::print("threads: {} (HCI_NUM_THREADS overrides; {} CPUs available to this process)\n", hci::get_num_threads(),
+             hci::cpu::available_cpus());
+  fmt::print("cpu features: {}\n", cpu_features());
+  fmt::print("executors: interpreter (always); LLVM JIT: unavailable: not built into this version\n");
+  fmt::print("backends:\n");
+  for (int t = 0; t < hci::kNumDeviceTypes; ++t) {
+    const auto type = static_cast<hci::DeviceType>(t);
+    if (type == hci::DeviceType::PrivateUse) continue;
+    try {
+      hci::Backend& backend = hci::backend_for(hci::Device(type, 0));
+      fmt::print("  {}: available, {} device(s)\n", hci::device_type_name(type), backend.device_count());
+      for (int i = 0; i < backend.device_count(); ++i)
+        fmt::print("    {}: {}\n", hci::Device(type, i).str(), backend.device_name(i));
+    } catch (const hci::Error& e) {
+      fmt::print("  {}: unavailable: {}\n", hci::device_type_name(type), e.what());
+    }
+  }
+  return 0;
+}
