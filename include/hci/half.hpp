@@ -1,11 +1,12 @@
 // float16 and bfloat16 storage types with exact round-to-nearest-even conversions.
 #pragma once
 
-#include <hci/config.hpp>
+#include <hci/precise_fp.hpp>
 
 #include <bit>
 #include <cstdint>
 
+HCI_PRECISE_FP_BEGIN
 HCI_BEGIN_NAMESPACE
 
 namespace detail {
@@ -95,3 +96,4 @@ struct BFloat16 {
 };
 
 HCI_END_NAMESPACE
+HCI_PRECISE_FP_END

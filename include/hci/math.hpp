@@ -7,7 +7,7 @@
 // select(mask, V, V), abs_(V), sqrt_(V), to_bits(V) / from_bits<V>(int), is_nan(V).
 #pragma once
 
-#include <hci/config.hpp>
+#include <hci/precise_fp.hpp>
 
 #include <array>
 #include <bit>
@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <limits>
 
+HCI_PRECISE_FP_BEGIN
 HCI_BEGIN_NAMESPACE
 
 namespace math {
@@ -189,3 +190,4 @@ V sigmoid(V x) {
 }  // namespace math
 
 HCI_END_NAMESPACE
+HCI_PRECISE_FP_END

@@ -64,9 +64,9 @@ inline Dims contiguous_strides(IntList sizes) {
 
 // Strides equal to contiguous ones up to dims of size 1, whose stride never matters.
 inline bool is_contiguous(IntList sizes, IntList strides) {
+  if (numel(sizes) == 0) return true;  // no elements: any strides will do, as in PyTorch
   int64_t expected = 1;
   for (size_t i = sizes.size(); i-- > 0;) {
-    if (sizes[i] == 0) return true;
     if (sizes[i] != 1 && strides[i] != expected) return false;
     expected *= sizes[i];
   }

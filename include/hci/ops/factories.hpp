@@ -4,11 +4,13 @@
 #include <hci/ops/access.hpp>
 #include <hci/ops/views.hpp>
 #include <hci/philox.hpp>
+#include <hci/precise_fp.hpp>
 
 #include <cmath>
 #include <functional>
 #include <numbers>
 
+HCI_PRECISE_FP_BEGIN
 HCI_BEGIN_NAMESPACE
 
 inline Tensor empty(IntList shape, TensorOptions options = {}, Loc loc = Loc::current()) {
@@ -23,6 +25,7 @@ inline Tensor empty(IntList shape, TensorOptions options = {}, Loc loc = Loc::cu
 // fuses into its first consumer when nothing else holds it).
 inline Tensor full(IntList shape, Scalar value, TensorOptions options = {}, Loc loc = Loc::current()) {
   detail::checked_numel(shape, "full");
+  backend_for(options.device());  // an unusable device is an error here, not at first use
   return detail::scalar_tensor(value, options.dtype(), options.device(), loc).expand(shape).clone(loc);
 }
 inline Tensor zeros(IntList shape, TensorOptions options = {}, Loc loc = Loc::current()) {
@@ -112,6 +115,7 @@ template <class F>
 Tensor host_fill(Dims shape, TensorOptions options, const Loc& loc, F value_of) {
   const int64_t n = checked_numel(shape, "factory");
   std::vector<std::byte> bytes(size_t(n) * element_size(options.dtype()));
+  const PreciseFloatMode mode;
   visit_dtype(options.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T* out = reinterpret_cast<T*>(bytes.data());
@@ -211,3 +215,4 @@ inline Tensor randn(IntList shape, TensorOptions options = {}, Loc loc = Loc::cu
 }
 
 HCI_END_NAMESPACE
+HCI_PRECISE_FP_END

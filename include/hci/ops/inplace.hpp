@@ -35,11 +35,13 @@ inline void check_no_partial_overlap(const Tensor& dst, const Tensor& src, const
             op, shape_str(dst.sizes()), shape_str(src.sizes()));
 }
 
-// Writes make_value() (a tensor broadcastable to dst) into dst's memory.
+// Writes make_value() (a tensor broadcastable to dst) into dst's memory. fill_ may write a
+// tensor whose elements share memory (each write stores the same value), as PyTorch allows.
 template <class F>
-Tensor& write_inplace(Tensor& dst, const char* op, const Loc& loc, bool check_cast, F make_value) {
+Tensor& write_inplace(Tensor& dst, const char* op, const Loc& loc, bool check_cast, bool allow_shared_elements,
+                      F make_value) {
   const TensorImpl& impl = dst.impl();
-  for (int64_t d = 0; d < dst.dim(); ++d)
+  for (int64_t d = 0; d < dst.dim() && !allow_shared_elements && dst.numel() > 0; ++d)
     HCI_CHECK(impl.strides[d] != 0 || impl.sizes[d] <= 1,
               "{}: unsupported operation: more than one element of the written-to tensor (shape {}, strides {}) "
               "refers to a single memory location; clone() it first",
@@ -71,7 +73,7 @@ Tensor& write_inplace(Tensor& dst, const char* op, const Loc& loc, bool check_ca
 inline Tensor& inplace_binary(Tensor& dst, OpKind op, const Operand& other, const Loc& loc) {
   const char* name = op == OpKind::Add ? "add_" : op == OpKind::Sub ? "sub_" : op == OpKind::Mul ? "mul_" : "div_";
   if (const Tensor* t = std::get_if<Tensor>(&other)) check_no_partial_overlap(dst, *t, name);
-  return write_inplace(dst, name, loc, true, [&] { return arithmetic(op, dst, other, loc); });
+  return write_inplace(dst, name, loc, true, false, [&] { return arithmetic(op, dst, other, loc); });
 }
 
 }  // namespace detail
@@ -89,11 +91,11 @@ inline Tensor& Tensor::copy_(const Tensor& src, Loc loc) {
   detail::check_no_partial_overlap(*this, src, "copy_");
   HCI_CHECK(src.device() == device(), "copy_: copying from {} to {} goes through to(Device) first", src.device().str(),
             device().str());
-  return detail::write_inplace(*this, "copy_", loc, false, [&] { return src; });
+  return detail::write_inplace(*this, "copy_", loc, false, false, [&] { return src; });
 }
 
 inline Tensor& Tensor::fill_(Scalar value, Loc loc) {
-  return detail::write_inplace(*this, "fill_", loc, false,
+  return detail::write_inplace(*this, "fill_", loc, false, true,
                                [&] { return detail::scalar_tensor(value, dtype(), device(), loc); });
 }
 

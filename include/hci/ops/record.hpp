@@ -1,6 +1,7 @@
 // Recording: how an operation becomes a node, with broadcasting and PyTorch's type promotion.
 #pragma once
 
+#include <hci/precise_fp.hpp>
 #include <hci/runtime.hpp>
 
 #include <initializer_list>
@@ -57,6 +58,7 @@ inline Tensor record(const NodePtr& node) {
 // A number, as a 0-dim lazy constant of the dtype it takes part in.
 inline Tensor scalar_tensor(Scalar value, DType dtype, Device device, const Loc& loc) {
   NodePtr n = new_node(OpKind::Scalar, dtype, dtype, device, {}, loc);
+  const PreciseFloatMode mode;  // a subnormal number must not flush to zero on conversion
   switch (compute_type(dtype)) {
     case ComputeType::Int64:
       n->scalar.i = dtype == kBool ? int64_t(value.to_double() != 0) : value.to_int64();

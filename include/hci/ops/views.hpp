@@ -105,29 +105,39 @@ inline Tensor Tensor::expand(IntList shape) const {
             "expand: the number of sizes provided ({}) must be greater or equal to the number of "
             "dimensions in the tensor ({}), shape {}",
             n, dim(), detail::shape_str(sizes()));
+  // PyTorch's inferExpandGeometry: a new leading dim takes the stride a contiguous layout
+  // would give it, then 0 if it is expanded.
   Dims s(n), st(n);
+  if (dim() == 0) {  // a 0-dim tensor expands with all strides 0
+    for (int64_t i = 0; i < n; ++i) {
+      HCI_CHECK(shape[i] >= 0, "expand: the expanded size {} is not allowed in a leading, non-existing dimension {}",
+                shape[i], i);
+      s[i] = shape[i];
+    }
+    return detail::make_view(*this, std::move(s), std::move(st), impl().offset);
+  }
   for (int64_t i = n - 1; i >= 0; --i) {
     const int64_t d = i - (n - dim());
-    const int64_t want = shape[i];
-    if (d < 0) {
-      HCI_CHECK(want >= 0, "expand: the expanded size {} is not allowed in a leading, non-existing dimension {}", want,
-                i);
-      s[i] = want;
-      st[i] = 0;
-      continue;
+    int64_t size = d >= 0 ? impl().sizes[d] : 1;
+    int64_t stride = d >= 0 ? impl().strides[d] : (i == n - 1 ? 1 : s[i + 1] * st[i + 1]);
+    int64_t want = shape[i];
+    if (want == -1) {
+      HCI_CHECK(d >= 0,
+                "expand: the expanded size -1 is not allowed in a leading, non-existing dimension {} "
+                "(target sizes {}, tensor shape {})",
+                i, detail::shape_str(shape), detail::shape_str(sizes()));
+      want = size;
     }
-    const int64_t have = impl().sizes[d];
-    if (want == -1 || want == have) {
-      s[i] = have;
-      st[i] = impl().strides[d];
-    } else {
-      HCI_CHECK(have == 1 && want >= 0,
+    if (size != want) {
+      HCI_CHECK(size == 1 && want >= 0,
                 "expand: the expanded size of the tensor ({}) must match the existing "
                 "size ({}) at non-singleton dimension {}; target sizes {}, tensor shape {}",
-                want, have, i, detail::shape_str(shape), detail::shape_str(sizes()));
-      s[i] = want;
-      st[i] = 0;
+                want, size, i, detail::shape_str(shape), detail::shape_str(sizes()));
+      size = want;
+      stride = 0;
     }
+    s[i] = size;
+    st[i] = stride;
   }
   return detail::make_view(*this, std::move(s), std::move(st), impl().offset);
 }
@@ -154,9 +164,8 @@ inline Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   HCI_CHECK(dim() > 0, "narrow: cannot be applied to a 0-dim tensor");
   d = detail::wrap_dim(d, dim(), "narrow");
   const int64_t size = impl().sizes[d];
-  HCI_CHECK(start >= -size && start <= size, "narrow: start ({}) is out of bounds for dimension {} of size {}", start,
-            d, size);
-  if (start < 0) start += size;
+  HCI_CHECK(length >= 0, "narrow: length must be non-negative, got {}", length);
+  if (start != size) start = detail::wrap_dim(start, size, "narrow");  // an empty dim wraps like size 1
   HCI_CHECK(length >= 0 && start + length <= size,
             "narrow: start ({}) + length ({}) exceeds dimension size ({}) of dimension {}", start, length, size, d);
   return slice(d, start, start + length);
@@ -177,7 +186,11 @@ inline Tensor Tensor::select(int64_t d, int64_t index) const {
 }
 
 inline Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim, Loc loc) const {
-  if (dim() == 0) return reshape({1}, loc);
+  if (dim() == 0) {
+    detail::wrap_dim(start_dim, 0, "flatten");
+    detail::wrap_dim(end_dim, 0, "flatten");
+    return reshape({1}, loc);
+  }
   start_dim = detail::wrap_dim(start_dim, dim(), "flatten");
   end_dim = detail::wrap_dim(end_dim, dim(), "flatten");
   HCI_CHECK(start_dim <= end_dim, "flatten: start_dim ({}) cannot come after end_dim ({})", start_dim, end_dim);
@@ -206,7 +219,8 @@ inline std::vector<Tensor> Tensor::chunk(int64_t chunks, int64_t d) const {
   HCI_CHECK(chunks > 0, "chunk: number of chunks must be positive, got {}", chunks);
   HCI_CHECK(dim() > 0, "chunk: cannot be applied to a 0-dim tensor");
   const int64_t size = impl().sizes[detail::wrap_dim(d, dim(), "chunk")];
-  return split(std::max<int64_t>((size + chunks - 1) / chunks, size == 0 ? 0 : 1), d);
+  if (size == 0) return std::vector<Tensor>(size_t(chunks), *this);  // PyTorch: `chunks` empty parts
+  return split((size + chunks - 1) / chunks, d);
 }
 
 HCI_END_NAMESPACE

@@ -8,24 +8,13 @@
 #include <hci/half.hpp>
 #include <hci/kernel.hpp>
 #include <hci/math.hpp>
+#include <hci/precise_fp.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
-#endif
-
-// Results must not depend on the flags a user compiles with: no contraction into FMAs, no
-// reassociation, no fast-math assumptions about NaN in the code below.
-#if defined(__clang__)
-#pragma float_control(precise, on, push)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("no-fast-math", "fp-contract=off", "no-unsafe-math-optimizations")
-#endif
+HCI_PRECISE_FP_BEGIN
 
 HCI_BEGIN_NAMESPACE
 
@@ -49,15 +38,6 @@ struct compute_of<ComputeType::Float32> {
 template <>
 struct compute_of<ComputeType::Float64> {
   using type = double;
-};
-
-// Subnormals must survive a process that set flush-to-zero (as -ffast-math's startup code does).
-struct PreciseFloatMode {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned saved = _mm_getcsr();
-  PreciseFloatMode() { _mm_setcsr(saved & ~0x8040u); }
-  ~PreciseFloatMode() { _mm_setcsr(saved); }
-#endif
 };
 
 // float -> integer: truncate toward zero; NaN gives 0; beyond int64 saturates. Then the
@@ -396,7 +376,7 @@ inline void run_elementwise(const Kernel& k, ThreadPool& pool) {
   if (total == 0) return;
   const int parts = int(std::clamp<int64_t>(total / kGrain, 1, pool.size()));
   pool.run(parts, [&](int part) {
-    PreciseFloatMode mode;
+    hci::detail::PreciseFloatMode mode;
     const int64_t chunks = (total + kChunk - 1) / kChunk;
     const int64_t begin = chunks * part / parts * kChunk, end = std::min(total, chunks * (part + 1) / parts * kChunk);
     ChunkEvaluator eval(k);
@@ -489,7 +469,7 @@ inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
   const int threads = int(std::clamp<int64_t>(work / kGrain, 1, pool.size()));
   if (outputs >= threads) {
     pool.run(threads, [&](int part) {
-      PreciseFloatMode mode;
+      hci::detail::PreciseFloatMode mode;
       ChunkEvaluator eval(k);
       std::vector<Acc> values(static_cast<size_t>(blocks));
       for (int64_t o = outputs * part / threads; o < outputs * (part + 1) / threads; ++o) {
@@ -501,7 +481,7 @@ inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
     std::vector<Acc> values(static_cast<size_t>(blocks));
     for (int64_t o = 0; o < outputs; ++o) {
       pool.run(threads, [&](int part) {
-        PreciseFloatMode mode;
+        hci::detail::PreciseFloatMode mode;
         ChunkEvaluator eval(k);
         block_values(eval, o, blocks * part / threads, blocks * (part + 1) / threads, values.data());
       });
@@ -544,8 +524,4 @@ inline void run_kernel(const Kernel& k, ThreadPool& pool) {
 
 HCI_END_NAMESPACE
 
-#if defined(__clang__)
-#pragma float_control(pop)
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+HCI_PRECISE_FP_END

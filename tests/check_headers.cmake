@@ -1,0 +1,23 @@
+# Compiles each public header on its own (syntax only), so none depends on being included
+# after another. Usage: cmake -DCXX=<compiler> -DROOT=<source dir> -P check_headers.cmake
+file(GLOB_RECURSE headers RELATIVE ${ROOT}/include ${ROOT}/include/hci/*.hpp)
+file(GLOB_RECURSE backend_headers RELATIVE ${ROOT}/backends/cpu/include ${ROOT}/backends/cpu/include/hci/*.hpp)
+set(failed "")
+foreach(header IN LISTS headers backend_headers)
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/header_check.cpp "#include <${header}>\n")
+  execute_process(
+    COMMAND ${CXX} -std=c++20 -fsyntax-only -Wall -Wextra -Werror -DFMT_HEADER_ONLY -I${ROOT}/include
+            -I${ROOT}/backends/cpu/include ${CMAKE_CURRENT_BINARY_DIR}/header_check.cpp
+    RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    list(APPEND failed ${header})
+    message("${header} does not compile on its own:\n${err}")
+  endif()
+endforeach()
+list(LENGTH headers n)
+list(LENGTH backend_headers m)
+if(failed)
+  message(FATAL_ERROR "headers that do not compile alone: ${failed}")
+endif()
+math(EXPR total "${n} + ${m}")
+message(STATUS "${total} headers compile on their own")
