@@ -58,7 +58,7 @@ class Device {
   constexpr bool is_cpu() const { return type_ == DeviceType::CPU; }
 
   std::string str() const {
-    if (type_ == DeviceType::CPU) return "cpu";
+    if (type_ == DeviceType::CPU && index_ == 0) return "cpu";
     return fmt::format("{}:{}", device_type_name(type_), index_);
   }
 

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 
 HCI_PRECISE_FP_BEGIN
 HCI_BEGIN_NAMESPACE
@@ -42,11 +43,11 @@ HCI_ALWAYS_INLINE T select(bool mask, T a, T b) {
 }
 template <class T>
 HCI_ALWAYS_INLINE auto to_bits(T x) {
-  return std::bit_cast<typename FloatTraits<T>::Bits>(x);
+  return __builtin_bit_cast(typename FloatTraits<T>::Bits, x);  // not std::bit_cast: it must inline under any flags
 }
 template <class T>
 HCI_ALWAYS_INLINE T from_bits(typename FloatTraits<T>::Bits b) {
-  return std::bit_cast<T>(b);
+  return __builtin_bit_cast(T, b);
 }
 // Bit tests rather than x != x, which a user's -ffast-math would fold away.
 template <class T>
@@ -63,7 +64,10 @@ HCI_ALWAYS_INLINE T abs_(T x) {
 }
 template <class T>
 HCI_ALWAYS_INLINE T sqrt_(T x) {
-  return std::sqrt(x);
+  if constexpr (sizeof(T) == 4)
+    return __builtin_sqrtf(x);
+  else
+    return __builtin_sqrt(x);
 }
 template <class T>
 HCI_ALWAYS_INLINE T copysign_(T magnitude, T sign) {
@@ -72,16 +76,38 @@ HCI_ALWAYS_INLINE T copysign_(T magnitude, T sign) {
   return from_bits<T>((to_bits(magnitude) & ~sign_bit) | (to_bits(sign) & sign_bit));
 }
 
-// 1/0!, 1/1!, ..., 1/n!, rounded once from double.
-template <class T, int N>
-constexpr std::array<T, N + 1> inverse_factorials() {
-  std::array<T, N + 1> c{};
+// 1/first!, ..., 1/last!, each rounded once from double.
+template <class T, int First, int Last>
+constexpr std::array<T, Last - First + 1> inverse_factorials() {
+  std::array<T, Last - First + 1> c{};
   double factorial = 1;
-  for (int k = 0; k <= N; ++k) {
-    if (k > 0) factorial *= k;
-    c[k] = T(1.0 / factorial);
+  for (int k = 1; k <= Last; ++k) {
+    factorial *= k;
+    if (k >= First) c[k - First] = T(1.0 / factorial);
   }
+  if (First == 0) c[0] = T(1);
   return c;
+}
+
+// 1/3, 1/5, ..., 1/(2 terms + 1): the series of atanh(s)/s - 1 in s^2.
+template <class T, int Terms>
+constexpr std::array<T, Terms> inverse_odd_numbers() {
+  std::array<T, Terms> c{};
+  for (int k = 1; k <= Terms; ++k) c[k - 1] = T(1.0 / (2 * k + 1));
+  return c;
+}
+
+// c[0] + x (c[1] + x (... + x c[N-1])), innermost first, written out in full so that loops
+// over it vectorise.
+template <class V, class T, size_t N, size_t... I>
+HCI_ALWAYS_INLINE V horner_unrolled(V x, const std::array<T, N>& c, std::index_sequence<I...>) {
+  V p = V(c[N - 1]);
+  ((p = V(c[N - 2 - I]) + x * p), ...);
+  return p;
+}
+template <class V, class T, size_t N>
+HCI_ALWAYS_INLINE V horner(V x, const std::array<T, N>& c) {
+  return horner_unrolled(x, c, std::make_index_sequence<N - 1>{});
 }
 
 // Round to nearest even for |x| < 2^(mantissa bits - 1), by the magic-number addition.
@@ -101,7 +127,7 @@ HCI_ALWAYS_INLINE V pow2_int(V n) {
 }
 
 template <class V>
-V exp(V x) {
+HCI_ALWAYS_INLINE V exp(V x) {
   using T = decltype(+x);
   constexpr bool single = sizeof(T) == 4;
   const T log2e = T(1.4426950408889634), ln2_hi = single ? T(0.693359375) : T(6.93147180369123816490e-01);
@@ -113,10 +139,8 @@ V exp(V x) {
   V r = xc - n * V(ln2_hi);
   r = r - n * V(ln2_lo);
   // Taylor series of e^r on |r| <= ln2/2, to the degree each precision needs.
-  constexpr int degree = single ? 7 : 13;
-  static constexpr auto c = inverse_factorials<T, degree>();
-  V p = V(c[degree]);
-  for (int k = degree - 1; k >= 0; --k) p = V(c[k]) + r * p;
+  static constexpr auto c = inverse_factorials<T, 0, single ? 7 : 13>();
+  const V p = horner(r, c);
   // Scale in two steps so results down in the subnormal range stay exact.
   const V n_half = rint_small(n * V(T(0.5)) - V(T(0.25)));
   V result = p * pow2_int(n_half) * pow2_int(n - n_half);
@@ -127,18 +151,15 @@ V exp(V x) {
 
 // e^y - 1, accurate near zero.
 template <class V>
-V expm1(V y) {
+HCI_ALWAYS_INLINE V expm1(V y) {
   using T = decltype(+y);
-  constexpr int degree = sizeof(T) == 4 ? 8 : 15;
-  static constexpr auto c = inverse_factorials<T, degree>();
-  V p = V(c[degree]);
-  for (int k = degree - 1; k >= 1; --k) p = V(c[k]) + y * p;
-  p = p * y;
+  static constexpr auto c = inverse_factorials<T, 1, sizeof(T) == 4 ? 8 : 15>();
+  const V p = horner(y, c) * y;
   return select(abs_(y) < V(T(0.34657359027997264)), p, exp(y) - V(T(1)));
 }
 
 template <class V>
-V log(V x) {
+HCI_ALWAYS_INLINE V log(V x) {
   using T = decltype(+x);
   using B = typename FloatTraits<T>::Bits;
   constexpr bool single = sizeof(T) == 4;
@@ -159,9 +180,8 @@ V log(V x) {
   // log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716
   const V s = (m - V(T(1))) / (m + V(T(1)));
   const V z = s * s;
-  constexpr int terms = single ? 5 : 11;
-  V p = V(T(1.0 / (2 * terms + 1)));
-  for (int k = terms - 1; k >= 1; --k) p = V(T(1.0 / (2 * k + 1))) + z * p;
+  static constexpr auto c = inverse_odd_numbers<T, single ? 5 : 11>();
+  const V p = horner(z, c);
   const V two_s = s + s;
   const V log_m = two_s + two_s * (z * p);
   V result = e * V(ln2_hi) + (log_m + e * V(ln2_lo));
@@ -172,7 +192,7 @@ V log(V x) {
 }
 
 template <class V>
-V tanh(V x) {
+HCI_ALWAYS_INLINE V tanh(V x) {
   using T = decltype(+x);
   const V a = abs_(x);
   const V em = expm1(a + a);
@@ -182,7 +202,7 @@ V tanh(V x) {
 }
 
 template <class V>
-V sigmoid(V x) {
+HCI_ALWAYS_INLINE V sigmoid(V x) {
   using T = decltype(+x);
   return V(T(1)) / (V(T(1)) + exp(-x));
 }

@@ -14,7 +14,9 @@
 #define HCI_PRECISE_FP_BEGIN _Pragma("float_control(precise, on, push)") _Pragma("clang fp contract(off)")
 #define HCI_PRECISE_FP_END _Pragma("float_control(pop)")
 #elif defined(__GNUC__)
-#define HCI_PRECISE_FP_BEGIN _Pragma("GCC push_options") _Pragma("GCC optimize(\"no-fast-math\", \"fp-contract=off\")")
+#define HCI_PRECISE_FP_BEGIN  \
+  _Pragma("GCC push_options") \
+      _Pragma("GCC optimize(\"no-fast-math\", \"fp-contract=off\", \"no-math-errno\", \"no-trapping-math\")")
 #define HCI_PRECISE_FP_END _Pragma("GCC pop_options")
 #else
 #define HCI_PRECISE_FP_BEGIN

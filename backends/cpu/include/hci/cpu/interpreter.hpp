@@ -21,6 +21,7 @@ HCI_BEGIN_NAMESPACE
 namespace cpu::interp {
 
 inline constexpr int kChunk = 1024;       // elements computed per step of a fused chain
+inline constexpr int kGroup = 16;         // loops run over whole groups: a multiple of every vector width
 inline constexpr int64_t kBlock = 4096;   // reduction block: partial results combine in blocks
 inline constexpr int kLanes = 8;          // accumulators per block, element i into lane i % 8
 inline constexpr int64_t kGrain = 32768;  // elements below which a kernel runs on one thread
@@ -145,10 +146,18 @@ class ChunkEvaluator {
     offsets_.resize(kChunk);
   }
 
-  // Evaluates every value of the kernel for linear indices [start, start + n); returns the last.
-  Slot run(int64_t start, int n, size_t count) {
+  // Evaluates the first `count` values of the kernel for linear indices [start, start + n) and
+  // returns the last. Values are computed over n rounded up to whole groups of kGroup elements,
+  // so every loop's trip count is a multiple of any vector width and compilers vectorise it at
+  // -O2. When `direct_output` is set (a contiguous output already in the compute type), the
+  // last value is computed straight into the output buffer.
+  Slot run(int64_t start, int n, size_t count, void* direct_output = nullptr) {
     const auto& ops = k_.structure.ops;
-    for (size_t i = 0; i < count; ++i) slots_[i] = eval(ops[i], i, start, n);
+    const int groups = (n + kGroup - 1) / kGroup;
+    for (size_t i = 0; i < count; ++i) {
+      void* out = i + 1 == count && n == groups * kGroup ? direct_output : nullptr;
+      slots_[i] = eval(ops[i], i, start, n, groups, out);
+    }
     return slots_[count - 1];
   }
 
@@ -158,45 +167,48 @@ class ChunkEvaluator {
     return reinterpret_cast<T*>(&scratch_[i * kChunk]);
   }
 
-  Slot eval(const KernelOp& op, size_t i, int64_t start, int n) {
-    const ComputeType out_type = compute_type(op.dtype);
-    switch (out_type) {
-      case ComputeType::Int64: return eval_as<int64_t>(op, i, start, n);
-      case ComputeType::Float32: return eval_as<float>(op, i, start, n);
-      case ComputeType::Float64: return eval_as<double>(op, i, start, n);
+  Slot eval(const KernelOp& op, size_t i, int64_t start, int n, int groups, void* direct) {
+    switch (compute_type(op.dtype)) {
+      case ComputeType::Int64: return eval_as<int64_t>(op, i, start, n, groups, direct);
+      case ComputeType::Float32: return eval_as<float>(op, i, start, n, groups, direct);
+      case ComputeType::Float64: return eval_as<double>(op, i, start, n, groups, direct);
     }
     return {};
   }
 
   template <class T>
-  Slot eval_as(const KernelOp& op, size_t i, int64_t start, int n) {
+  Slot eval_as(const KernelOp& op, size_t i, int64_t start, int n, int groups, void* direct) {
     constexpr ComputeType type = std::is_same_v<T, int64_t> ? ComputeType::Int64
                                  : std::is_same_v<T, float> ? ComputeType::Float32
                                                             : ComputeType::Float64;
-    T* out = scratch<T>(i);
-    if (op.op == OpKind::Load) return load<T>(op, out, start, n);
+    T* out = direct && compute_type(op.dtype) == type && k_.params.buffers[0].dtype == dtype_of<T>::value
+                 ? static_cast<T*>(direct)
+                 : scratch<T>(i);
+    const int n_padded = groups * kGroup;
+    if (op.op == OpKind::Load) return load<T>(op, out, start, n, n_padded);
     if (op.op == OpKind::Scalar) {
       const ScalarParam s = k_.params.scalars[op.args[0]];
       const T v = type == ComputeType::Int64 ? T(s.i) : type == ComputeType::Float32 ? T(s.f) : T(s.d);
-      std::fill(out, out + n, v);
+      std::fill(out, out + n_padded, v);
       return {out, type};
     }
     // Casts and comparisons read operands of another compute type; the rest read their own.
     if (op.op == OpKind::Cast || is_comparison(op.op)) {
       switch (compute_type(op.in_dtype)) {
-        case ComputeType::Int64: mixed<T, int64_t>(op, out, n); break;
-        case ComputeType::Float32: mixed<T, float>(op, out, n); break;
-        case ComputeType::Float64: mixed<T, double>(op, out, n); break;
+        case ComputeType::Int64: mixed<T, int64_t>(op, out, groups); break;
+        case ComputeType::Float32: mixed<T, float>(op, out, groups); break;
+        case ComputeType::Float64: mixed<T, double>(op, out, groups); break;
       }
     } else {
-      apply<T>(op, out, n);
+      apply<T>(op, out, groups);
     }
-    round_to_dtype(out, n, op.dtype);
+    round_to_dtype(out, n_padded, op.dtype);
     return {out, type};
   }
 
+  // Elements past n (up to n_padded) are zero: computed on, never stored.
   template <class T>
-  Slot load(const KernelOp& op, T* out, int64_t start, int n) {
+  Slot load(const KernelOp& op, T* out, int64_t start, int n, int n_padded) {
     const BufferParam& b = k_.params.buffers[op.args[0]];
     const Layout layout = k_.structure.layouts[op.args[0]];
     constexpr ComputeType type = std::is_same_v<T, int64_t> ? ComputeType::Int64
@@ -205,16 +217,21 @@ class ChunkEvaluator {
     return visit_dtype(b.dtype, [&](auto zero) -> Slot {
       using S = decltype(zero);
       const S* src = static_cast<const S*>(b.data) + b.offset;
+      if (layout == Layout::Broadcast) {
+        std::fill(out, out + n_padded, convert_value<S, T>(src[0]));
+        return {out, type};
+      }
       if (layout == Layout::Contiguous) {
-        if constexpr (std::is_same_v<S, T>) return {const_cast<S*>(src + start), type};  // NOLINT: read only
+        if constexpr (std::is_same_v<S, T>) {  // read in place when the padding stays inside the chunk
+          if (n == n_padded) return {const_cast<S*>(src + start), type};  // NOLINT: only read
+        }
         for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(src[start + j]);
-      } else if (layout == Layout::Broadcast) {
-        std::fill(out, out + n, convert_value<S, T>(src[0]));
       } else {
         offsets_of(k_.params.sizes, b, start, n, offsets_.data());
         const S* base = static_cast<const S*>(b.data);
         for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(base[offsets_[j]]);
       }
+      std::fill(out + n, out + n_padded, T(0));
       return {out, type};
     });
   }
@@ -229,8 +246,9 @@ class ChunkEvaluator {
 
   // Casts (any compute type to any) and comparisons (to 0 or 1); NaN compares unequal.
   template <class T, class A>
-  void mixed(const KernelOp& op, T* out, int n) {
-    const A* a = static_cast<const A*>(slots_[op.args[0]].data);
+  void mixed(const KernelOp& op, T* __restrict out, int groups) {
+    const int n = groups * kGroup;
+    const A* __restrict a = static_cast<const A*>(slots_[op.args[0]].data);
     if (op.op == OpKind::Cast) {
       if (op.dtype == kBool)
         for (int j = 0; j < n; ++j) out[j] = T(a[j] != A(0));
@@ -239,7 +257,7 @@ class ChunkEvaluator {
       return;
     }
     if constexpr (std::is_same_v<T, int64_t>) {
-      const A* b = static_cast<const A*>(slots_[op.args[1]].data);
+      const A* __restrict b = static_cast<const A*>(slots_[op.args[1]].data);
       switch (op.op) {
         case OpKind::Eq:
           for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] == b[j];
@@ -266,10 +284,11 @@ class ChunkEvaluator {
 
   // Operations whose operands and result share the compute type T.
   template <class T>
-  void apply(const KernelOp& op, T* out, int n) {
-    const T* a = static_cast<const T*>(slots_[op.args[0]].data);
-    const T* b = op.args[1] >= 0 ? static_cast<const T*>(slots_[op.args[1]].data) : nullptr;
-    const T* c = op.args[2] >= 0 ? static_cast<const T*>(slots_[op.args[2]].data) : nullptr;
+  void apply(const KernelOp& op, T* __restrict out, int groups) {
+    const int n = groups * kGroup;
+    const T* __restrict a = static_cast<const T*>(slots_[op.args[0]].data);
+    const T* __restrict b = op.args[1] >= 0 ? static_cast<const T*>(slots_[op.args[1]].data) : nullptr;
+    const T* __restrict c = op.args[2] >= 0 ? static_cast<const T*>(slots_[op.args[2]].data) : nullptr;
     constexpr bool integer = std::is_same_v<T, int64_t>;
     // Integer + - * and negation wrap around in two's complement, as PyTorch's do.
     using W = std::conditional_t<integer, uint64_t, T>;
@@ -381,9 +400,13 @@ inline void run_elementwise(const Kernel& k, ThreadPool& pool) {
     const int64_t begin = chunks * part / parts * kChunk, end = std::min(total, chunks * (part + 1) / parts * kChunk);
     ChunkEvaluator eval(k);
     std::vector<int64_t> offsets(kChunk);
+    const BufferParam& out = k.params.buffers[0];
+    const bool direct = k.structure.layouts[0] == Layout::Contiguous;  // used when the dtype is the compute type
     for (int64_t s = begin; s < end; s += kChunk) {
       const int n = int(std::min<int64_t>(kChunk, end - s));
-      store_slot(k, eval.run(s, n, k.structure.ops.size()), s, n, offsets);
+      void* target =
+          direct ? static_cast<std::byte*>(out.data) + (out.offset + s) * int64_t(element_size(out.dtype)) : nullptr;
+      store_slot(k, eval.run(s, n, k.structure.ops.size(), target), s, n, offsets);
     }
   });
 }

@@ -1,0 +1,27 @@
+# Builds and runs tests/package against hci one way. Usage:
+# cmake -DMODE=find_package|add_subdirectory|FetchContent -DSOURCE=<hci source> -DBUILD=<hci build>
+#       -DWORK=<scratch dir> -P package_test.cmake
+file(REMOVE_RECURSE ${WORK})
+set(args -DHCI_CONSUME=${MODE} -DHCI_SOURCE_DIR=${SOURCE} -DCMAKE_BUILD_TYPE=Release)
+if(MODE STREQUAL "find_package")
+  execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD} --prefix ${WORK}/prefix
+                  RESULT_VARIABLE rc OUTPUT_QUIET)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "installing hci failed")
+  endif()
+  list(APPEND args -DCMAKE_PREFIX_PATH=${WORK}/prefix)
+endif()
+foreach(step configure build run)
+  if(step STREQUAL configure)
+    set(command ${CMAKE_COMMAND} -S ${SOURCE}/tests/package -B ${WORK}/build ${args})
+  elseif(step STREQUAL build)
+    set(command ${CMAKE_COMMAND} --build ${WORK}/build)
+  else()
+    set(command ${WORK}/build/consumer)
+  endif()
+  execute_process(COMMAND ${command} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${MODE}: ${step} failed:\n${out}\n${err}")
+  endif()
+endforeach()
+message(STATUS "${MODE}: ${out}")
