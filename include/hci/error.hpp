@@ -20,7 +20,7 @@ class Error : public std::runtime_error {
 
 namespace detail {
 
-[[noreturn]] HCI_NOINLINE inline void throw_error(std::string message) { throw Error(std::move(message)); }
+[[noreturn]] HCI_NOINLINE inline void throw_error(const std::string& message) { throw Error(message); }
 
 template <class... Args>
 [[noreturn]] HCI_NOINLINE void throw_error(fmt::format_string<Args...> format, Args&&... args) {

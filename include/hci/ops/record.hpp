@@ -96,7 +96,9 @@ inline DType result_type(std::initializer_list<const Operand*> operands) {
     if (*higher == kBool || is_floating_point(*lower)) return promote_types(*higher, *lower);
     return higher;
   };
-  return *combine(dim_result, combine(zero_result, wrapped_result));
+  const std::optional<DType> result = combine(dim_result, combine(zero_result, wrapped_result));
+  HCI_CHECK(result.has_value(), "result_type: no operands");
+  return *result;
 }
 
 inline Tensor cast(const Tensor& t, DType dtype, const Loc& loc) {

@@ -41,6 +41,11 @@ struct compute_of<ComputeType::Float64> {
   using type = double;
 };
 
+// The C++ type a storage type S computes in.
+template <class S>
+using compute_cpp_t =
+    std::conditional_t<std::is_same_v<S, double>, double, std::conditional_t<std::is_integral_v<S>, int64_t, float>>;
+
 // float -> integer: truncate toward zero; NaN gives 0; beyond int64 saturates. Then the
 // integer wraps to the dtype's width like every integer result.
 template <class F>
@@ -216,23 +221,28 @@ class ChunkEvaluator {
                                                             : ComputeType::Float64;
     return visit_dtype(b.dtype, [&](auto zero) -> Slot {
       using S = decltype(zero);
-      const S* src = static_cast<const S*>(b.data) + b.offset;
-      if (layout == Layout::Broadcast) {
-        std::fill(out, out + n_padded, convert_value<S, T>(src[0]));
+      // A load's value has its buffer's dtype, so only the storage types of compute type T occur.
+      if constexpr (!std::is_same_v<compute_cpp_t<S>, T>) {
+        return {};
+      } else {
+        const S* src = static_cast<const S*>(b.data) + b.offset;
+        if (layout == Layout::Broadcast) {
+          std::fill(out, out + n_padded, convert_value<S, T>(src[0]));
+          return {out, type};
+        }
+        if (layout == Layout::Contiguous) {
+          if constexpr (std::is_same_v<S, T>) {  // read in place when the padding stays inside the chunk
+            if (n == n_padded) return {const_cast<S*>(src + start), type};  // NOLINT: only read
+          }
+          for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(src[start + j]);
+        } else {
+          offsets_of(k_.params.sizes, b, start, n, offsets_.data());
+          const S* base = static_cast<const S*>(b.data);
+          for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(base[offsets_[j]]);
+        }
+        std::fill(out + n, out + n_padded, T(0));
         return {out, type};
       }
-      if (layout == Layout::Contiguous) {
-        if constexpr (std::is_same_v<S, T>) {  // read in place when the padding stays inside the chunk
-          if (n == n_padded) return {const_cast<S*>(src + start), type};  // NOLINT: only read
-        }
-        for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(src[start + j]);
-      } else {
-        offsets_of(k_.params.sizes, b, start, n, offsets_.data());
-        const S* base = static_cast<const S*>(b.data);
-        for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(base[offsets_[j]]);
-      }
-      std::fill(out + n, out + n_padded, T(0));
-      return {out, type};
     });
   }
 
@@ -362,22 +372,23 @@ inline void store(const Kernel& k, const Slot& v, int64_t start, int n, std::vec
   const T* src = static_cast<const T*>(v.data);
   visit_dtype(b.dtype, [&](auto zero) {
     using S = decltype(zero);
-    S* base = static_cast<S*>(b.data);
-    auto to_storage = [](T x) {
-      if constexpr (std::is_same_v<S, bool>)
-        return x != T(0);
-      else if constexpr (std::is_integral_v<S>)
-        return S(x);
-      else
-        return S(x);
-    };
-    if (k.structure.layouts[0] == Layout::Contiguous) {
-      S* dst = base + b.offset + start;
-      if (static_cast<const void*>(dst) != static_cast<const void*>(src))
-        for (int j = 0; j < n; ++j) dst[j] = to_storage(src[j]);
-    } else {
-      offsets_of(k.params.sizes, b, start, n, offsets.data());
-      for (int j = 0; j < n; ++j) base[offsets[j]] = to_storage(src[j]);
+    // The stored value has the output's dtype, so only the storage types of compute type T occur.
+    if constexpr (std::is_same_v<compute_cpp_t<S>, T>) {
+      S* base = static_cast<S*>(b.data);
+      auto to_storage = [](T x) {
+        if constexpr (std::is_same_v<S, bool>)
+          return x != T(0);
+        else
+          return S(x);
+      };
+      if (k.structure.layouts[0] == Layout::Contiguous) {
+        S* dst = base + b.offset + start;
+        if (static_cast<const void*>(dst) != static_cast<const void*>(src))
+          for (int j = 0; j < n; ++j) dst[j] = to_storage(src[j]);
+      } else {
+        offsets_of(k.params.sizes, b, start, n, offsets.data());
+        for (int j = 0; j < n; ++j) base[offsets[j]] = to_storage(src[j]);
+      }
     }
   });
 }
@@ -519,16 +530,18 @@ inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
   std::vector<int64_t> offsets(kChunk);
   visit_dtype(out.dtype, [&](auto zero) {
     using S = decltype(zero);
-    S* base = static_cast<S*>(out.data);
-    for (int64_t o = 0; o < outputs; o += kChunk) {
-      const int n = int(std::min<int64_t>(kChunk, outputs - o));
-      offsets_of(kept_sizes, out, o, n, offsets.data());
-      for (int j = 0; j < n; ++j) {
-        const Acc v = results[size_t(o + j)];
-        if constexpr (std::is_same_v<S, bool>)
-          base[offsets[j]] = v != Acc(0);
-        else
-          base[offsets[j]] = S(v);
+    if constexpr (std::is_same_v<compute_cpp_t<S>, Acc>) {  // the result has the accumulator's type
+      S* base = static_cast<S*>(out.data);
+      for (int64_t o = 0; o < outputs; o += kChunk) {
+        const int n = int(std::min<int64_t>(kChunk, outputs - o));
+        offsets_of(kept_sizes, out, o, n, offsets.data());
+        for (int j = 0; j < n; ++j) {
+          const Acc v = results[size_t(o + j)];
+          if constexpr (std::is_same_v<S, bool>)
+            base[offsets[j]] = v != Acc(0);
+          else
+            base[offsets[j]] = S(v);
+        }
       }
     }
   });
