@@ -3,16 +3,19 @@
 file(GLOB_RECURSE headers RELATIVE ${ROOT}/include ${ROOT}/include/hci/*.hpp)
 file(GLOB_RECURSE backend_headers RELATIVE ${ROOT}/backends/cpu/include ${ROOT}/backends/cpu/include/hci/*.hpp)
 set(failed "")
+# Each header alone, as plain headers and as declarations of a separately compiled runtime.
 foreach(header IN LISTS headers backend_headers)
   file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/header_check.cpp "#include <${header}>\n")
-  execute_process(
-    COMMAND ${CXX} -std=c++20 -fsyntax-only -Wall -Wextra -Werror -DFMT_HEADER_ONLY -I${ROOT}/include
-            -I${ROOT}/backends/cpu/include ${CMAKE_CURRENT_BINARY_DIR}/header_check.cpp
-    RESULT_VARIABLE rc ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    list(APPEND failed ${header})
-    message("${header} does not compile on its own:\n${err}")
-  endif()
+  foreach(mode -UHCI_SEPARATE_RUNTIME -DHCI_SEPARATE_RUNTIME)
+    execute_process(
+      COMMAND ${CXX} -std=c++20 -fsyntax-only -Wall -Wextra -Werror -DFMT_HEADER_ONLY ${mode} -I${ROOT}/include
+              -I${ROOT}/backends/cpu/include ${CMAKE_CURRENT_BINARY_DIR}/header_check.cpp
+      RESULT_VARIABLE rc ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      list(APPEND failed "${header} (${mode})")
+      message("${header} does not compile on its own (${mode}):\n${err}")
+    endif()
+  endforeach()
 endforeach()
 list(LENGTH headers n)
 list(LENGTH backend_headers m)

@@ -23,3 +23,22 @@
 #define HCI_ALWAYS_INLINE inline
 #define HCI_NOINLINE
 #endif
+
+// The runtime (the evaluator, the interpreter and the formatting of messages) is defined in
+// every translation unit by default, so hci works as plain headers. With HCI_SEPARATE_RUNTIME
+// (which the hci::hci CMake target sets) it is only declared, and compiled once per target from
+// src/runtime.cpp, which defines HCI_COMPILING_RUNTIME: that keeps each user translation unit
+// quick to compile. Its functions are weak there, so several targets can be linked together.
+#if defined(HCI_SEPARATE_RUNTIME) && !defined(HCI_COMPILING_RUNTIME)
+#define HCI_RUNTIME_DEFINITIONS 0
+#define HCI_RUNTIME_DECL
+#define HCI_RUNTIME_DEF
+#elif defined(HCI_SEPARATE_RUNTIME)
+#define HCI_RUNTIME_DEFINITIONS 1
+#define HCI_RUNTIME_DECL
+#define HCI_RUNTIME_DEF __attribute__((weak))
+#else
+#define HCI_RUNTIME_DEFINITIONS 1
+#define HCI_RUNTIME_DECL inline
+#define HCI_RUNTIME_DEF inline
+#endif

@@ -3,6 +3,7 @@
 
 #include <hci/error.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -59,7 +60,7 @@ class Device {
 
   std::string str() const {
     if (type_ == DeviceType::CPU && index_ == 0) return "cpu";
-    return fmt::format("{}:{}", device_type_name(type_), index_);
+    return detail::format("{}:{}", device_type_name(type_), index_);
   }
 
   friend constexpr bool operator==(Device, Device) = default;
@@ -71,9 +72,13 @@ class Device {
 
 HCI_END_NAMESPACE
 
+// Printed as text without format specs: a plain formatter keeps fmt's spec parsing out of every
+// translation unit that formats one.
 template <>
-struct fmt::formatter<hci::Device> : fmt::formatter<std::string_view> {
+struct fmt::formatter<hci::Device> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
   auto format(const hci::Device& d, format_context& ctx) const {
-    return fmt::formatter<std::string_view>::format(d.str(), ctx);
+    const auto text = d.str();
+    return std::copy(text.begin(), text.end(), ctx.out());
   }
 };

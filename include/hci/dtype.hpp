@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -139,9 +140,13 @@ constexpr DType promote_types(DType a, DType b) {
 
 HCI_END_NAMESPACE
 
+// Printed as text without format specs: a plain formatter keeps fmt's spec parsing out of every
+// translation unit that formats one.
 template <>
-struct fmt::formatter<hci::DType> : fmt::formatter<std::string_view> {
+struct fmt::formatter<hci::DType> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
   auto format(hci::DType t, format_context& ctx) const {
-    return fmt::formatter<std::string_view>::format(hci::dtype_name(t), ctx);
+    const auto text = hci::dtype_name(t);
+    return std::copy(text.begin(), text.end(), ctx.out());
   }
 };

@@ -20,16 +20,33 @@ class Error : public std::runtime_error {
 
 namespace detail {
 
-[[noreturn]] HCI_NOINLINE inline void throw_error(const std::string& message) { throw Error(message); }
+// fmt's formatting engine is compiled with the runtime (see HCI_SEPARATE_RUNTIME); callers
+// only pack their arguments, and format strings are still checked at compile time.
+HCI_RUNTIME_DECL std::string vformat_string(fmt::string_view format, fmt::format_args args);
+[[noreturn]] HCI_RUNTIME_DECL void throw_formatted(fmt::string_view format, fmt::format_args args);
 
 template <class... Args>
-[[noreturn]] HCI_NOINLINE void throw_error(fmt::format_string<Args...> format, Args&&... args) {
-  throw Error(fmt::format(format, std::forward<Args>(args)...));
+std::string format(fmt::format_string<Args...> format, const Args&... args) {
+  return detail::vformat_string(format, fmt::make_format_args(args...));
+}
+
+template <class... Args>
+[[noreturn]] void throw_error(fmt::format_string<Args...> format, const Args&... args) {
+  detail::throw_formatted(format, fmt::make_format_args(args...));
 }
 
 inline std::string location_str(const std::source_location& loc) {
-  return fmt::format("{}:{} ({})", loc.file_name(), loc.line(), loc.function_name());
+  return detail::format("{}:{} ({})", loc.file_name(), loc.line(), loc.function_name());
 }
+
+#if HCI_RUNTIME_DEFINITIONS
+HCI_RUNTIME_DEF std::string vformat_string(fmt::string_view format, fmt::format_args args) {
+  return fmt::vformat(format, args);
+}
+[[noreturn]] HCI_RUNTIME_DEF void throw_formatted(fmt::string_view format, fmt::format_args args) {
+  throw Error(fmt::vformat(format, args));
+}
+#endif
 
 }  // namespace detail
 

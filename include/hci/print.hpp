@@ -3,14 +3,18 @@
 
 #include <hci/ops/access.hpp>
 
+#include <algorithm>
 #include <ostream>
-#include <sstream>
 
 HCI_BEGIN_NAMESPACE
 
 namespace detail {
 
-inline std::string format_tensor(const Tensor& t) {
+// PyTorch-like text of a tensor; compiled with the runtime (see HCI_SEPARATE_RUNTIME).
+HCI_RUNTIME_DECL std::string format_tensor(const Tensor& t);
+
+#if HCI_RUNTIME_DEFINITIONS
+HCI_RUNTIME_DEF std::string format_tensor(const Tensor& t) {
   if (!t.defined()) return "[ Tensor (undefined) ]";
   const auto values = t.to(is_floating_point(t.dtype()) ? kFloat64 : kInt64).contiguous();
   std::string body;
@@ -54,6 +58,7 @@ inline std::string format_tensor(const Tensor& t) {
   if (!t.device().is_cpu()) suffix += fmt::format(", device='{}'", t.device().str());
   return fmt::format("tensor({}{})", body, suffix);
 }
+#endif
 
 }  // namespace detail
 
@@ -61,9 +66,13 @@ inline std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os <
 
 HCI_END_NAMESPACE
 
+// Printed as text without format specs: a plain formatter keeps fmt's spec parsing out of every
+// translation unit that formats one.
 template <>
-struct fmt::formatter<hci::Tensor> : fmt::formatter<std::string_view> {
+struct fmt::formatter<hci::Tensor> {
+  constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
   auto format(const hci::Tensor& t, format_context& ctx) const {
-    return fmt::formatter<std::string_view>::format(hci::detail::format_tensor(t), ctx);
+    const auto text = hci::detail::format_tensor(t);
+    return std::copy(text.begin(), text.end(), ctx.out());
   }
 };

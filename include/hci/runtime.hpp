@@ -43,6 +43,39 @@ inline bool eager_mode() {
 // to evaluate and destroy long chains and the size of one kernel.
 inline constexpr int32_t kMaxLazyDepth = 128;
 
+inline std::shared_ptr<Storage> allocate_storage(Device device, size_t bytes) {
+  auto s = std::make_shared<Storage>();
+  s->device = device;
+  s->backend = &backend_for(device);
+  s->nbytes = bytes;
+  s->data = s->backend->allocate(device.index(), std::max<size_t>(bytes, 1));
+  return s;
+}
+
+// Computes a node into `target` (a view of another node's storage) or, without one, into a
+// new contiguous buffer of its own.
+struct Target {
+  NodePtr node;
+  Dims strides;
+  int64_t offset = 0;
+};
+
+// Evaluation, compiled with the runtime (see HCI_SEPARATE_RUNTIME in config.hpp). Callers hold
+// eval_mutex().
+HCI_RUNTIME_DECL void compute_locked(const NodePtr& node, const Target* target);
+HCI_RUNTIME_DECL void materialize_locked(const NodePtr& node);
+// Before a write to a node's storage: every lazy reader of it is computed first, so laziness
+// never lets a pending read see the new value.
+HCI_RUNTIME_DECL void flush_readers_locked(Node& node);
+
+inline void materialize(const NodePtr& node) {
+  if (node->materialized()) return;
+  std::lock_guard lock(eval_mutex());
+  materialize_locked(node);
+}
+
+#if HCI_RUNTIME_DEFINITIONS
+
 // A view (strides over an iteration space, offset) of a lazy node's contiguous result,
 // rewritten in terms of the node's own multi-index when it is affine in it.
 struct Composition {
@@ -83,8 +116,6 @@ inline std::optional<Composition> compose_view(IntList node_shape, IntList iter_
     if (extent[j] >= node_shape[j]) return std::nullopt;
   return c;
 }
-
-void materialize_locked(const NodePtr& node);
 
 // Builds the kernel that computes one node, fusing lazy elementwise producers (and views of
 // them) into it. A producer is fused when nothing else needs its value: no tensor handle
@@ -235,27 +266,10 @@ inline EventPtr finish_and_launch(KernelBuilder& builder, Device device, const s
 
 inline std::string with_origin(const std::string& message, const Node& n) {
   if (message.find("recorded at ") != std::string::npos) return message;
-  return fmt::format("{} (while evaluating {} recorded at {})", message, op_name(n.op), location_str(n.recorded_at));
+  return detail::format("{} (while evaluating {} recorded at {})", message, op_name(n.op), location_str(n.recorded_at));
 }
 
-inline std::shared_ptr<Storage> allocate_storage(Device device, size_t bytes) {
-  auto s = std::make_shared<Storage>();
-  s->device = device;
-  s->backend = &backend_for(device);
-  s->nbytes = bytes;
-  s->data = s->backend->allocate(device.index(), std::max<size_t>(bytes, 1));
-  return s;
-}
-
-// Computes a node into `target` (a view of another node's storage) or, without one, into a
-// new contiguous buffer of its own.
-struct Target {
-  NodePtr node;
-  Dims strides;
-  int64_t offset = 0;
-};
-
-inline void compute_locked(const NodePtr& node, const Target* target) {
+HCI_RUNTIME_DEF void compute_locked(const NodePtr& node, const Target* target) {
   try {
     KernelBuilder builder(node->iter_sizes);
     builder.structure().reduce_rank = node->reduce_rank;
@@ -284,21 +298,15 @@ inline void compute_locked(const NodePtr& node, const Target* target) {
   }
 }
 
-inline void materialize_locked(const NodePtr& node) {
+HCI_RUNTIME_DEF void materialize_locked(const NodePtr& node) {
   if (!node->materialized()) compute_locked(node, nullptr);
 }
 
-inline void materialize(const NodePtr& node) {
-  if (node->materialized()) return;
-  std::lock_guard lock(eval_mutex());
-  materialize_locked(node);
-}
-
-// Before a write to a node's storage: every lazy reader of it is computed first, so laziness
-// never lets a pending read see the new value.
-inline void flush_readers_locked(Node& node) {
+HCI_RUNTIME_DEF void flush_readers_locked(Node& node) {
   for (const NodePtr& reader : node.pending_readers()) materialize_locked(reader);
 }
+
+#endif  // HCI_RUNTIME_DEFINITIONS
 
 }  // namespace detail
 

@@ -34,7 +34,7 @@ class IntList {
 
 namespace detail {
 
-inline std::string shape_str(IntList dims) { return fmt::format("[{}]", fmt::join(dims, ", ")); }
+inline std::string shape_str(IntList dims) { return detail::format("[{}]", fmt::join(dims, ", ")); }
 
 inline int64_t checked_numel(IntList sizes, const char* op) {
   int64_t n = 1;

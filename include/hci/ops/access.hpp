@@ -11,18 +11,14 @@ HCI_BEGIN_NAMESPACE
 namespace detail {
 
 // A computed node whose storage is the given bytes, copied to the device.
-inline Tensor from_host(const void* data, DType dtype, Dims shape, Device device, const Loc& loc) {
-  const size_t bytes = size_t(checked_numel(shape, "tensor")) * element_size(dtype);
-  auto storage = allocate_storage(device, bytes);
-  if (bytes) storage->backend->copy_from_host(device.index(), storage->data, data, bytes);
-  NodePtr n = new_node(OpKind::Load, dtype, dtype, device, std::move(shape), loc);
-  n->set_storage(std::move(storage));
-  return wrap_node(std::move(n));
-}
+HCI_RUNTIME_DECL Tensor from_host(const void* data, DType dtype, Dims shape, Device device, const Loc& loc);
 
 // Test hook: with HCI_READ_LOG=path, every host read appends its dtype, shape and a hash of
 // its bytes, so the logs of an eager and a lazy run of the same program can be compared.
-inline void log_host_read(const Tensor& t, const std::vector<std::byte>& bytes) {
+HCI_RUNTIME_DECL void log_host_read(const Tensor& t, const std::vector<std::byte>& bytes);
+
+#if HCI_RUNTIME_DEFINITIONS
+HCI_RUNTIME_DEF void log_host_read(const Tensor& t, const std::vector<std::byte>& bytes) {
   static const char* path = std::getenv("HCI_READ_LOG");
   if (!path || !*path) return;
   uint64_t h = 1469598103934665603ull;
@@ -35,40 +31,16 @@ inline void log_host_read(const Tensor& t, const std::vector<std::byte>& bytes) 
   }
 }
 
+#endif
+
 // The elements of t in row-major order, copied to the host.
-inline std::vector<std::byte> read_to_host(const Tensor& t, const Loc& loc) {
-  const Tensor c = t.contiguous(loc);
-  materialize(c.impl().node);
-  const Node& n = *c.impl().node;
-  std::vector<std::byte> out(size_t(c.numel()) * element_size(c.dtype()));
-  if (!out.empty()) {
-    n.storage->wait_ready();
-    const auto* src =
-        static_cast<const std::byte*>(n.storage->data) + c.storage_offset() * int64_t(element_size(c.dtype()));
-    n.storage->backend->copy_to_host(n.device.index(), out.data(), src, out.size());
-  }
-  log_host_read(t, out);
-  return out;
-}
+HCI_RUNTIME_DECL std::vector<std::byte> read_to_host(const Tensor& t, const Loc& loc);
 
 }  // namespace detail
 
 inline Tensor Tensor::to(DType t, Loc loc) const { return detail::cast(*this, t, loc); }
 
-inline Tensor Tensor::clone(Loc loc) const {
-  detail::NodePtr n = detail::new_node(OpKind::Cast, dtype(), dtype(), device(), sizes().vec(), loc);
-  n->inputs.push_back(detail::input_of(*this, sizes()));
-  return detail::record(n);
-}
-
 inline Tensor Tensor::contiguous(Loc loc) const { return is_contiguous() ? *this : clone(loc); }
-
-inline Tensor Tensor::to(Device target, Loc loc) const {
-  if (target == device()) return *this;
-  backend_for(target);  // fail before computing anything if the target is unusable
-  const auto bytes = detail::read_to_host(*this, loc);
-  return detail::from_host(bytes.data(), dtype(), sizes().vec(), target, loc);
-}
 
 template <Element T>
 std::vector<T> Tensor::to_vector(Loc loc) const {
@@ -127,5 +99,50 @@ TensorAccessor<T, N> Tensor::accessor() const {
             device().str());
   return TensorAccessor<T, N>(data_ptr<T>(), impl().sizes.data(), impl().strides.data());
 }
+
+#if HCI_RUNTIME_DEFINITIONS
+
+namespace detail {
+
+HCI_RUNTIME_DEF Tensor from_host(const void* data, DType dtype, Dims shape, Device device, const Loc& loc) {
+  const size_t bytes = size_t(checked_numel(shape, "tensor")) * element_size(dtype);
+  auto storage = allocate_storage(device, bytes);
+  if (bytes) storage->backend->copy_from_host(device.index(), storage->data, data, bytes);
+  NodePtr n = new_node(OpKind::Load, dtype, dtype, device, std::move(shape), loc);
+  n->set_storage(std::move(storage));
+  return wrap_node(std::move(n));
+}
+
+HCI_RUNTIME_DEF std::vector<std::byte> read_to_host(const Tensor& t, const Loc& loc) {
+  const Tensor c = t.contiguous(loc);
+  materialize(c.impl().node);
+  const Node& n = *c.impl().node;
+  std::vector<std::byte> out(size_t(c.numel()) * element_size(c.dtype()));
+  if (!out.empty()) {
+    n.storage->wait_ready();
+    const auto* src =
+        static_cast<const std::byte*>(n.storage->data) + c.storage_offset() * int64_t(element_size(c.dtype()));
+    n.storage->backend->copy_to_host(n.device.index(), out.data(), src, out.size());
+  }
+  log_host_read(t, out);
+  return out;
+}
+
+}  // namespace detail
+
+HCI_RUNTIME_DEF Tensor Tensor::clone(Loc loc) const {
+  detail::NodePtr n = detail::new_node(OpKind::Cast, dtype(), dtype(), device(), sizes().vec(), loc);
+  n->inputs.push_back(detail::input_of(*this, sizes()));
+  return detail::record(n);
+}
+
+HCI_RUNTIME_DEF Tensor Tensor::to(Device target, Loc loc) const {
+  if (target == device()) return *this;
+  backend_for(target);  // fail before computing anything if the target is unusable
+  const auto bytes = detail::read_to_host(*this, loc);
+  return detail::from_host(bytes.data(), dtype(), sizes().vec(), target, loc);
+}
+
+#endif  // HCI_RUNTIME_DEFINITIONS
 
 HCI_END_NAMESPACE

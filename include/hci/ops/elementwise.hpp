@@ -7,39 +7,14 @@ HCI_BEGIN_NAMESPACE
 
 namespace detail {
 
-inline Tensor arithmetic(OpKind op, const Operand& a, const Operand& b, const Loc& loc) {
-  DType t = result_type({&a, &b});
-  if (op == OpKind::Sub) {
-    auto is_bool = [](const Operand& o) {
-      const Tensor* x = std::get_if<Tensor>(&o);
-      return x ? x->dtype() == kBool : std::get<Scalar>(o).kind() == Scalar::Kind::Bool;
-    };
-    HCI_CHECK(!is_bool(a) && !is_bool(b),
-              "sub: subtraction, the `-` operator, with a bool operand is not "
-              "supported (operands {} and {}); to invert a mask use logical_not() or `~`",
-              operand_str(a), operand_str(b));
-  }
-  if (op == OpKind::Div && !is_floating_point(t)) t = kFloat32;  // true division
-  return elementwise(op, {&a, &b}, t, t, loc);
-}
+HCI_RUNTIME_DECL Tensor arithmetic(OpKind op, const Operand& a, const Operand& b, const Loc& loc);
 
-inline Tensor comparison(OpKind op, const Operand& a, const Operand& b, const Loc& loc) {
-  return elementwise(op, {&a, &b}, result_type({&a, &b}), kBool, loc);
-}
+HCI_RUNTIME_DECL Tensor comparison(OpKind op, const Operand& a, const Operand& b, const Loc& loc);
 
 // exp, log, ...: integer and bool inputs compute in float32.
-inline Tensor floating_unary(OpKind op, const Tensor& x, const Loc& loc) {
-  const Operand a = x;
-  const DType t = is_floating_point(x.dtype()) ? x.dtype() : kFloat32;
-  return elementwise(op, {&a}, t, t, loc);
-}
+HCI_RUNTIME_DECL Tensor floating_unary(OpKind op, const Tensor& x, const Loc& loc);
 
-inline Tensor same_type_unary(OpKind op, const Tensor& x, const Loc& loc) {
-  const Operand a = x;
-  HCI_CHECK(x.dtype() != kBool, "{}: not supported for bool tensors (shape {}){}", op_name(op), shape_str(x.sizes()),
-            op == OpKind::Neg ? "; to invert a mask use logical_not() or `~` instead" : "");
-  return elementwise(op, {&a}, x.dtype(), x.dtype(), loc);
-}
+HCI_RUNTIME_DECL Tensor same_type_unary(OpKind op, const Tensor& x, const Loc& loc);
 
 }  // namespace detail
 
@@ -106,15 +81,8 @@ inline Tensor sigmoid(const Tensor& x, Loc loc = Loc::current()) {
 inline Tensor operator-(TracedTensor x) { return neg(x.tensor, x.loc); }
 
 // where(condition, a, b): a where condition is true, else b; a and b promote together.
-inline Tensor where(const Tensor& condition, const detail::Operand& a, const detail::Operand& b,
-                    Loc loc = Loc::current()) {
-  HCI_CHECK(condition.dtype() == kBool, "where: expected a bool condition, got {} {}", condition.dtype(),
-            detail::shape_str(condition.sizes()));
-  const DType t = detail::result_type({&a, &b});
-  // The condition joins the other operands in their dtype (as 0 or 1) through a cast node.
-  const detail::Operand c_cast = detail::cast(condition, t, loc);
-  return detail::elementwise(OpKind::Where, {&c_cast, &a, &b}, t, t, loc);
-}
+HCI_RUNTIME_DECL Tensor where(const Tensor& condition, const detail::Operand& a, const detail::Operand& b,
+                              Loc loc = Loc::current());
 
 inline Tensor Tensor::add(const Tensor& o, Loc loc) const { return hci::add(*this, o, loc); }
 inline Tensor Tensor::sub(const Tensor& o, Loc loc) const { return hci::sub(*this, o, loc); }
@@ -130,5 +98,55 @@ inline Tensor Tensor::log(Loc loc) const { return hci::log(*this, loc); }
 inline Tensor Tensor::sqrt(Loc loc) const { return hci::sqrt(*this, loc); }
 inline Tensor Tensor::tanh(Loc loc) const { return hci::tanh(*this, loc); }
 inline Tensor Tensor::sigmoid(Loc loc) const { return hci::sigmoid(*this, loc); }
+
+#if HCI_RUNTIME_DEFINITIONS
+
+namespace detail {
+
+HCI_RUNTIME_DEF Tensor arithmetic(OpKind op, const Operand& a, const Operand& b, const Loc& loc) {
+  DType t = result_type({&a, &b});
+  if (op == OpKind::Sub) {
+    auto is_bool = [](const Operand& o) {
+      const Tensor* x = std::get_if<Tensor>(&o);
+      return x ? x->dtype() == kBool : std::get<Scalar>(o).kind() == Scalar::Kind::Bool;
+    };
+    HCI_CHECK(!is_bool(a) && !is_bool(b),
+              "sub: subtraction, the `-` operator, with a bool operand is not "
+              "supported (operands {} and {}); to invert a mask use logical_not() or `~`",
+              operand_str(a), operand_str(b));
+  }
+  if (op == OpKind::Div && !is_floating_point(t)) t = kFloat32;  // true division
+  return elementwise(op, {&a, &b}, t, t, loc);
+}
+
+HCI_RUNTIME_DEF Tensor comparison(OpKind op, const Operand& a, const Operand& b, const Loc& loc) {
+  return elementwise(op, {&a, &b}, result_type({&a, &b}), kBool, loc);
+}
+
+HCI_RUNTIME_DEF Tensor floating_unary(OpKind op, const Tensor& x, const Loc& loc) {
+  const Operand a = x;
+  const DType t = is_floating_point(x.dtype()) ? x.dtype() : kFloat32;
+  return elementwise(op, {&a}, t, t, loc);
+}
+
+HCI_RUNTIME_DEF Tensor same_type_unary(OpKind op, const Tensor& x, const Loc& loc) {
+  const Operand a = x;
+  HCI_CHECK(x.dtype() != kBool, "{}: not supported for bool tensors (shape {}){}", op_name(op), shape_str(x.sizes()),
+            op == OpKind::Neg ? "; to invert a mask use logical_not() or `~` instead" : "");
+  return elementwise(op, {&a}, x.dtype(), x.dtype(), loc);
+}
+
+}  // namespace detail
+
+HCI_RUNTIME_DEF Tensor where(const Tensor& condition, const detail::Operand& a, const detail::Operand& b, Loc loc) {
+  HCI_CHECK(condition.dtype() == kBool, "where: expected a bool condition, got {} {}", condition.dtype(),
+            detail::shape_str(condition.sizes()));
+  const DType t = detail::result_type({&a, &b});
+  // The condition joins the other operands in their dtype (as 0 or 1) through a cast node.
+  const detail::Operand c_cast = detail::cast(condition, t, loc);
+  return detail::elementwise(OpKind::Where, {&c_cast, &a, &b}, t, t, loc);
+}
+
+#endif  // HCI_RUNTIME_DEFINITIONS
 
 HCI_END_NAMESPACE

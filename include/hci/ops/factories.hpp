@@ -13,21 +13,12 @@
 HCI_PRECISE_FP_BEGIN
 HCI_BEGIN_NAMESPACE
 
-inline Tensor empty(IntList shape, TensorOptions options = {}, Loc loc = Loc::current()) {
-  const size_t bytes = size_t(detail::checked_numel(shape, "empty")) * element_size(options.dtype());
-  auto storage = detail::allocate_storage(options.device(), bytes);
-  auto n = detail::new_node(OpKind::Load, options.dtype(), options.dtype(), options.device(), shape.vec(), loc);
-  n->set_storage(std::move(storage));
-  return detail::wrap_node(std::move(n));
-}
+// Uninitialised memory of the given shape.
+HCI_RUNTIME_DECL Tensor empty(IntList shape, TensorOptions options = {}, Loc loc = Loc::current());
 
 // A contiguous tensor filled with value: computed by a kernel on the device (lazily, so it
 // fuses into its first consumer when nothing else holds it).
-inline Tensor full(IntList shape, Scalar value, TensorOptions options = {}, Loc loc = Loc::current()) {
-  detail::checked_numel(shape, "full");
-  backend_for(options.device());  // an unusable device is an error here, not at first use
-  return detail::scalar_tensor(value, options.dtype(), options.device(), loc).expand(shape).clone(loc);
-}
+HCI_RUNTIME_DECL Tensor full(IntList shape, Scalar value, TensorOptions options = {}, Loc loc = Loc::current());
 inline Tensor zeros(IntList shape, TensorOptions options = {}, Loc loc = Loc::current()) {
   return full(shape, 0, options, loc);
 }
@@ -64,8 +55,8 @@ Tensor from_vector(const std::vector<T>& data, IntList shape = {}, TensorOptions
 // through hci's own in-place ops. Before the owner writes through its own pointer, it calls
 // data_ptr() on the tensor (which evaluates every pending reader first); a const pointer makes
 // the tensor read-only. The deleter, if any, runs once no tensor or pending work refers to it.
-inline Tensor from_blob(const void* data, IntList shape, IntList strides, DType dtype,
-                        std::function<void(void*)> deleter = nullptr, Loc loc = Loc::current());
+HCI_RUNTIME_DECL Tensor from_blob(const void* data, IntList shape, IntList strides, DType dtype,
+                                  std::function<void(void*)> deleter = nullptr, Loc loc = Loc::current());
 
 inline Tensor from_blob(void* data, IntList shape, IntList strides, DType dtype,
                         std::function<void(void*)> deleter = nullptr, Loc loc = Loc::current()) {
@@ -74,8 +65,51 @@ inline Tensor from_blob(void* data, IntList shape, IntList strides, DType dtype,
   return t;
 }
 
-inline Tensor from_blob(const void* data, IntList shape, IntList strides, DType dtype,
-                        std::function<void(void*)> deleter, Loc loc) {
+inline Tensor from_blob(void* data, IntList shape, DType dtype, std::function<void(void*)> deleter = nullptr,
+                        Loc loc = Loc::current()) {
+  return from_blob(data, shape, detail::contiguous_strides(shape), dtype, std::move(deleter), loc);
+}
+inline Tensor from_blob(const void* data, IntList shape, DType dtype, std::function<void(void*)> deleter = nullptr,
+                        Loc loc = Loc::current()) {
+  return from_blob(data, shape, detail::contiguous_strides(shape), dtype, std::move(deleter), loc);
+}
+
+// [start, end) in steps; int64 unless a bound or the step is a float (then float32).
+HCI_RUNTIME_DECL Tensor arange(Scalar start, Scalar end, Scalar step = 1,
+                               std::optional<TensorOptions> options = std::nullopt, Loc loc = Loc::current());
+inline Tensor arange(Scalar end, std::optional<TensorOptions> options = std::nullopt, Loc loc = Loc::current()) {
+  return arange(end.is_floating_point() ? Scalar(0.0) : Scalar(0), end, 1, options, loc);
+}
+
+// `steps` points from start to end inclusive, computed from both ends as PyTorch does.
+HCI_RUNTIME_DECL Tensor linspace(Scalar start, Scalar end, int64_t steps, TensorOptions options = {},
+                                 Loc loc = Loc::current());
+
+HCI_RUNTIME_DECL Tensor eye(int64_t n, int64_t m = -1, TensorOptions options = {}, Loc loc = Loc::current());
+
+// Uniform on [0, 1).
+HCI_RUNTIME_DECL Tensor rand(IntList shape, TensorOptions options = {}, Loc loc = Loc::current());
+
+// Standard normal, by the Box-Muller transform of two uniforms.
+HCI_RUNTIME_DECL Tensor randn(IntList shape, TensorOptions options = {}, Loc loc = Loc::current());
+
+#if HCI_RUNTIME_DEFINITIONS
+
+HCI_RUNTIME_DEF Tensor empty(IntList shape, TensorOptions options, Loc loc) {
+  const size_t bytes = size_t(detail::checked_numel(shape, "empty")) * element_size(options.dtype());
+  auto storage = detail::allocate_storage(options.device(), bytes);
+  auto n = detail::new_node(OpKind::Load, options.dtype(), options.dtype(), options.device(), shape.vec(), loc);
+  n->set_storage(std::move(storage));
+  return detail::wrap_node(std::move(n));
+}
+
+HCI_RUNTIME_DEF Tensor full(IntList shape, Scalar value, TensorOptions options, Loc loc) {
+  detail::checked_numel(shape, "full");
+  backend_for(options.device());  // an unusable device is an error here, not at first use
+  return detail::scalar_tensor(value, options.dtype(), options.device(), loc).expand(shape).clone(loc);
+}
+HCI_RUNTIME_DEF Tensor from_blob(const void* data, IntList shape, IntList strides, DType dtype,
+                                 std::function<void(void*)> deleter, Loc loc) {
   HCI_CHECK(data || detail::checked_numel(shape, "from_blob") == 0, "from_blob: null data pointer for shape {}",
             detail::shape_str(shape));
   HCI_CHECK(shape.size() == strides.size(), "from_blob: shape {} and strides {} differ in length",
@@ -97,15 +131,6 @@ inline Tensor from_blob(const void* data, IntList shape, IntList strides, DType 
   auto n = detail::new_node(OpKind::Load, dtype, dtype, Device::cpu(), shape.vec(), loc);
   n->set_storage(std::move(storage));
   return Tensor(std::make_shared<detail::TensorImpl>(std::move(n), shape.vec(), strides.vec(), 0));
-}
-
-inline Tensor from_blob(void* data, IntList shape, DType dtype, std::function<void(void*)> deleter = nullptr,
-                        Loc loc = Loc::current()) {
-  return from_blob(data, shape, detail::contiguous_strides(shape), dtype, std::move(deleter), loc);
-}
-inline Tensor from_blob(const void* data, IntList shape, DType dtype, std::function<void(void*)> deleter = nullptr,
-                        Loc loc = Loc::current()) {
-  return from_blob(data, shape, detail::contiguous_strides(shape), dtype, std::move(deleter), loc);
 }
 
 namespace detail {
@@ -134,9 +159,7 @@ Tensor host_fill(Dims shape, TensorOptions options, const Loc& loc, F value_of) 
 
 }  // namespace detail
 
-// [start, end) in steps; int64 unless a bound or the step is a float (then float32).
-inline Tensor arange(Scalar start, Scalar end, Scalar step = 1, std::optional<TensorOptions> options = std::nullopt,
-                     Loc loc = Loc::current()) {
+HCI_RUNTIME_DEF Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<TensorOptions> options, Loc loc) {
   const bool floating = start.is_floating_point() || end.is_floating_point() || step.is_floating_point();
   const TensorOptions opts = options ? *options : TensorOptions().dtype(floating ? kFloat32 : kInt64);
   const double s = start.to_double(), e = end.to_double(), st = step.to_double();
@@ -152,12 +175,7 @@ inline Tensor arange(Scalar start, Scalar end, Scalar step = 1, std::optional<Te
                              [&](int64_t i) { return double(start.to_int64() + i * step.to_int64()); });
   return detail::host_fill({size}, opts, loc, [&](int64_t i) { return s + double(i) * st; });
 }
-inline Tensor arange(Scalar end, std::optional<TensorOptions> options = std::nullopt, Loc loc = Loc::current()) {
-  return arange(end.is_floating_point() ? Scalar(0.0) : Scalar(0), end, 1, options, loc);
-}
-
-// `steps` points from start to end inclusive, computed from both ends as PyTorch does.
-inline Tensor linspace(Scalar start, Scalar end, int64_t steps, TensorOptions options = {}, Loc loc = Loc::current()) {
+HCI_RUNTIME_DEF Tensor linspace(Scalar start, Scalar end, int64_t steps, TensorOptions options, Loc loc) {
   HCI_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got {}", steps);
   const double s = start.to_double(), e = end.to_double();
   if (options.dtype() == kFloat32 || options.dtype() == kFloat16 || options.dtype() == kBFloat16) {
@@ -173,7 +191,7 @@ inline Tensor linspace(Scalar start, Scalar end, int64_t steps, TensorOptions op
   });
 }
 
-inline Tensor eye(int64_t n, int64_t m = -1, TensorOptions options = {}, Loc loc = Loc::current()) {
+HCI_RUNTIME_DEF Tensor eye(int64_t n, int64_t m, TensorOptions options, Loc loc) {
   if (m < 0) m = n;
   HCI_CHECK(n >= 0, "eye: n must be non-negative, got {}", n);
   return detail::host_fill({n, m}, options, loc, [&](int64_t i) { return i / m == i % m ? 1.0 : 0.0; });
@@ -197,22 +215,22 @@ inline double uniform53(uint32_t hi, uint32_t lo) {
 
 }  // namespace detail
 
-// Uniform on [0, 1).
-inline Tensor rand(IntList shape, TensorOptions options = {}, Loc loc = Loc::current()) {
+HCI_RUNTIME_DEF Tensor rand(IntList shape, TensorOptions options, Loc loc) {
   const bool wide = options.dtype() == kFloat64;
   return detail::random_fill(shape, options, loc, "rand", [wide](std::array<uint32_t, 4> w) {
     return wide ? detail::uniform53(w[0], w[1]) : double(w[0] >> 8) * 0x1.0p-24;
   });
 }
 
-// Standard normal, by the Box-Muller transform of two uniforms.
-inline Tensor randn(IntList shape, TensorOptions options = {}, Loc loc = Loc::current()) {
+HCI_RUNTIME_DEF Tensor randn(IntList shape, TensorOptions options, Loc loc) {
   return detail::random_fill(shape, options, loc, "randn", [](std::array<uint32_t, 4> w) {
     const double u1 = 1.0 - detail::uniform53(w[0], w[1]);  // (0, 1]: log stays finite
     const double u2 = detail::uniform53(w[2], w[3]);
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
   });
 }
+
+#endif  // HCI_RUNTIME_DEFINITIONS
 
 HCI_END_NAMESPACE
 HCI_PRECISE_FP_END

@@ -70,11 +70,7 @@ Tensor& write_inplace(Tensor& dst, const char* op, const Loc& loc, bool check_ca
   return dst;
 }
 
-inline Tensor& inplace_binary(Tensor& dst, OpKind op, const Operand& other, const Loc& loc) {
-  const char* name = op == OpKind::Add ? "add_" : op == OpKind::Sub ? "sub_" : op == OpKind::Mul ? "mul_" : "div_";
-  if (const Tensor* t = std::get_if<Tensor>(&other)) check_no_partial_overlap(dst, *t, name);
-  return write_inplace(dst, name, loc, true, false, [&] { return arithmetic(op, dst, other, loc); });
-}
+HCI_RUNTIME_DECL Tensor& inplace_binary(Tensor& dst, OpKind op, const Operand& other, const Loc& loc);
 
 }  // namespace detail
 
@@ -87,18 +83,6 @@ inline Tensor& Tensor::mul_(Scalar o, Loc loc) { return detail::inplace_binary(*
 inline Tensor& Tensor::div_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Div, o, loc); }
 inline Tensor& Tensor::div_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Div, o, loc); }
 
-inline Tensor& Tensor::copy_(const Tensor& src, Loc loc) {
-  detail::check_no_partial_overlap(*this, src, "copy_");
-  HCI_CHECK(src.device() == device(), "copy_: copying from {} to {} goes through to(Device) first", src.device().str(),
-            device().str());
-  return detail::write_inplace(*this, "copy_", loc, false, false, [&] { return src; });
-}
-
-inline Tensor& Tensor::fill_(Scalar value, Loc loc) {
-  return detail::write_inplace(*this, "fill_", loc, false, true,
-                               [&] { return detail::scalar_tensor(value, dtype(), device(), loc); });
-}
-
 inline Tensor& Tensor::zero_(Loc loc) { return fill_(0, loc); }
 
 inline Tensor& operator+=(Tensor& a, const Tensor& b) { return a.add_(b); }
@@ -109,5 +93,31 @@ inline Tensor& operator*=(Tensor& a, const Tensor& b) { return a.mul_(b); }
 inline Tensor& operator*=(Tensor& a, Scalar b) { return a.mul_(b); }
 inline Tensor& operator/=(Tensor& a, const Tensor& b) { return a.div_(b); }
 inline Tensor& operator/=(Tensor& a, Scalar b) { return a.div_(b); }
+
+#if HCI_RUNTIME_DEFINITIONS
+
+namespace detail {
+
+HCI_RUNTIME_DEF Tensor& inplace_binary(Tensor& dst, OpKind op, const Operand& other, const Loc& loc) {
+  const char* name = op == OpKind::Add ? "add_" : op == OpKind::Sub ? "sub_" : op == OpKind::Mul ? "mul_" : "div_";
+  if (const Tensor* t = std::get_if<Tensor>(&other)) check_no_partial_overlap(dst, *t, name);
+  return write_inplace(dst, name, loc, true, false, [&] { return arithmetic(op, dst, other, loc); });
+}
+
+}  // namespace detail
+
+HCI_RUNTIME_DEF Tensor& Tensor::copy_(const Tensor& src, Loc loc) {
+  detail::check_no_partial_overlap(*this, src, "copy_");
+  HCI_CHECK(src.device() == device(), "copy_: copying from {} to {} goes through to(Device) first", src.device().str(),
+            device().str());
+  return detail::write_inplace(*this, "copy_", loc, false, false, [&] { return src; });
+}
+
+HCI_RUNTIME_DEF Tensor& Tensor::fill_(Scalar value, Loc loc) {
+  return detail::write_inplace(*this, "fill_", loc, false, true,
+                               [&] { return detail::scalar_tensor(value, dtype(), device(), loc); });
+}
+
+#endif  // HCI_RUNTIME_DEFINITIONS
 
 HCI_END_NAMESPACE

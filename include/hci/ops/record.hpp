@@ -42,7 +42,41 @@ inline Input input_of(const Tensor& t, IntList sizes) {
 
 // Registers the node with what it reads and returns a tensor of it; in eager mode, or past
 // the graph caps, evaluates it at once.
-inline Tensor record(const NodePtr& node) {
+HCI_RUNTIME_DECL Tensor record(const NodePtr& node);
+
+// A number, as a 0-dim lazy constant of the dtype it takes part in.
+HCI_RUNTIME_DECL Tensor scalar_tensor(Scalar value, DType dtype, Device device, const Loc& loc);
+
+// An operand of an op: a tensor, or a number that joins type promotion as a "wrapped number".
+using Operand = std::variant<Tensor, Scalar>;
+
+// torch.result_type: tensors with dims first, then 0-dim tensors, then numbers; a later group
+// only changes the result when it brings a higher category (bool < integer < float).
+HCI_RUNTIME_DECL DType result_type(std::initializer_list<const Operand*> operands);
+
+inline Tensor cast(const Tensor& t, DType dtype, const Loc& loc) {
+  if (t.dtype() == dtype) return t;
+  NodePtr n = new_node(OpKind::Cast, dtype, t.dtype(), t.device(), t.sizes().vec(), loc);
+  n->inputs.push_back(input_of(t, t.sizes()));
+  return record(n);
+}
+
+inline std::string operand_str(const Operand& op) {
+  if (const Tensor* t = std::get_if<Tensor>(&op)) return detail::format("{} {}", t->dtype(), shape_str(t->sizes()));
+  return std::get<Scalar>(op).kind() == Scalar::Kind::Bool ? "a bool" : "a number";
+}
+
+// Records op over operands promoted to `compute` dtype; the result has dtype `result`.
+HCI_RUNTIME_DECL Tensor elementwise(OpKind op, std::initializer_list<const Operand*> operands, DType compute,
+                                    DType result, const Loc& loc);
+
+}  // namespace detail
+
+#if HCI_RUNTIME_DEFINITIONS
+
+namespace detail {
+
+HCI_RUNTIME_DEF Tensor record(const NodePtr& node) {
   int32_t depth = 0;
   for (Input& in : node->inputs) {
     if (in.node->op == OpKind::Scalar && !in.node->materialized()) continue;
@@ -55,8 +89,7 @@ inline Tensor record(const NodePtr& node) {
   return wrap_node(node);
 }
 
-// A number, as a 0-dim lazy constant of the dtype it takes part in.
-inline Tensor scalar_tensor(Scalar value, DType dtype, Device device, const Loc& loc) {
+HCI_RUNTIME_DEF Tensor scalar_tensor(Scalar value, DType dtype, Device device, const Loc& loc) {
   NodePtr n = new_node(OpKind::Scalar, dtype, dtype, device, {}, loc);
   const PreciseFloatMode mode;  // a subnormal number must not flush to zero on conversion
   switch (compute_type(dtype)) {
@@ -75,12 +108,7 @@ inline Tensor scalar_tensor(Scalar value, DType dtype, Device device, const Loc&
   return wrap_node(n);
 }
 
-// An operand of an op: a tensor, or a number that joins type promotion as a "wrapped number".
-using Operand = std::variant<Tensor, Scalar>;
-
-// torch.result_type: tensors with dims first, then 0-dim tensors, then numbers; a later group
-// only changes the result when it brings a higher category (bool < integer < float).
-inline DType result_type(std::initializer_list<const Operand*> operands) {
+HCI_RUNTIME_DEF DType result_type(std::initializer_list<const Operand*> operands) {
   std::optional<DType> dim_result, zero_result, wrapped_result;
   auto update = [](std::optional<DType>& r, DType t) { r = r ? promote_types(*r, t) : t; };
   for (const Operand* op : operands) {
@@ -101,21 +129,8 @@ inline DType result_type(std::initializer_list<const Operand*> operands) {
   return *result;
 }
 
-inline Tensor cast(const Tensor& t, DType dtype, const Loc& loc) {
-  if (t.dtype() == dtype) return t;
-  NodePtr n = new_node(OpKind::Cast, dtype, t.dtype(), t.device(), t.sizes().vec(), loc);
-  n->inputs.push_back(input_of(t, t.sizes()));
-  return record(n);
-}
-
-inline std::string operand_str(const Operand& op) {
-  if (const Tensor* t = std::get_if<Tensor>(&op)) return fmt::format("{} {}", t->dtype(), shape_str(t->sizes()));
-  return std::get<Scalar>(op).kind() == Scalar::Kind::Bool ? "a bool" : "a number";
-}
-
-// Records op over operands promoted to `compute` dtype; the result has dtype `result`.
-inline Tensor elementwise(OpKind op, std::initializer_list<const Operand*> operands, DType compute, DType result,
-                          const Loc& loc) {
+HCI_RUNTIME_DEF Tensor elementwise(OpKind op, std::initializer_list<const Operand*> operands, DType compute,
+                                   DType result, const Loc& loc) {
   const Tensor* first = nullptr;
   Dims shape;
   for (const Operand* o : operands) {
@@ -144,5 +159,7 @@ inline Tensor elementwise(OpKind op, std::initializer_list<const Operand*> opera
 }
 
 }  // namespace detail
+
+#endif  // HCI_RUNTIME_DEFINITIONS
 
 HCI_END_NAMESPACE

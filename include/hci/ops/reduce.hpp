@@ -9,7 +9,44 @@ namespace detail {
 
 // Records a reduction. Its iteration space is the kept dims followed by the reduced ones, so
 // executors reduce the trailing dims; the result is laid out with reduced dims of size 1.
-inline Tensor reduce(OpKind op, const Tensor& x, IntList dims, bool keepdim, DType out, const Loc& loc) {
+HCI_RUNTIME_DECL Tensor reduce(OpKind op, const Tensor& x, IntList dims, bool keepdim, DType out, const Loc& loc);
+
+}  // namespace detail
+
+// Sums in the input's dtype; integers and bools sum to int64.
+inline Tensor sum(const Tensor& x, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) {
+  const DType out = is_integral(x.dtype(), true) ? kInt64 : x.dtype();
+  return detail::reduce(OpKind::Sum, x, dims, keepdim, out, loc);
+}
+
+inline Tensor mean(const Tensor& x, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) {
+  HCI_CHECK(is_floating_point(x.dtype()),
+            "mean: could not infer the output dtype; the input must be a "
+            "floating-point tensor, got {} {}",
+            x.dtype(), detail::shape_str(x.sizes()));
+  return detail::reduce(OpKind::Mean, x, dims, keepdim, x.dtype(), loc);
+}
+
+inline Tensor amax(const Tensor& x, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) {
+  return detail::reduce(OpKind::Amax, x, dims, keepdim, x.dtype(), loc);
+}
+
+inline Tensor amin(const Tensor& x, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) {
+  return detail::reduce(OpKind::Amin, x, dims, keepdim, x.dtype(), loc);
+}
+
+inline Tensor Tensor::sum(Loc loc) const { return hci::sum(*this, {}, false, loc); }
+inline Tensor Tensor::sum(IntList dims, bool keepdim, Loc loc) const { return hci::sum(*this, dims, keepdim, loc); }
+inline Tensor Tensor::mean(Loc loc) const { return hci::mean(*this, {}, false, loc); }
+inline Tensor Tensor::mean(IntList dims, bool keepdim, Loc loc) const { return hci::mean(*this, dims, keepdim, loc); }
+inline Tensor Tensor::amax(IntList dims, bool keepdim, Loc loc) const { return hci::amax(*this, dims, keepdim, loc); }
+inline Tensor Tensor::amin(IntList dims, bool keepdim, Loc loc) const { return hci::amin(*this, dims, keepdim, loc); }
+
+#if HCI_RUNTIME_DEFINITIONS
+
+namespace detail {
+
+HCI_RUNTIME_DEF Tensor reduce(OpKind op, const Tensor& x, IntList dims, bool keepdim, DType out, const Loc& loc) {
   const std::string name(op_name(op));
   const int64_t n = x.dim();
   std::vector<bool> reduced(size_t(n), dims.empty());
@@ -49,33 +86,6 @@ inline Tensor reduce(OpKind op, const Tensor& x, IntList dims, bool keepdim, DTy
 
 }  // namespace detail
 
-// Sums in the input's dtype; integers and bools sum to int64.
-inline Tensor sum(const Tensor& x, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) {
-  const DType out = is_integral(x.dtype(), true) ? kInt64 : x.dtype();
-  return detail::reduce(OpKind::Sum, x, dims, keepdim, out, loc);
-}
-
-inline Tensor mean(const Tensor& x, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) {
-  HCI_CHECK(is_floating_point(x.dtype()),
-            "mean: could not infer the output dtype; the input must be a "
-            "floating-point tensor, got {} {}",
-            x.dtype(), detail::shape_str(x.sizes()));
-  return detail::reduce(OpKind::Mean, x, dims, keepdim, x.dtype(), loc);
-}
-
-inline Tensor amax(const Tensor& x, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) {
-  return detail::reduce(OpKind::Amax, x, dims, keepdim, x.dtype(), loc);
-}
-
-inline Tensor amin(const Tensor& x, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) {
-  return detail::reduce(OpKind::Amin, x, dims, keepdim, x.dtype(), loc);
-}
-
-inline Tensor Tensor::sum(Loc loc) const { return hci::sum(*this, {}, false, loc); }
-inline Tensor Tensor::sum(IntList dims, bool keepdim, Loc loc) const { return hci::sum(*this, dims, keepdim, loc); }
-inline Tensor Tensor::mean(Loc loc) const { return hci::mean(*this, {}, false, loc); }
-inline Tensor Tensor::mean(IntList dims, bool keepdim, Loc loc) const { return hci::mean(*this, dims, keepdim, loc); }
-inline Tensor Tensor::amax(IntList dims, bool keepdim, Loc loc) const { return hci::amax(*this, dims, keepdim, loc); }
-inline Tensor Tensor::amin(IntList dims, bool keepdim, Loc loc) const { return hci::amin(*this, dims, keepdim, loc); }
+#endif  // HCI_RUNTIME_DEFINITIONS
 
 HCI_END_NAMESPACE

@@ -14,6 +14,20 @@
 #include <cstring>
 #include <limits>
 
+HCI_BEGIN_NAMESPACE
+
+namespace cpu::interp {
+
+// Runs a scheduled kernel on the pool, returning when it is done. Compiled with the runtime
+// (see HCI_SEPARATE_RUNTIME in config.hpp).
+HCI_RUNTIME_DECL void run_kernel(const Kernel& kernel, ThreadPool& pool);
+
+}  // namespace cpu::interp
+
+HCI_END_NAMESPACE
+
+#if HCI_RUNTIME_DEFINITIONS
+
 HCI_PRECISE_FP_BEGIN
 
 HCI_BEGIN_NAMESPACE
@@ -547,7 +561,7 @@ inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
   });
 }
 
-inline void run_kernel(const Kernel& k, ThreadPool& pool) {
+HCI_RUNTIME_DEF void run_kernel(const Kernel& k, ThreadPool& pool) {
   if (!k.structure.is_reduction()) return run_elementwise(k, pool);
   switch (compute_type(k.structure.ops.back().in_dtype)) {
     case ComputeType::Int64: return run_reduction_as<int64_t>(k, pool);
@@ -561,3 +575,5 @@ inline void run_kernel(const Kernel& k, ThreadPool& pool) {
 HCI_END_NAMESPACE
 
 HCI_PRECISE_FP_END
+
+#endif  // HCI_RUNTIME_DEFINITIONS
