@@ -4,7 +4,10 @@
 #include <hci/ops/access.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <ostream>
+#include <string>
+#include <vector>
 
 HCI_BEGIN_NAMESPACE
 
@@ -16,42 +19,29 @@ HCI_RUNTIME_DECL std::string format_tensor(const Tensor& t);
 #if HCI_RUNTIME_DEFINITIONS
 HCI_RUNTIME_DEF std::string format_tensor(const Tensor& t) {
   if (!t.defined()) return "[ Tensor (undefined) ]";
-  const auto values = t.to(is_floating_point(t.dtype()) ? kFloat64 : kInt64).contiguous();
-  std::string body;
+  // Each element's text first, then one layout of nested brackets for every dtype.
+  std::vector<std::string> elements;
   if (is_floating_point(t.dtype())) {
-    const auto v = values.to_vector<double>();
-    auto fmt_one = [](double x) { return fmt::format("{:.4f}", x); };
-    std::function<void(int64_t, size_t&)> rec = [&](int64_t d, size_t& i) {
-      if (d == t.dim()) {
-        body += fmt_one(v[i++]);
-        return;
-      }
-      body += "[";
-      for (int64_t k = 0; k < t.size(d); ++k) {
-        if (k) body += d + 1 == t.dim() ? ", " : ",\n" + std::string(size_t(8 + d), ' ');
-        rec(d + 1, i);
-      }
-      body += "]";
-    };
-    size_t i = 0;
-    rec(0, i);
+    for (double x : t.to_vector<double>()) elements.push_back(fmt::format("{:.4f}", x));
   } else {
-    const auto v = values.to_vector<int64_t>();
-    std::function<void(int64_t, size_t&)> rec = [&](int64_t d, size_t& i) {
-      if (d == t.dim()) {
-        body += t.dtype() == kBool ? (v[i++] ? "True" : "False") : fmt::format("{}", v[i++]);
-        return;
-      }
-      body += "[";
-      for (int64_t k = 0; k < t.size(d); ++k) {
-        if (k) body += d + 1 == t.dim() ? ", " : ",\n" + std::string(size_t(8 + d), ' ');
-        rec(d + 1, i);
-      }
-      body += "]";
-    };
-    size_t i = 0;
-    rec(0, i);
+    for (int64_t x : t.to_vector<int64_t>())
+      elements.push_back(t.dtype() == kBool ? (x ? "True" : "False") : fmt::format("{}", x));
   }
+  std::string body;
+  size_t next = 0;
+  std::function<void(int64_t)> nest = [&](int64_t d) {
+    if (d == t.dim()) {
+      body += elements[next++];
+      return;
+    }
+    body += "[";
+    for (int64_t k = 0; k < t.size(d); ++k) {
+      if (k) body += d + 1 == t.dim() ? ", " : ",\n" + std::string(size_t(8 + d), ' ');
+      nest(d + 1);
+    }
+    body += "]";
+  };
+  nest(0);
   std::string suffix;
   if (t.dtype() != kFloat32 && t.dtype() != kInt64 && t.dtype() != kBool)
     suffix += fmt::format(", dtype={}", t.dtype());

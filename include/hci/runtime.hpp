@@ -183,7 +183,6 @@ class KernelBuilder {
       if (b.data == p->storage->data && b.dtype == p->dtype && b.offset == offset && b.strides == strides) return value;
     }
     params_.buffers.push_back(BufferParam{p->storage->data, p->dtype, offset, strides});
-    keep_alive_.push_back(p->storage);
     const int index = push({OpKind::Load, p->dtype, p->dtype, 0, {int32_t(params_.buffers.size() - 1)}});
     loads_.emplace_back(int(params_.buffers.size() - 1), index);
     return index;
@@ -203,9 +202,6 @@ class KernelBuilder {
   KernelStructure structure_;
   KernelParams params_;
   std::vector<std::pair<int, int>> loads_;  // (buffer, value) of each load emitted
-
- public:
-  std::vector<std::shared_ptr<Storage>> keep_alive_;  // inputs stay alive until the launch is enqueued
 };
 
 // Merges adjacent iteration dims that every buffer walks as one (never across the boundary
