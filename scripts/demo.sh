@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHCI_BUILD_TESTS=OFF -DHCI_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHCI_BUILD_EXAMPLES=ON >/dev/null
 cmake --build build --target quickstart -j"$(nproc)"
 ./build/examples/quickstart
