@@ -85,3 +85,15 @@ TEST_CASE("the caching allocator reuses blocks and aligns them to 64 bytes", "[r
   CHECK(hci::cpu::CachingAllocator::size_class(1000) == 1024);
   CHECK(hci::cpu::CachingAllocator::size_class((1 << 20) + 1) == 2 << 20);
 }
+
+TEST_CASE("running out of memory is an hci::Error, never a crash", "[runtime][memory][errors]") {
+  const int64_t huge = int64_t(1) << 42;  // 16 TiB of float32
+  CHECK_THROWS_WITH(hci::empty({huge}), Catch::Contains("out of memory"));
+  CHECK_THROWS_WITH(hci::zeros({huge}).sum().item<float>(), Catch::Contains("out of memory"));
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer aborts a failing operator new instead of throwing
+  CHECK_THROWS_WITH(hci::rand({huge}), Catch::Contains("out of host memory"));
+  CHECK_THROWS_WITH(hci::arange(0, 1e15), Catch::Contains("out of host memory"));
+#endif
+  CHECK_THROWS_WITH(hci::empty({huge, huge, huge}), Catch::Contains("more elements than int64 holds"));
+  CHECK((hci::ones({3}) * 2).sum().item<float>() == 6);  // and hci still works afterwards
+}

@@ -5,10 +5,20 @@
 
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 HCI_BEGIN_NAMESPACE
 
 namespace detail {
+
+// Host memory for staging a tensor's bytes; running out is an hci::Error like any other.
+inline std::vector<std::byte> host_buffer(size_t bytes, IntList shape) {
+  try {
+    return std::vector<std::byte>(bytes);
+  } catch (const std::bad_alloc&) {
+    throw_error("out of host memory staging {} bytes for a tensor of shape {}", bytes, shape_str(shape));
+  }
+}
 
 // A computed node whose storage is the given bytes, copied to the device.
 HCI_RUNTIME_DECL Tensor from_host(const void* data, DType dtype, Dims shape, Device device, const Loc& loc);
@@ -117,7 +127,7 @@ HCI_RUNTIME_DEF std::vector<std::byte> read_to_host(const Tensor& t, const Loc& 
   const Tensor c = t.contiguous(loc);
   materialize(c.impl().node);
   const Node& n = *c.impl().node;
-  std::vector<std::byte> out(size_t(c.numel()) * element_size(c.dtype()));
+  std::vector<std::byte> out = host_buffer(size_t(c.numel()) * element_size(c.dtype()), c.sizes());
   if (!out.empty()) {
     n.storage->wait_ready();
     const auto* src =

@@ -139,7 +139,7 @@ namespace detail {
 template <class F>
 Tensor host_fill(Dims shape, TensorOptions options, const Loc& loc, F value_of) {
   const int64_t n = checked_numel(shape, "factory");
-  std::vector<std::byte> bytes(size_t(n) * element_size(options.dtype()));
+  std::vector<std::byte> bytes = host_buffer(size_t(n) * element_size(options.dtype()), shape);
   const PreciseFloatMode mode;
   visit_dtype(options.dtype(), [&](auto zero) {
     using T = decltype(zero);
