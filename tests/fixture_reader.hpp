@@ -53,10 +53,12 @@ inline TensorText parse_tensor(std::istringstream& in) {
   return t;
 }
 
-inline std::vector<Case> read(const std::string& path) {
+// Calls on_line(number, head, in, line) for each line that is neither blank nor a comment:
+// `head` is its first word and `in` reads the rest.
+template <class F>
+void for_each_line(const std::string& path, F on_line) {
   std::ifstream file(path);
   if (!file) throw std::runtime_error("fixture: cannot open " + path);
-  std::vector<Case> cases;
   std::string line;
   int number = 0;
   while (std::getline(file, line)) {
@@ -64,6 +66,13 @@ inline std::vector<Case> read(const std::string& path) {
     std::istringstream in(line);
     std::string head;
     if (!(in >> head) || head[0] == '#') continue;
+    on_line(number, head, in, line);
+  }
+}
+
+inline std::vector<Case> read(const std::string& path) {
+  std::vector<Case> cases;
+  for_each_line(path, [&](int number, const std::string& head, std::istringstream& in, const std::string&) {
     if (head == "case") {
       cases.emplace_back();
       cases.back().line = number;
@@ -86,7 +95,7 @@ inline std::vector<Case> read(const std::string& path) {
     } else if (head == "error") {
       cases.back().expect_error = true;
     }
-  }
+  });
   return cases;
 }
 

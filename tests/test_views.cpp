@@ -1,10 +1,9 @@
 // Tensor views against PyTorch (fixtures/views.txt): layout, sharing, values, writes, errors and ops over views.
-#include <hci/hci.hpp>
+#include "fixture_reader.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <numeric>
 #include <optional>
@@ -45,62 +44,47 @@ struct ViewCase {
   std::vector<Meta> parts;
 };
 
-Dims parse_list(const std::string& text) {
-  Dims out;
-  std::stringstream ss(text.substr(1, text.size() - 2));
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(std::stoll(item));
-  return out;
-}
+using fixtures::parse_list;
 
 std::vector<ViewCase> read_cases() {
-  const std::string path = std::string(HCI_FIXTURE_DIR) + "/views.txt";
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
   std::vector<ViewCase> cases;
-  std::string line;
-  int number = 0;
-  while (std::getline(file, line)) {
-    ++number;
-    std::istringstream in(line);
-    std::string head;
-    if (!(in >> head) || head[0] == '#') continue;
-    if (head == "chain") {
-      ViewCase c;
-      c.line = number;
-      c.text = line;
-      std::string word;
-      in >> word;
-      c.base = parse_list(word);
-      while (in >> word) {
-        if (word == "|") {
-          c.ops.emplace_back();
-          in >> c.ops.back().name;
-        } else {
-          c.ops.back().args.push_back(word);
-        }
-      }
-      cases.push_back(std::move(c));
-    } else if (head == "error") {
-      cases.back().error = true;
-    } else if (head == "parts") {
-      cases.back().is_list = true;
-    } else if (head == "meta") {
-      Meta m;
-      std::string sizes, strides;
-      int contiguous = 0, shares = 0;
-      in >> sizes >> strides >> m.offset >> contiguous >> shares;
-      m.sizes = parse_list(sizes);
-      m.strides = parse_list(strides);
-      m.contiguous = contiguous != 0;
-      m.shares = shares != 0;
-      cases.back().parts.push_back(std::move(m));
-    } else if (head == "vals") {
-      int64_t v = 0;
-      while (in >> v) cases.back().parts.back().vals.push_back(v);
-    }
-  }
+  fixtures::for_each_line(std::string(HCI_FIXTURE_DIR) + "/views.txt",
+                          [&](int number, const std::string& head, std::istringstream& in, const std::string& line) {
+                            if (head == "chain") {
+                              ViewCase c;
+                              c.line = number;
+                              c.text = line;
+                              std::string word;
+                              in >> word;
+                              c.base = parse_list(word);
+                              while (in >> word) {
+                                if (word == "|") {
+                                  c.ops.emplace_back();
+                                  in >> c.ops.back().name;
+                                } else {
+                                  c.ops.back().args.push_back(word);
+                                }
+                              }
+                              cases.push_back(std::move(c));
+                            } else if (head == "error") {
+                              cases.back().error = true;
+                            } else if (head == "parts") {
+                              cases.back().is_list = true;
+                            } else if (head == "meta") {
+                              Meta m;
+                              std::string sizes, strides;
+                              int contiguous = 0, shares = 0;
+                              in >> sizes >> strides >> m.offset >> contiguous >> shares;
+                              m.sizes = parse_list(sizes);
+                              m.strides = parse_list(strides);
+                              m.contiguous = contiguous != 0;
+                              m.shares = shares != 0;
+                              cases.back().parts.push_back(std::move(m));
+                            } else if (head == "vals") {
+                              int64_t v = 0;
+                              while (in >> v) cases.back().parts.back().vals.push_back(v);
+                            }
+                          });
   return cases;
 }
 
