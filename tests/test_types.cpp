@@ -276,37 +276,30 @@ double round_to_format(float x, int digits, int emin, double max) {
 
 }  // namespace
 
-TEST_CASE("Half: every bit pattern converts to its IEEE value and back to the same bits", "[half]") {
+// Every one of the 65536 bit patterns of T converts to float exactly (value_of is the format's
+// definition) and back to the same bits; NaN stays NaN both ways (payloads need not survive).
+template <class T, class ValueOf, class IsNan>
+void check_every_bit_pattern(const char* name, ValueOf value_of, IsNan is_nan_bits) {
   int failures = 0;  // counted rather than CHECKed one by one: 65536 CHECKs would dominate the run time
   for (uint32_t bits = 0; bits <= 0xffff; ++bits) {
     const uint16_t h = uint16_t(bits);
-    const float f = hci::Half::from_bits(h);
-    const double want = half_value(h);
-    // NaN stays NaN both ways (payloads need not survive); anything else is exact both ways.
-    const bool ok = std::isnan(want)
-                        ? std::isnan(f) && is_half_nan(hci::Half(f).bits)
-                        : double(f) == want && std::signbit(f) == bool(h & 0x8000) && hci::Half(f).bits == h;
+    const float f = T::from_bits(h);
+    const double want = value_of(h);
+    const bool ok = std::isnan(want) ? std::isnan(f) && is_nan_bits(T(f).bits)
+                                     : double(f) == want && std::signbit(f) == bool(h & 0x8000) && T(f).bits == h;
     if (!ok && ++failures <= 10)
-      FAIL_CHECK("half bits 0x" << std::hex << bits << ": float " << f << ", expected " << want << ", back 0x"
-                                << hci::Half(f).bits);
+      FAIL_CHECK(name << " bits 0x" << std::hex << bits << ": float " << f << ", expected " << want << ", back 0x"
+                      << T(f).bits);
   }
   CHECK(failures == 0);
 }
 
+TEST_CASE("Half: every bit pattern converts to its IEEE value and back to the same bits", "[half]") {
+  check_every_bit_pattern<hci::Half>("half", half_value, is_half_nan);
+}
+
 TEST_CASE("BFloat16: every bit pattern converts to its value and back to the same bits", "[half]") {
-  int failures = 0;
-  for (uint32_t bits = 0; bits <= 0xffff; ++bits) {
-    const uint16_t b = uint16_t(bits);
-    const float f = hci::BFloat16::from_bits(b);
-    const double want = bfloat16_value(b);
-    const bool ok = std::isnan(want)
-                        ? std::isnan(f) && is_bfloat16_nan(hci::BFloat16(f).bits)
-                        : double(f) == want && std::signbit(f) == bool(b & 0x8000) && hci::BFloat16(f).bits == b;
-    if (!ok && ++failures <= 10)
-      FAIL_CHECK("bfloat16 bits 0x" << std::hex << bits << ": float " << f << ", expected " << want << ", back 0x"
-                                    << hci::BFloat16(f).bits);
-  }
-  CHECK(failures == 0);
+  check_every_bit_pattern<hci::BFloat16>("bfloat16", bfloat16_value, is_bfloat16_nan);
 }
 
 TEST_CASE("Half and BFloat16 conversions are usable at compile time", "[half]") {

@@ -18,10 +18,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define HCI_ALWAYS_INLINE inline __attribute__((always_inline))
-#define HCI_NOINLINE __attribute__((noinline))
 #else
 #define HCI_ALWAYS_INLINE inline
-#define HCI_NOINLINE
 #endif
 
 // The runtime (the evaluator, the interpreter and the formatting of messages) is defined in

@@ -40,21 +40,6 @@ inline constexpr int64_t kBlock = 4096;   // reduction block: partial results co
 inline constexpr int kLanes = 8;          // accumulators per block, element i into lane i % 8
 inline constexpr int64_t kGrain = 32768;  // elements below which a kernel runs on one thread
 
-template <ComputeType C>
-struct compute_of;
-template <>
-struct compute_of<ComputeType::Int64> {
-  using type = int64_t;
-};
-template <>
-struct compute_of<ComputeType::Float32> {
-  using type = float;
-};
-template <>
-struct compute_of<ComputeType::Float64> {
-  using type = double;
-};
-
 // The C++ type a storage type S computes in.
 template <class S>
 using compute_cpp_t =
