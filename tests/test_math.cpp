@@ -16,8 +16,9 @@
 
 namespace {
 
-enum class Fn { Exp, Expm1, Log, Tanh, Sigmoid };
-constexpr Fn kAllFns[] = {Fn::Exp, Fn::Expm1, Fn::Log, Fn::Tanh, Fn::Sigmoid};
+enum class Fn { Exp, Expm1, Log, Tanh, Sigmoid, Exp2, Log2, Log1p, Sin, Cos, Tan, Erf };
+constexpr Fn kAllFns[] = {Fn::Exp,  Fn::Expm1, Fn::Log, Fn::Tanh, Fn::Sigmoid, Fn::Exp2,
+                          Fn::Log2, Fn::Log1p, Fn::Sin, Fn::Cos,  Fn::Tan,     Fn::Erf};
 
 const char* name(Fn f) {
   switch (f) {
@@ -26,18 +27,40 @@ const char* name(Fn f) {
     case Fn::Log: return "log";
     case Fn::Tanh: return "tanh";
     case Fn::Sigmoid: return "sigmoid";
+    case Fn::Exp2: return "exp2";
+    case Fn::Log2: return "log2";
+    case Fn::Log1p: return "log1p";
+    case Fn::Sin: return "sin";
+    case Fn::Cos: return "cos";
+    case Fn::Tan: return "tan";
+    case Fn::Erf: return "erf";
   }
   return "?";
 }
 
+// Trig functions as executors run them: the generic function, and the large-argument reduction
+// for the elements that need it.
+template <hci::math::TrigFn F, class T>
+T trig(T x) {
+  return hci::math::needs_large_reduction(x) ? hci::math::trig_large<F>(x) : hci::math::trig<F>(x);
+}
+
 template <class T>
 T call(Fn f, T x) {
+  using hci::math::TrigFn;
   switch (f) {
     case Fn::Exp: return hci::math::exp(x);
     case Fn::Expm1: return hci::math::expm1(x);
     case Fn::Log: return hci::math::log(x);
     case Fn::Tanh: return hci::math::tanh(x);
     case Fn::Sigmoid: return hci::math::sigmoid(x);
+    case Fn::Exp2: return hci::math::exp2(x);
+    case Fn::Log2: return hci::math::log2(x);
+    case Fn::Log1p: return hci::math::log1p(x);
+    case Fn::Sin: return trig<TrigFn::Sin>(x);
+    case Fn::Cos: return trig<TrigFn::Cos>(x);
+    case Fn::Tan: return trig<TrigFn::Tan>(x);
+    case Fn::Erf: return hci::math::erf(x);
   }
   return x;
 }
@@ -51,6 +74,13 @@ long double reference(Fn f, long double x) {
     case Fn::Log: return std::log(x);
     case Fn::Tanh: return std::tanh(x);
     case Fn::Sigmoid: return 1.0L / (1.0L + std::exp(-x));
+    case Fn::Exp2: return std::exp2(x);
+    case Fn::Log2: return std::log2(x);
+    case Fn::Log1p: return std::log1p(x);
+    case Fn::Sin: return std::sin(x);
+    case Fn::Cos: return std::cos(x);
+    case Fn::Tan: return std::tan(x);
+    case Fn::Erf: return std::erf(x);
   }
   return x;
 }
@@ -218,6 +248,42 @@ std::vector<T> inputs(Fn f) {
         x.insert(x.end(), {-36.741105909948892, -36.738806012922346});
       break;
     }
+    case Fn::Exp2: {
+      const T lo = single ? T(-151) : T(-1076), hi = single ? T(129) : T(1025);
+      add_grid(x, lo, hi, 2 * n);
+      add_bit_sweep(x, lo, -tiny, n);
+      add_bit_sweep(x, tiny, hi, n);
+      add_grid(x, T(-1), T(1), n);
+      break;
+    }
+    case Fn::Log2:
+      add_bit_sweep(x, std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::max(), 3 * n);
+      add_grid(x, T(0.5), T(2), n);
+      add_random(x, T(0), T(1e6), n, 5);
+      break;
+    case Fn::Log1p:
+      add_bit_sweep(x, T(-1), -std::numeric_limits<T>::denorm_min(), 2 * n);
+      add_bit_sweep(x, std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::max(), 2 * n);
+      add_grid(x, T(-0.99), T(3), n);
+      break;
+    case Fn::Sin:
+    case Fn::Cos:
+    case Fn::Tan: {
+      const T huge = single ? T(3e38) : T(1e308);
+      add_grid(x, T(-10), T(10), 2 * n);
+      add_bit_sweep(x, tiny, huge, 2 * n);
+      add_bit_sweep(x, -huge, -tiny, n);
+      add_random(x, T(-2e6), T(2e6), n, 6);
+      for (int k = 1; k < 2000; k += 7) add_around(x, T(k * 1.5707963267948966), 20);  // results near 0
+      add_around(x, T(hci::math::kMediumLimit), 100);                           // the switch to the large reduction
+      if constexpr (!single) x.push_back(std::ldexp(6381956970095103.0, 797));  // closest to a multiple of pi/2
+      break;
+    }
+    case Fn::Erf:
+      add_grid(x, T(-7), T(7), 2 * n);
+      add_bit_sweep(x, tiny, T(7), n);
+      for (T edge : {T(1), T(2), T(3.5), T(6)}) add_around(x, edge, 1000);  // the switches between fits
+      break;
   }
   return x;
 }
@@ -245,6 +311,14 @@ double bound(Fn f) {
     case Fn::Log: return single ? 2.0 : 2.1;
     case Fn::Tanh: return single ? 3.4 : 3.5;
     case Fn::Sigmoid: return 2.5;
+    case Fn::Exp2: return single ? 1.15 : 1.1;
+    // Float log2, log1p, trig and erf compute in double: correctly rounded but for double rounding.
+    case Fn::Log2: return single ? 0.51 : 0.6;
+    case Fn::Log1p: return single ? 0.51 : 0.9;
+    case Fn::Sin:
+    case Fn::Cos: return single ? 0.51 : 1.35;
+    case Fn::Tan: return single ? 0.51 : 2.55;
+    case Fn::Erf: return single ? 0.51 : 1.65;
   }
   return 0;
 }
@@ -381,6 +455,82 @@ TEST_CASE("exp overflows and underflows at the double thresholds", "[math][speci
   CHECK(e.ulps <= bound<double>(Fn::Exp));
 }
 
+TEMPLATE_TEST_CASE("fmod and remainder are exact for any pair of exponents", "[math][special]", float, double) {
+  // Random bit patterns cover quotients from 0 to 2^2000; glibc's fmod is exact.
+  using T = TestType;
+  using Bits = typename hci::math::FloatTraits<T>::Bits;
+  std::mt19937_64 rng(7);
+  size_t wrong = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const T x = std::bit_cast<T>(Bits(rng())), y = std::bit_cast<T>(Bits(rng()));
+    const T got = hci::math::fmod(x, y), want = std::fmod(x, y);
+    if (!(same_bits(got, want) || (std::isnan(got) && std::isnan(want)))) {
+      if (wrong++ == 0) FAIL_CHECK("fmod(" << std::hexfloat << x << ", " << y << ") = " << got << ", want " << want);
+    }
+    const T r = hci::math::remainder(x, y);
+    if (!std::isnan(want) && want != 0 && (want < 0) != (y < 0)) CHECK(r == T(want + y));
+  }
+  CHECK(wrong == 0);
+  CHECK(hci::math::remainder(T(-5), T(3)) == T(1));
+  CHECK(hci::math::remainder(T(5), T(-3)) == T(-1));
+  CHECK(std::isnan(hci::math::fmod(T(1), T(0))));
+  CHECK(hci::math::fmod(T(-7), std::numeric_limits<T>::infinity()) == T(-7));
+}
+
+TEMPLATE_TEST_CASE("pow is accurate and follows C's special cases", "[math][special]", float, double) {
+  using T = TestType;
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  std::mt19937_64 rng(8);
+  std::uniform_real_distribution<double> base(0, 50), exponent(-40, 40);
+  double worst = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const T x = T(base(rng)), y = T(exponent(rng));
+    worst = std::max(worst, ulp_error(hci::math::pow(x, y), std::pow(static_cast<long double>(x), (long double)y)));
+  }
+  INFO("max error " << worst << " ulp");
+  CHECK(worst <= (sizeof(T) == 4 ? 0.51 : 1.5));
+  // Integer powers that are exact come out exact.
+  for (int b = -9; b <= 9; ++b)
+    for (int e = 0; e <= (sizeof(T) == 4 ? 7 : 15); ++e)
+      CHECK(hci::math::pow(T(b), T(e)) == T(std::pow(double(b), double(e))));
+  CHECK(hci::math::pow(T(10), T(-2)) == T(0.01));
+  // Annex F: these hold for NaN operands too.
+  CHECK(hci::math::pow(nan, T(0)) == T(1));
+  CHECK(hci::math::pow(T(1), nan) == T(1));
+  CHECK(hci::math::pow(T(-1), inf) == T(1));
+  CHECK(std::isnan(hci::math::pow(T(-8), T(1) / T(3))));
+  CHECK(is_negative_zero(hci::math::pow(-T(0), T(3))));
+  CHECK(hci::math::pow(-T(0), T(-3)) == -inf);
+  CHECK(hci::math::pow(-T(0), T(-2)) == inf);
+  CHECK(hci::math::pow(-inf, T(3)) == -inf);
+  CHECK(is_negative_zero(hci::math::pow(-inf, T(-3))));
+  CHECK(hci::math::pow(T(0.5), inf) == T(0));
+  CHECK(hci::math::pow(T(0.5), -inf) == inf);
+  CHECK(hci::math::pow(T(2), T(1e6)) == inf);
+  CHECK(hci::math::pow(T(2), T(-1e6)) == T(0));
+}
+
+TEMPLATE_TEST_CASE("rounding to integers is exact and keeps the sign", "[math][special]", float, double) {
+  using T = TestType;
+  using Bits = typename hci::math::FloatTraits<T>::Bits;
+  std::mt19937_64 rng(9);
+  for (int i = 0; i < 100000; ++i) {
+    const T x = std::bit_cast<T>(Bits(rng()));
+    if (std::isnan(x)) continue;
+    INFO(std::hexfloat << x);
+    REQUIRE(same_bits(hci::math::floor_(x), std::floor(x)));
+    REQUIRE(same_bits(hci::math::ceil_(x), std::ceil(x)));
+    REQUIRE(same_bits(hci::math::trunc_(x), std::trunc(x)));
+    REQUIRE(same_bits(hci::math::round_half_even(x), std::nearbyint(x)));
+  }
+  for (T x : {T(0.5), T(1.5), T(2.5), T(-0.5), T(-2.5), T(4194304.5), T(-0.3), T(0.49999997)}) {
+    INFO(x);
+    CHECK(same_bits(hci::math::round_half_even(x), std::nearbyint(x)));
+    CHECK(same_bits(hci::math::floor_(x), std::floor(x)));
+    CHECK(same_bits(hci::math::ceil_(x), std::ceil(x)));
+  }
+}
+
 TEMPLATE_TEST_CASE("log of subnormals is accurate", "[math][special]", float, double) {
   using T = TestType;
   std::vector<T> x;
@@ -420,10 +570,17 @@ namespace {
 hci::Tensor call_tensor(Fn f, const hci::Tensor& x) {
   switch (f) {
     case Fn::Exp: return hci::exp(x);
+    case Fn::Expm1: return hci::expm1(x);
     case Fn::Log: return hci::log(x);
     case Fn::Tanh: return hci::tanh(x);
     case Fn::Sigmoid: return hci::sigmoid(x);
-    case Fn::Expm1: break;
+    case Fn::Exp2: return hci::exp2(x);
+    case Fn::Log2: return hci::log2(x);
+    case Fn::Log1p: return hci::log1p(x);
+    case Fn::Sin: return hci::sin(x);
+    case Fn::Cos: return hci::cos(x);
+    case Fn::Tan: return hci::tan(x);
+    case Fn::Erf: return hci::erf(x);
   }
   FAIL("no tensor op for " << name(f));
   return x;
@@ -447,7 +604,7 @@ std::vector<T> agreement_inputs(Fn f) {
 
 template <class T>
 void check_tensor_agreement() {
-  for (Fn f : {Fn::Exp, Fn::Log, Fn::Tanh, Fn::Sigmoid}) {
+  for (Fn f : kAllFns) {
     INFO(name(f) << (sizeof(T) == 4 ? " float32" : " float64"));
     const std::vector<T> x = agreement_inputs<T>(f);
     const std::vector<T> got = call_tensor(f, hci::from_vector(x)).template to_vector<T>();
@@ -464,11 +621,11 @@ void check_tensor_agreement() {
 
 }  // namespace
 
-TEST_CASE("tensor exp, log, tanh and sigmoid are bit-identical to hci::math in float32", "[math][tensor]") {
+TEST_CASE("tensor math functions are bit-identical to hci::math in float32", "[math][tensor]") {
   check_tensor_agreement<float>();
 }
 
-TEST_CASE("tensor exp, log, tanh and sigmoid are bit-identical to hci::math in float64", "[math][tensor]") {
+TEST_CASE("tensor math functions are bit-identical to hci::math in float64", "[math][tensor]") {
   check_tensor_agreement<double>();
 }
 
@@ -508,7 +665,7 @@ TEST_CASE("float16, bfloat16 and integer tensors compute in float32 and round on
     bf16s.push_back(hci::BFloat16::from_bits(uint16_t(b)));
   }
   const hci::Tensor h = hci::from_vector(halves), bf = hci::from_vector(bf16s);
-  for (Fn f : {Fn::Exp, Fn::Log, Fn::Tanh, Fn::Sigmoid}) {
+  for (Fn f : kAllFns) {
     INFO(name(f));
     const hci::Tensor rh = call_tensor(f, h), rb = call_tensor(f, bf);
     CHECK(rh.dtype() == hci::kFloat16);

@@ -4,10 +4,12 @@
 #include <hci/config.hpp>
 
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 
 HCI_BEGIN_NAMESPACE
 
+// Grouped by arity, in the order of kOpInfo below.
 enum class OpKind : uint8_t {
   // Leaves
   Load,    // a buffer, read through strides
@@ -17,11 +19,31 @@ enum class OpKind : uint8_t {
   Neg,
   Abs,
   Exp,
+  Exp2,
+  Expm1,
   Log,
+  Log2,
+  Log1p,
   Sqrt,
+  Rsqrt,
+  Sin,
+  Cos,
+  Tan,
   Tanh,
   Sigmoid,
   Relu,
+  Silu,
+  Gelu,
+  Erf,
+  Floor,
+  Ceil,
+  Round,  // half to even
+  Trunc,
+  Sign,
+  LogicalNot,
+  IsNan,
+  IsInf,
+  IsFinite,
   // Binary
   Add,
   Sub,
@@ -29,12 +51,17 @@ enum class OpKind : uint8_t {
   Div,
   Maximum,
   Minimum,
+  Pow,
+  Fmod,       // the dividend's sign (C's fmod)
+  Remainder,  // the divisor's sign (Python's %)
   Eq,
   Ne,
   Lt,
   Le,
   Gt,
   Ge,
+  LogicalAnd,
+  LogicalOr,
   // Ternary
   Where,
   // Reductions (the last op of a reduction kernel)
@@ -44,38 +71,39 @@ enum class OpKind : uint8_t {
   Amin,
 };
 
+struct OpInfo {
+  std::string_view name;
+  double flops;  // rough FLOPs per element: the cost hint schedulers and the energy governor read
+};
+
+inline constexpr OpInfo kOpInfo[] = {
+    {"load", 0},     {"scalar", 0}, {"to", 0},    {"neg", 1},         {"abs", 1},         {"exp", 20},
+    {"exp2", 20},    {"expm1", 20}, {"log", 20},  {"log2", 20},       {"log1p", 25},      {"sqrt", 4},
+    {"rsqrt", 8},    {"sin", 30},   {"cos", 30},  {"tan", 35},        {"tanh", 20},       {"sigmoid", 20},
+    {"relu", 1},     {"silu", 24},  {"gelu", 50}, {"erf", 45},        {"floor", 2},       {"ceil", 2},
+    {"round", 2},    {"trunc", 2},  {"sign", 2},  {"logical_not", 1}, {"isnan", 1},       {"isinf", 1},
+    {"isfinite", 1}, {"add", 1},    {"sub", 1},   {"mul", 1},         {"div", 4},         {"maximum", 1},
+    {"minimum", 1},  {"pow", 60},   {"fmod", 10}, {"remainder", 12},  {"eq", 1},          {"ne", 1},
+    {"lt", 1},       {"le", 1},     {"gt", 1},    {"ge", 1},          {"logical_and", 1}, {"logical_or", 1},
+    {"where", 1},    {"sum", 1},    {"mean", 1},  {"amax", 1},        {"amin", 1},
+};
+static_assert(std::size(kOpInfo) == size_t(OpKind::Amin) + 1, "one kOpInfo entry per OpKind, in order");
+
 constexpr int op_arity(OpKind op) {
   if (op <= OpKind::Scalar) return 0;
-  if (op <= OpKind::Relu) return 1;
-  if (op <= OpKind::Ge) return 2;
+  if (op <= OpKind::IsFinite) return 1;
+  if (op <= OpKind::LogicalOr) return 2;
   if (op == OpKind::Where) return 3;
   return 1;
 }
 constexpr bool is_reduction(OpKind op) { return op >= OpKind::Sum; }
 constexpr bool is_comparison(OpKind op) { return op >= OpKind::Eq && op <= OpKind::Ge; }
-
-constexpr std::string_view op_name(OpKind op) {
-  constexpr std::string_view names[] = {"load", "scalar",  "to",      "neg",  "abs",  "exp",  "log",
-                                        "sqrt", "tanh",    "sigmoid", "relu", "add",  "sub",  "mul",
-                                        "div",  "maximum", "minimum", "eq",   "ne",   "lt",   "le",
-                                        "gt",   "ge",      "where",   "sum",  "mean", "amax", "amin"};
-  return names[static_cast<int>(op)];
+// Ops whose operands have another compute type than their result: casts, and the predicates
+// (comparisons, logical ops, isnan and friends), which give bool from any operand dtype.
+constexpr bool is_predicate(OpKind op) {
+  return (op >= OpKind::LogicalNot && op <= OpKind::IsFinite) || (op >= OpKind::Eq && op <= OpKind::LogicalOr);
 }
-
-// Rough FLOPs per element, the cost hint schedulers and the energy governor read.
-constexpr double op_flops(OpKind op) {
-  switch (op) {
-    case OpKind::Load:
-    case OpKind::Scalar:
-    case OpKind::Cast: return 0;
-    case OpKind::Exp:
-    case OpKind::Log:
-    case OpKind::Tanh:
-    case OpKind::Sigmoid: return 20;
-    case OpKind::Sqrt:
-    case OpKind::Div: return 4;
-    default: return 1;
-  }
-}
+constexpr std::string_view op_name(OpKind op) { return kOpInfo[static_cast<int>(op)].name; }
+constexpr double op_flops(OpKind op) { return kOpInfo[static_cast<int>(op)].flops; }
 
 HCI_END_NAMESPACE

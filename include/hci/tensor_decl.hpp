@@ -5,6 +5,7 @@
 #include <hci/device.hpp>
 #include <hci/dtype.hpp>
 #include <hci/graph.hpp>
+#include <hci/ops/op_lists.hpp>
 #include <hci/scalar.hpp>
 #include <hci/shape.hpp>
 
@@ -132,21 +133,30 @@ class Tensor {
   std::vector<Tensor> split(int64_t split_size, int64_t dim = 0) const;
   Tensor operator[](int64_t index) const { return select(0, index); }
 
-  // Elementwise and reductions (the free functions of the same names).
-  Tensor add(const Tensor& other, Loc loc = Loc::current()) const;
-  Tensor sub(const Tensor& other, Loc loc = Loc::current()) const;
-  Tensor mul(const Tensor& other, Loc loc = Loc::current()) const;
-  Tensor div(const Tensor& other, Loc loc = Loc::current()) const;
-  Tensor neg(Loc loc = Loc::current()) const;
-  Tensor abs(Loc loc = Loc::current()) const;
-  Tensor exp(Loc loc = Loc::current()) const;
-  Tensor log(Loc loc = Loc::current()) const;
-  Tensor sqrt(Loc loc = Loc::current()) const;
-  Tensor tanh(Loc loc = Loc::current()) const;
-  Tensor sigmoid(Loc loc = Loc::current()) const;
-  Tensor relu(Loc loc = Loc::current()) const;
-  Tensor maximum(const Tensor& other, Loc loc = Loc::current()) const;
-  Tensor minimum(const Tensor& other, Loc loc = Loc::current()) const;
+  // Elementwise ops (the free functions of the same names) and their in-place forms, which
+  // write the result into this tensor's memory in its dtype.
+#define HCI_DECLARE_UNARY(name, kind)          \
+  Tensor name(Loc loc = Loc::current()) const; \
+  Tensor& name##_(Loc loc = Loc::current());
+  HCI_UNARY_OPS(HCI_DECLARE_UNARY)
+#undef HCI_DECLARE_UNARY
+#define HCI_DECLARE_BINARY(name, kind)                              \
+  Tensor name(const Tensor& other, Loc loc = Loc::current()) const; \
+  Tensor name(Scalar other, Loc loc = Loc::current()) const;        \
+  Tensor& name##_(const Tensor& other, Loc loc = Loc::current());   \
+  Tensor& name##_(Scalar other, Loc loc = Loc::current());
+  HCI_BINARY_OPS(HCI_DECLARE_BINARY)
+#undef HCI_DECLARE_BINARY
+  Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt, Loc loc = Loc::current()) const;
+  Tensor clamp(const std::optional<Tensor>& min, const std::optional<Tensor>& max = std::nullopt,
+               Loc loc = Loc::current()) const;
+  Tensor& clamp_(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt, Loc loc = Loc::current());
+  Tensor& clamp_(const std::optional<Tensor>& min, const std::optional<Tensor>& max = std::nullopt,
+                 Loc loc = Loc::current());
+  Tensor clamp_min(Scalar min, Loc loc = Loc::current()) const;
+  Tensor clamp_max(Scalar max, Loc loc = Loc::current()) const;
+
+  // Reductions.
   Tensor sum(Loc loc = Loc::current()) const;
   Tensor sum(IntList dims, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor mean(Loc loc = Loc::current()) const;
@@ -155,14 +165,6 @@ class Tensor {
   Tensor amin(IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
 
   // In place: evaluated at once, after every pending reader of the storage.
-  Tensor& add_(const Tensor& other, Loc loc = Loc::current());
-  Tensor& add_(Scalar other, Loc loc = Loc::current());
-  Tensor& sub_(const Tensor& other, Loc loc = Loc::current());
-  Tensor& sub_(Scalar other, Loc loc = Loc::current());
-  Tensor& mul_(const Tensor& other, Loc loc = Loc::current());
-  Tensor& mul_(Scalar other, Loc loc = Loc::current());
-  Tensor& div_(const Tensor& other, Loc loc = Loc::current());
-  Tensor& div_(Scalar other, Loc loc = Loc::current());
   Tensor& copy_(const Tensor& src, Loc loc = Loc::current());
   Tensor& fill_(Scalar value, Loc loc = Loc::current());
   Tensor& zero_(Loc loc = Loc::current());

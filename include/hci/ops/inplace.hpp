@@ -6,6 +6,8 @@
 #include <hci/ops/elementwise.hpp>
 #include <hci/ops/factories.hpp>
 
+#include <functional>
+
 HCI_BEGIN_NAMESPACE
 
 namespace detail {
@@ -39,7 +41,7 @@ inline void check_no_partial_overlap(const Tensor& dst, const Tensor& src, const
 // tensor whose elements share memory (each write stores the same value), as PyTorch allows.
 template <class F>
 Tensor& write_inplace(Tensor& dst, const char* op, const Loc& loc, bool check_cast, bool allow_shared_elements,
-                      F make_value) {
+                      const F& make_value) {
   const TensorImpl& impl = dst.impl();
   for (int64_t d = 0; d < dst.dim() && !allow_shared_elements && dst.numel() > 0; ++d)
     HCI_CHECK(impl.strides[d] != 0 || impl.sizes[d] <= 1,
@@ -70,18 +72,38 @@ Tensor& write_inplace(Tensor& dst, const char* op, const Loc& loc, bool check_ca
   return dst;
 }
 
-HCI_RUNTIME_DECL Tensor& inplace_binary(Tensor& dst, OpKind op, const Operand& other, const Loc& loc);
+// The in-place form of an elementwise op: `value` computes the result from dst, which is then
+// cast into dst's dtype (refused where PyTorch's can_cast refuses it).
+HCI_RUNTIME_DECL Tensor& inplace(Tensor& dst, const char* name, const Tensor* other,
+                                 const std::function<Tensor()>& value, const Loc& loc);
 
 }  // namespace detail
 
-inline Tensor& Tensor::add_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Add, o, loc); }
-inline Tensor& Tensor::add_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Add, o, loc); }
-inline Tensor& Tensor::sub_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Sub, o, loc); }
-inline Tensor& Tensor::sub_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Sub, o, loc); }
-inline Tensor& Tensor::mul_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Mul, o, loc); }
-inline Tensor& Tensor::mul_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Mul, o, loc); }
-inline Tensor& Tensor::div_(const Tensor& o, Loc loc) { return detail::inplace_binary(*this, OpKind::Div, o, loc); }
-inline Tensor& Tensor::div_(Scalar o, Loc loc) { return detail::inplace_binary(*this, OpKind::Div, o, loc); }
+#define HCI_DEFINE_INPLACE_UNARY(name, kind)                                           \
+  inline Tensor& Tensor::name##_(Loc loc) {                                            \
+    return detail::inplace(*this, #name "_", nullptr, [&] { return name(loc); }, loc); \
+  }
+HCI_UNARY_OPS(HCI_DEFINE_INPLACE_UNARY)
+#undef HCI_DEFINE_INPLACE_UNARY
+
+#define HCI_DEFINE_INPLACE_BINARY(name, kind)                                                 \
+  inline Tensor& Tensor::name##_(const Tensor& other, Loc loc) {                              \
+    return detail::inplace(*this, #name "_", &other, [&] { return name(other, loc); }, loc);  \
+  }                                                                                           \
+  inline Tensor& Tensor::name##_(Scalar other, Loc loc) {                                     \
+    return detail::inplace(*this, #name "_", nullptr, [&] { return name(other, loc); }, loc); \
+  }
+HCI_BINARY_OPS(HCI_DEFINE_INPLACE_BINARY)
+#undef HCI_DEFINE_INPLACE_BINARY
+
+inline Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max, Loc loc) {
+  return detail::inplace(*this, "clamp_", nullptr, [&] { return clamp(min, max, loc); }, loc);
+}
+inline Tensor& Tensor::clamp_(const std::optional<Tensor>& min, const std::optional<Tensor>& max, Loc loc) {
+  for (const auto* bound : {&min, &max})
+    if (*bound) detail::check_no_partial_overlap(*this, **bound, "clamp_");
+  return detail::inplace(*this, "clamp_", nullptr, [&] { return clamp(min, max, loc); }, loc);
+}
 
 inline Tensor& Tensor::zero_(Loc loc) { return fill_(0, loc); }
 
@@ -98,10 +120,10 @@ inline Tensor& operator/=(Tensor& a, Scalar b) { return a.div_(b); }
 
 namespace detail {
 
-HCI_RUNTIME_DEF Tensor& inplace_binary(Tensor& dst, OpKind op, const Operand& other, const Loc& loc) {
-  const char* name = op == OpKind::Add ? "add_" : op == OpKind::Sub ? "sub_" : op == OpKind::Mul ? "mul_" : "div_";
-  if (const Tensor* t = std::get_if<Tensor>(&other)) check_no_partial_overlap(dst, *t, name);
-  return write_inplace(dst, name, loc, true, false, [&] { return arithmetic(op, dst, other, loc); });
+HCI_RUNTIME_DEF Tensor& inplace(Tensor& dst, const char* name, const Tensor* other,
+                                const std::function<Tensor()>& value, const Loc& loc) {
+  if (other) check_no_partial_overlap(dst, *other, name);
+  return write_inplace(dst, name, loc, true, false, value);
 }
 
 }  // namespace detail

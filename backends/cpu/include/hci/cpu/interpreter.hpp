@@ -196,15 +196,15 @@ class ChunkEvaluator {
       std::fill(out, out + n_padded, v);
       return {out, type};
     }
-    // Casts and comparisons read operands of another compute type; the rest read their own.
-    if (op.op == OpKind::Cast || is_comparison(op.op)) {
+    // Casts and predicates read operands of another compute type; the rest read their own.
+    if (op.op == OpKind::Cast || is_predicate(op.op)) {
       switch (compute_type(op.in_dtype)) {
         case ComputeType::Int64: mixed<T, int64_t>(op, out, groups); break;
         case ComputeType::Float32: mixed<T, float>(op, out, groups); break;
         case ComputeType::Float64: mixed<T, double>(op, out, groups); break;
       }
     } else {
-      apply<T>(op, out, groups);
+      apply<T>(op, out, n, groups);
     }
     round_to_dtype(out, n_padded, op.dtype);
     return {out, type};
@@ -253,7 +253,7 @@ class ChunkEvaluator {
       return math::is_nan(x);
   }
 
-  // Casts (any compute type to any) and comparisons (to 0 or 1); NaN compares unequal.
+  // Casts (any compute type to any) and predicates (to 0 or 1); NaN compares unequal.
   template <class T, class A>
   void mixed(const KernelOp& op, T* __restrict out, int groups) {
     const int n = groups * kGroup;
@@ -266,6 +266,28 @@ class ChunkEvaluator {
       return;
     }
     if constexpr (std::is_same_v<T, int64_t>) {
+      constexpr bool integer = std::is_same_v<A, int64_t>;
+      switch (op.op) {
+        case OpKind::LogicalNot:
+          for (int j = 0; j < n; ++j) out[j] = a[j] == A(0);
+          return;
+        case OpKind::IsNan:
+          for (int j = 0; j < n; ++j) out[j] = nan(a[j]);
+          return;
+        case OpKind::IsInf:
+          if constexpr (integer)
+            std::fill(out, out + n, 0);
+          else
+            for (int j = 0; j < n; ++j) out[j] = math::is_inf(a[j]);
+          return;
+        case OpKind::IsFinite:
+          if constexpr (integer)
+            std::fill(out, out + n, 1);
+          else
+            for (int j = 0; j < n; ++j) out[j] = math::is_finite(a[j]);
+          return;
+        default: break;
+      }
       const A* __restrict b = static_cast<const A*>(slots_[op.args[1]].data);
       switch (op.op) {
         case OpKind::Eq:
@@ -286,14 +308,21 @@ class ChunkEvaluator {
         case OpKind::Ge:
           for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] >= b[j];
           break;
+        case OpKind::LogicalAnd:
+          for (int j = 0; j < n; ++j) out[j] = a[j] != A(0) && b[j] != A(0);
+          break;
+        case OpKind::LogicalOr:
+          for (int j = 0; j < n; ++j) out[j] = a[j] != A(0) || b[j] != A(0);
+          break;
         default: break;
       }
     }
   }
 
-  // Operations whose operands and result share the compute type T.
+  // Operations whose operands and result share the compute type T. Elements from `valid` on
+  // are padding: computed, never stored, and never an error.
   template <class T>
-  void apply(const KernelOp& op, T* __restrict out, int groups) {
+  void apply(const KernelOp& op, T* __restrict out, int valid, int groups) {
     const int n = groups * kGroup;
     const T* __restrict a = static_cast<const T*>(slots_[op.args[0]].data);
     const T* __restrict b = op.args[1] >= 0 ? static_cast<const T*>(slots_[op.args[1]].data) : nullptr;
@@ -334,29 +363,134 @@ class ChunkEvaluator {
         break;
       default: break;
     }
-    if constexpr (!integer) {
-      switch (op.op) {
-        case OpKind::Div:
-          for (int j = 0; j < n; ++j) out[j] = a[j] / b[j];
-          break;
-        case OpKind::Exp:
-          for (int j = 0; j < n; ++j) out[j] = math::exp(a[j]);
-          break;
-        case OpKind::Log:
-          for (int j = 0; j < n; ++j) out[j] = math::log(a[j]);
-          break;
-        case OpKind::Sqrt:
-          for (int j = 0; j < n; ++j) out[j] = math::sqrt_(a[j]);
-          break;
-        case OpKind::Tanh:
-          for (int j = 0; j < n; ++j) out[j] = math::tanh(a[j]);
-          break;
-        case OpKind::Sigmoid:
-          for (int j = 0; j < n; ++j) out[j] = math::sigmoid(a[j]);
-          break;
-        default: break;
-      }
+    if constexpr (integer)
+      apply_integer(op, out, a, b, valid, n);
+    else
+      apply_floating(op, out, a, b, n);
+  }
+
+  // Integer rounding is the identity; pow, fmod and remainder follow PyTorch's integer rules.
+  static void apply_integer(const KernelOp& op, int64_t* __restrict out, const int64_t* __restrict a,
+                            const int64_t* __restrict b, int valid, int n) {
+    switch (op.op) {
+      case OpKind::Floor:
+      case OpKind::Ceil:
+      case OpKind::Round:
+      case OpKind::Trunc: std::copy(a, a + n, out); return;
+      case OpKind::Sign:
+        for (int j = 0; j < n; ++j) out[j] = (a[j] > 0) - (a[j] < 0);
+        return;
+      case OpKind::Pow:
+        for (int j = 0; j < n; ++j) out[j] = integer_pow(a[j], b[j]);
+        return;
+      case OpKind::Fmod:
+      case OpKind::Remainder:
+        for (int j = 0; j < valid; ++j)
+          HCI_CHECK(b[j] != 0, "{}: ZeroDivisionError (an integer divided by zero)", op_name(op.op));
+        for (int j = 0; j < n; ++j) {
+          // b == -1 divides everything, and INT64_MIN % -1 would trap; padding may divide by 0.
+          int64_t r = b[j] == 0 || b[j] == -1 ? 0 : a[j] % b[j];
+          if (op.op == OpKind::Remainder && r != 0 && (r < 0) != (b[j] < 0)) r += b[j];
+          out[j] = r;
+        }
+        return;
+      default: return;
     }
+  }
+
+  // base^exponent wrapping around in two's complement; negative exponents give 0 unless the
+  // base is 1 or -1, as PyTorch's integer pow.
+  static int64_t integer_pow(int64_t base, int64_t exponent) {
+    if (exponent < 0) return base == 1 ? 1 : base == -1 ? (exponent % 2 == 0 ? 1 : -1) : 0;
+    uint64_t result = 1, power = uint64_t(base);
+    for (; exponent; exponent >>= 1, power *= power)
+      if (exponent & 1) result *= power;
+    return int64_t(result);
+  }
+
+  template <class T>
+  static void apply_floating(const KernelOp& op, T* __restrict out, const T* __restrict a, const T* __restrict b,
+                             int n) {
+    switch (op.op) {
+      case OpKind::Div:
+        for (int j = 0; j < n; ++j) out[j] = a[j] / b[j];
+        break;
+      case OpKind::Exp:
+        for (int j = 0; j < n; ++j) out[j] = math::exp(a[j]);
+        break;
+      case OpKind::Exp2:
+        for (int j = 0; j < n; ++j) out[j] = math::exp2(a[j]);
+        break;
+      case OpKind::Expm1:
+        for (int j = 0; j < n; ++j) out[j] = math::expm1(a[j]);
+        break;
+      case OpKind::Log:
+        for (int j = 0; j < n; ++j) out[j] = math::log(a[j]);
+        break;
+      case OpKind::Log2:
+        for (int j = 0; j < n; ++j) out[j] = math::log2(a[j]);
+        break;
+      case OpKind::Log1p:
+        for (int j = 0; j < n; ++j) out[j] = math::log1p(a[j]);
+        break;
+      case OpKind::Sqrt:
+        for (int j = 0; j < n; ++j) out[j] = math::sqrt_(a[j]);
+        break;
+      case OpKind::Rsqrt:
+        for (int j = 0; j < n; ++j) out[j] = T(1) / math::sqrt_(a[j]);
+        break;
+      case OpKind::Sin: trig<math::TrigFn::Sin>(out, a, n); break;
+      case OpKind::Cos: trig<math::TrigFn::Cos>(out, a, n); break;
+      case OpKind::Tan: trig<math::TrigFn::Tan>(out, a, n); break;
+      case OpKind::Tanh:
+        for (int j = 0; j < n; ++j) out[j] = math::tanh(a[j]);
+        break;
+      case OpKind::Sigmoid:
+        for (int j = 0; j < n; ++j) out[j] = math::sigmoid(a[j]);
+        break;
+      case OpKind::Silu:
+        for (int j = 0; j < n; ++j) out[j] = math::silu(a[j]);
+        break;
+      case OpKind::Gelu:
+        for (int j = 0; j < n; ++j) out[j] = math::gelu(a[j]);
+        break;
+      case OpKind::Erf:
+        for (int j = 0; j < n; ++j) out[j] = math::erf(a[j]);
+        break;
+      case OpKind::Floor:
+        for (int j = 0; j < n; ++j) out[j] = math::floor_(a[j]);
+        break;
+      case OpKind::Ceil:
+        for (int j = 0; j < n; ++j) out[j] = math::ceil_(a[j]);
+        break;
+      case OpKind::Round:
+        for (int j = 0; j < n; ++j) out[j] = math::round_half_even(a[j]);
+        break;
+      case OpKind::Trunc:
+        for (int j = 0; j < n; ++j) out[j] = math::trunc_(a[j]);
+        break;
+      case OpKind::Sign:  // NaN gives 0, as PyTorch's
+        for (int j = 0; j < n; ++j) out[j] = T(a[j] > T(0)) - T(a[j] < T(0));
+        break;
+      case OpKind::Pow:
+        for (int j = 0; j < n; ++j) out[j] = math::pow(a[j], b[j]);
+        break;
+      case OpKind::Fmod:
+        for (int j = 0; j < n; ++j) out[j] = math::fmod(a[j], b[j]);
+        break;
+      case OpKind::Remainder:
+        for (int j = 0; j < n; ++j) out[j] = math::remainder(a[j], b[j]);
+        break;
+      default: break;
+    }
+  }
+
+  // The vectorisable medium-range function everywhere, then the rare huge arguments again.
+  template <math::TrigFn F, class T>
+  static void trig(T* __restrict out, const T* __restrict a, int n) {
+    for (int j = 0; j < n; ++j) out[j] = math::trig<F>(a[j]);
+    for (int j = 0; j < n; ++j)
+      if (math::needs_large_reduction(a[j])) out[j] = math::trig_large<F>(a[j]);
   }
 
   const Kernel& k_;
