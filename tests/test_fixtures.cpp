@@ -69,15 +69,36 @@ hci::Tensor run(const fixtures::Case& c, const Inputs& in) {
 #undef BINARY
   if (c.op == "to") return tensor(in[0]).to(fixtures::parse_dtype(c.args[0]));
   if (c.op.starts_with("clamp") && c.op.back() != '_') return clamp(c.op, in);
-  if (c.op == "sum" || c.op == "mean" || c.op == "amax" || c.op == "amin") {
+  const std::string& op = c.op;
+  if (op == "sum" || op == "mean" || op == "amax" || op == "amin" || op == "prod" || op == "all" || op == "any") {
     const hci::Dims dims = fixtures::parse_list(c.args[0]);
     const bool keepdim = c.args[1] == "1";
     const hci::Tensor& x = tensor(in[0]);
-    if (c.op == "sum") return hci::sum(x, dims, keepdim);
-    if (c.op == "mean") return hci::mean(x, dims, keepdim);
-    if (c.op == "amax") return hci::amax(x, dims, keepdim);
-    return hci::amin(x, dims, keepdim);
+    if (op == "sum") return hci::sum(x, dims, keepdim);
+    if (op == "mean") return hci::mean(x, dims, keepdim);
+    if (op == "amax") return hci::amax(x, dims, keepdim);
+    if (op == "amin") return hci::amin(x, dims, keepdim);
+    if (op == "prod") return hci::prod(x, dims, keepdim);
+    if (op == "all") return hci::all(x, dims, keepdim);
+    return hci::any(x, dims, keepdim);
   }
+  if (op == "var" || op == "std") {
+    const hci::Dims dims = fixtures::parse_list(c.args[0]);
+    const double correction = std::stod(c.args[1]);
+    const bool keepdim = c.args[2] == "1";
+    return op == "var" ? hci::var(tensor(in[0]), dims, correction, keepdim)
+                       : hci::std(tensor(in[0]), dims, correction, keepdim);
+  }
+  if (op == "norm")
+    return hci::norm(tensor(in[0]), std::strtod(c.args[0].c_str(), nullptr), fixtures::parse_list(c.args[1]),
+                     c.args[2] == "1");
+  if (op == "argmax" || op == "argmin") {
+    const std::optional<int64_t> dim =
+        c.args[0] == "none" ? std::nullopt : std::optional<int64_t>(std::stoll(c.args[0]));
+    const bool keepdim = c.args[1] == "1";
+    return op == "argmax" ? hci::argmax(tensor(in[0]), dim, keepdim) : hci::argmin(tensor(in[0]), dim, keepdim);
+  }
+  if (op == "cumsum") return hci::cumsum(tensor(in[0]), std::stoll(c.args[0]));
   if (c.op.back() == '_') {  // in place, on a copy of the first input
     hci::Tensor t = tensor(in[0]).clone();
     in_place.at(c.op)(t, in);
@@ -90,12 +111,13 @@ hci::Tensor run(const fixtures::Case& c, const Inputs& in) {
 // float sums are held to a tolerance of a few units in the last place of their dtype, relative
 // to the result (or to 1 for gelu, whose negative tail cancels in 1 + erf).
 double tolerance(const fixtures::Case& c, hci::DType dtype) {
-  static const std::vector<std::string> approximate = {"exp",  "log",  "tanh",  "sigmoid", "sum",   "mean",
-                                                       "exp2", "log2", "log1p", "expm1",   "rsqrt", "sin",
-                                                       "cos",  "tan",  "erf",   "gelu",    "silu",  "pow"};
+  static const std::vector<std::string> approximate = {
+      "exp", "log",  "tanh", "sigmoid", "exp2", "log2", "log1p", "expm1", "rsqrt", "sin",  "cos",   "tan",
+      "erf", "gelu", "silu", "pow",     "sum",  "mean", "prod",  "var",   "std",   "norm", "cumsum"};
   const std::string op = c.op.back() == '_' ? c.op.substr(0, c.op.size() - 1) : c.op;
   if (std::find(approximate.begin(), approximate.end(), op) == approximate.end()) return 0;
-  const bool sum = op == "sum" || op == "mean";
+  const bool sum =
+      op == "sum" || op == "mean" || op == "prod" || op == "var" || op == "std" || op == "norm" || op == "cumsum";
   switch (dtype) {
     case hci::kFloat16: return 2e-3;
     case hci::kBFloat16: return 1.6e-2;

@@ -266,6 +266,45 @@ TEST_CASE("reductions combine in one order whatever the threads and the fusion",
   CHECK(one == Approx(reference).epsilon(1e-5));
 }
 
+TEST_CASE("prod, argmax and cumsum give one answer whatever the threads", "[lazy][reduce]") {
+  // Long enough that the pool splits single outputs into blocks.
+  const int64_t n = 1 << 19;
+  const hci::Tensor x = hci::randn({n});
+  hci::eval(x);
+  const std::vector<float> xv = x.to_vector<float>();
+  const int64_t planted = 300001;  // the maximum, and a NaN later that argmax must prefer
+  const int threads = hci::get_num_threads();
+  std::vector<std::vector<float>> runs;
+  for (int t : {1, 3}) {
+    hci::set_num_threads(t);
+    hci::Tensor y = x.clone();
+    y.narrow(0, planted, 1).fill_(100);
+    const float prod =
+        hci::where(y > 0, 1.0, -1.0).prod().item<float>() * (y == 100).to(hci::kFloat32).sum().item<float>();
+    const auto arg = float(y.argmax().item<int64_t>());
+    y.narrow(0, n - 5, 1).fill_(std::numeric_limits<float>::quiet_NaN());
+    const auto nan_arg = float(y.argmax().item<int64_t>());
+    const auto running = hci::cumsum(y.narrow(0, 0, n - 10), 0).to_vector<float>();
+    std::vector<float> run = {prod, arg, nan_arg};
+    run.insert(run.end(), running.begin(), running.end());
+    runs.push_back(run);
+  }
+  hci::set_num_threads(threads);
+  CHECK(runs[0] == runs[1]);
+  CHECK(runs[0][1] == float(planted));
+  CHECK(runs[0][2] == float(n - 5));
+  // References: the product of signs (exact), and the running sum (kept in double, rounded per output).
+  double product = 1, running = 0;
+  for (int64_t i = 0; i < n; ++i) product *= (i == planted || xv[size_t(i)] > 0) ? 1 : -1;
+  CHECK(runs[0][0] == float(product));
+  size_t mismatches = 0;
+  for (int64_t i = 0; i < n - 10; ++i) {
+    running += i == planted ? 100.0 : double(xv[size_t(i)]);
+    mismatches += runs[0][size_t(3 + i)] != float(running);
+  }
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("long chains neither overflow the stack nor grow without bound", "[lazy][graph]") {
   hci::Tensor x = hci::zeros({16});
   const int64_t start = hci::memory_stats().allocated_bytes;

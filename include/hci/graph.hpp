@@ -65,9 +65,10 @@ struct Node {
   DType dtype = kFloat32;     // of the result
   DType in_dtype = kFloat32;  // of the operands
   Device device;
-  Dims shape;       // of the result
-  Dims iter_sizes;  // the iteration space: `shape` for elementwise ops; kept dims, then reduced dims
-  int32_t reduce_rank = 0;
+  Dims shape;               // of the result
+  Dims iter_sizes;          // the iteration space: `shape` for elementwise ops; kept dims, then reduced dims
+  int32_t reduce_rank = 0;  // trailing iteration dims reduced (or scanned)
+  Dims output_strides;      // of the result over the iteration space, where not the default (scans)
   std::vector<Input> inputs;
   ScalarParam scalar{};
   std::source_location recorded_at;

@@ -64,11 +64,18 @@ enum class OpKind : uint8_t {
   LogicalOr,
   // Ternary
   Where,
+  // Scans (the last op of a scan kernel: a running result along the last iteration dim)
+  Cumsum,
   // Reductions (the last op of a reduction kernel)
   Sum,
   Mean,
   Amax,
   Amin,
+  Prod,
+  All,
+  Any,
+  Argmax,  // the index of the first maximum (NaN counts as the maximum)
+  Argmin,
 };
 
 struct OpInfo {
@@ -85,9 +92,10 @@ inline constexpr OpInfo kOpInfo[] = {
     {"isfinite", 1}, {"add", 1},    {"sub", 1},   {"mul", 1},         {"div", 4},         {"maximum", 1},
     {"minimum", 1},  {"pow", 60},   {"fmod", 10}, {"remainder", 12},  {"eq", 1},          {"ne", 1},
     {"lt", 1},       {"le", 1},     {"gt", 1},    {"ge", 1},          {"logical_and", 1}, {"logical_or", 1},
-    {"where", 1},    {"sum", 1},    {"mean", 1},  {"amax", 1},        {"amin", 1},
+    {"where", 1},    {"cumsum", 1}, {"sum", 1},   {"mean", 1},        {"amax", 1},        {"amin", 1},
+    {"prod", 1},     {"all", 1},    {"any", 1},   {"argmax", 2},      {"argmin", 2},
 };
-static_assert(std::size(kOpInfo) == size_t(OpKind::Amin) + 1, "one kOpInfo entry per OpKind, in order");
+static_assert(std::size(kOpInfo) == size_t(OpKind::Argmin) + 1, "one kOpInfo entry per OpKind, in order");
 
 constexpr int op_arity(OpKind op) {
   if (op <= OpKind::Scalar) return 0;
@@ -96,7 +104,10 @@ constexpr int op_arity(OpKind op) {
   if (op == OpKind::Where) return 3;
   return 1;
 }
+constexpr bool is_elementwise(OpKind op) { return op <= OpKind::Where; }
+constexpr bool is_scan(OpKind op) { return op == OpKind::Cumsum; }
 constexpr bool is_reduction(OpKind op) { return op >= OpKind::Sum; }
+constexpr bool is_arg_reduction(OpKind op) { return op == OpKind::Argmax || op == OpKind::Argmin; }
 constexpr bool is_comparison(OpKind op) { return op >= OpKind::Eq && op <= OpKind::Ge; }
 // Ops whose operands have another compute type than their result: casts, and the predicates
 // (comparisons, logical ops, isnan and friends), which give bool from any operand dtype.

@@ -35,9 +35,11 @@ struct KernelStructure {
   std::vector<KernelOp> ops;    // topological; the last value is stored (or reduced, then stored)
   std::vector<Layout> layouts;  // per buffer; buffer 0 is the output
   int32_t rank = 0;             // of the iteration space, after coalescing
-  int32_t reduce_rank = 0;      // trailing dims that are reduced (0: elementwise)
+  int32_t reduce_rank = 0;      // trailing dims that are reduced, or scanned (0: elementwise)
 
-  bool is_reduction() const { return reduce_rank > 0 || (!ops.empty() && hci::is_reduction(ops.back().op)); }
+  OpKind root() const { return ops.empty() ? OpKind::Load : ops.back().op; }
+  bool is_reduction() const { return hci::is_reduction(root()); }
+  bool is_scan() const { return hci::is_scan(root()); }
   friend bool operator==(const KernelStructure&, const KernelStructure&) = default;
 
   uint64_t hash() const {

@@ -128,7 +128,7 @@ class KernelBuilder {
   int emit(const NodePtr& p, const Dims& strides, int64_t offset, uint64_t version) {
     if (!p->materialized()) {
       if (p->op == OpKind::Scalar) return push({OpKind::Scalar, p->dtype, p->dtype, 0, {add_scalar(p->scalar)}});
-      const bool fusible = !is_reduction(p->op) && p->handles.load() == 0 && p.use_count() == 1;
+      const bool fusible = is_elementwise(p->op) && p->handles.load() == 0 && p.use_count() == 1;
       if (fusible) {
         if (auto c = compose_view(p->shape, iter_sizes_, strides, offset)) return emit_node(*p, *c);
       }
@@ -277,9 +277,13 @@ HCI_RUNTIME_DEF void compute_locked(const NodePtr& node, const Target* target) {
       builder.set_output(out->data, target->node->dtype, target->strides, target->offset);
     } else {
       out = allocate_storage(node->device, size_t(numel(node->shape)) * hci::element_size(node->dtype));
-      const size_t kept = node->iter_sizes.size() - size_t(node->reduce_rank);
-      Dims strides = contiguous_strides(IntList(std::span<const int64_t>(node->iter_sizes.data(), kept)));
-      strides.resize(node->iter_sizes.size(), 0);
+      // By default the kept dims in order, contiguous, and the reduced ones not at all.
+      Dims strides = node->output_strides;
+      if (strides.empty()) {
+        const size_t kept = node->iter_sizes.size() - size_t(node->reduce_rank);
+        strides = contiguous_strides(IntList(std::span<const int64_t>(node->iter_sizes.data(), kept)));
+        strides.resize(node->iter_sizes.size(), 0);
+      }
       builder.set_output(out->data, node->dtype, std::move(strides), 0);
     }
     out->ready = finish_and_launch(builder, node->device, node->recorded_at);

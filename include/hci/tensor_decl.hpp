@@ -156,13 +156,22 @@ class Tensor {
   Tensor clamp_min(Scalar min, Loc loc = Loc::current()) const;
   Tensor clamp_max(Scalar max, Loc loc = Loc::current()) const;
 
-  // Reductions.
+  // Reductions and scans.
   Tensor sum(Loc loc = Loc::current()) const;
   Tensor sum(IntList dims, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor prod(IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor mean(Loc loc = Loc::current()) const;
   Tensor mean(IntList dims, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor amax(IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor amin(IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor all(IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor any(IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor argmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor argmin(std::optional<int64_t> dim = std::nullopt, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor var(IntList dims = {}, double correction = 1, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor std(IntList dims = {}, double correction = 1, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor norm(double p = 2, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor cumsum(int64_t dim, Loc loc = Loc::current()) const;
 
   // In place: evaluated at once, after every pending reader of the storage.
   Tensor& copy_(const Tensor& src, Loc loc = Loc::current());

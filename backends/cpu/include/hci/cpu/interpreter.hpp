@@ -499,10 +499,10 @@ class ChunkEvaluator {
   std::vector<int64_t> offsets_;
 };
 
+// Stores n computed values for linear indices [start, start + n) of the iteration space.
 template <class T>
-inline void store(const Kernel& k, const Slot& v, int64_t start, int n, std::vector<int64_t>& offsets) {
+inline void store(const Kernel& k, const T* src, int64_t start, int n, std::vector<int64_t>& offsets) {
   const BufferParam& b = k.params.buffers[0];
-  const T* src = static_cast<const T*>(v.data);
   visit_dtype(b.dtype, [&](auto zero) {
     using S = decltype(zero);
     // The stored value has the output's dtype, so only the storage types of compute type T occur.
@@ -528,9 +528,9 @@ inline void store(const Kernel& k, const Slot& v, int64_t start, int n, std::vec
 
 inline void store_slot(const Kernel& k, const Slot& v, int64_t start, int n, std::vector<int64_t>& offsets) {
   switch (v.type) {
-    case ComputeType::Int64: store<int64_t>(k, v, start, n, offsets); break;
-    case ComputeType::Float32: store<float>(k, v, start, n, offsets); break;
-    case ComputeType::Float64: store<double>(k, v, start, n, offsets); break;
+    case ComputeType::Int64: store(k, static_cast<const int64_t*>(v.data), start, n, offsets); break;
+    case ComputeType::Float32: store(k, static_cast<const float*>(v.data), start, n, offsets); break;
+    case ComputeType::Float64: store(k, static_cast<const double*>(v.data), start, n, offsets); break;
   }
 }
 
@@ -562,11 +562,15 @@ template <class Acc>
 struct Reducer {
   OpKind op;
   Acc identity() const {
-    if (op == OpKind::Amax)
-      return std::is_same_v<Acc, int64_t> ? std::numeric_limits<Acc>::min() : -std::numeric_limits<Acc>::infinity();
-    if (op == OpKind::Amin)
-      return std::is_same_v<Acc, int64_t> ? std::numeric_limits<Acc>::max() : std::numeric_limits<Acc>::infinity();
-    return Acc(0);
+    switch (op) {
+      case OpKind::Amax:
+        return std::is_same_v<Acc, int64_t> ? std::numeric_limits<Acc>::min() : -std::numeric_limits<Acc>::infinity();
+      case OpKind::Amin:
+        return std::is_same_v<Acc, int64_t> ? std::numeric_limits<Acc>::max() : std::numeric_limits<Acc>::infinity();
+      case OpKind::Prod:
+      case OpKind::All: return Acc(1);
+      default: return Acc(0);
+    }
   }
   Acc combine(Acc a, Acc b) const {
     if constexpr (!std::is_same_v<Acc, int64_t>) {
@@ -575,12 +579,15 @@ struct Reducer {
         if (math::is_nan(b)) return b;
       }
     }
-    if (op == OpKind::Amax) return a < b ? b : a;
-    if (op == OpKind::Amin) return b < a ? b : a;
-    if constexpr (std::is_same_v<Acc, int64_t>)
-      return Acc(uint64_t(a) + uint64_t(b));
-    else
-      return a + b;
+    using W = std::conditional_t<std::is_same_v<Acc, int64_t>, uint64_t, Acc>;  // integers wrap around
+    switch (op) {
+      case OpKind::Amax: return a < b ? b : a;
+      case OpKind::Amin: return b < a ? b : a;
+      case OpKind::Prod: return Acc(W(a) * W(b));
+      case OpKind::All: return Acc(a != Acc(0) && b != Acc(0));
+      case OpKind::Any: return Acc(a != Acc(0) || b != Acc(0));
+      default: return Acc(W(a) + W(b));
+    }
   }
 };
 
@@ -593,17 +600,51 @@ inline Acc reduce_block(const Kernel& k, ChunkEvaluator& eval, const Reducer<Acc
     const int n = int(std::min<int64_t>(kChunk, length - s));
     const Slot v = eval.run(base + s, n, count);
     const Acc* x = static_cast<const Acc*>(v.data);
-    if (r.op == OpKind::Sum || r.op == OpKind::Mean) {
+    // Element j goes to lane j % kLanes. The loop is instantiated per op, so that for sums and
+    // products compilers vectorise it.
+    auto accumulate = [&](auto combine) {
       int j = 0;
       for (; j + kLanes <= n; j += kLanes)
-        for (int l = 0; l < kLanes; ++l) lanes[l] = r.combine(lanes[l], x[j + l]);
-      for (; j < n; ++j) lanes[j % kLanes] = r.combine(lanes[j % kLanes], x[j]);
-    } else {
-      for (int j = 0; j < n; ++j) lanes[j % kLanes] = r.combine(lanes[j % kLanes], x[j]);
+        for (int l = 0; l < kLanes; ++l) lanes[l] = combine(lanes[l], x[j + l]);
+      for (; j < n; ++j) lanes[j % kLanes] = combine(lanes[j % kLanes], x[j]);
+    };
+    using W = std::conditional_t<std::is_same_v<Acc, int64_t>, uint64_t, Acc>;
+    switch (r.op) {
+      case OpKind::Sum:
+      case OpKind::Mean: accumulate([](Acc a, Acc b) { return Acc(W(a) + W(b)); }); break;
+      case OpKind::Prod: accumulate([](Acc a, Acc b) { return Acc(W(a) * W(b)); }); break;
+      default: accumulate([&](Acc a, Acc b) { return r.combine(a, b); }); break;
     }
   }
   return r.combine(r.combine(r.combine(lanes[0], lanes[1]), r.combine(lanes[2], lanes[3])),
                    r.combine(r.combine(lanes[4], lanes[5]), r.combine(lanes[6], lanes[7])));
+}
+
+// Writes one value per output of a reduction; the output is addressed by the kept dims alone
+// (its strides over reduced dims are 0).
+template <class Acc>
+inline void store_reduced(const Kernel& k, const std::vector<Acc>& results) {
+  const int rank = k.structure.rank, reduce_rank = k.structure.reduce_rank;
+  const Dims kept_sizes(k.params.sizes.begin(), k.params.sizes.begin() + (rank - reduce_rank));
+  BufferParam out = k.params.buffers[0];
+  out.strides.resize(kept_sizes.size());
+  std::vector<int64_t> offsets(kChunk);
+  visit_dtype(out.dtype, [&](auto zero) {
+    using S = decltype(zero);
+    if constexpr (std::is_same_v<compute_cpp_t<S>, Acc>) {  // the result has the accumulator's type
+      S* base = static_cast<S*>(out.data);
+      for (size_t o = 0; o < results.size(); o += kChunk) {
+        const int n = int(std::min<size_t>(kChunk, results.size() - o));
+        offsets_of(kept_sizes, out, int64_t(o), n, offsets.data());
+        for (int j = 0; j < n; ++j) {
+          if constexpr (std::is_same_v<S, bool>)
+            base[offsets[j]] = results[o + j] != Acc(0);
+          else
+            base[offsets[j]] = S(results[o + j]);
+        }
+      }
+    }
+  });
 }
 
 template <class Acc>
@@ -656,37 +697,125 @@ inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
     }
   }
   round_to_dtype(results.data(), int(results.size()), root.dtype);
-  // The output is addressed by the kept dims alone (its strides over reduced dims are 0).
-  const Dims kept_sizes(k.params.sizes.begin(), k.params.sizes.begin() + (rank - reduce_rank));
-  BufferParam out = k.params.buffers[0];
-  out.strides.resize(kept_sizes.size());
-  std::vector<int64_t> offsets(kChunk);
-  visit_dtype(out.dtype, [&](auto zero) {
-    using S = decltype(zero);
-    if constexpr (std::is_same_v<compute_cpp_t<S>, Acc>) {  // the result has the accumulator's type
-      S* base = static_cast<S*>(out.data);
-      for (int64_t o = 0; o < outputs; o += kChunk) {
-        const int n = int(std::min<int64_t>(kChunk, outputs - o));
-        offsets_of(kept_sizes, out, o, n, offsets.data());
+  store_reduced(k, results);
+}
+
+// Where an output has its best value so far, and at which index of the reduced elements.
+template <class V>
+struct Candidate {
+  V value;
+  int64_t index;
+};
+
+// argmax and argmin: the first index of the maximum (minimum); NaN counts as both, as in
+// PyTorch. Exact, so the result is the same in any order of evaluation.
+template <class V>
+inline void run_arg_reduction(const Kernel& k, ThreadPool& pool) {
+  const bool max = k.structure.root() == OpKind::Argmax;
+  auto is_nan = [](V x) {
+    if constexpr (std::is_same_v<V, int64_t>)
+      return false;
+    else
+      return math::is_nan(x);
+  };
+  // Whether a, at a later index, replaces b.
+  auto replaces = [&](V a, V b) {
+    if (is_nan(b)) return false;
+    if (is_nan(a)) return true;
+    return max ? b < a : a < b;
+  };
+  const int rank = k.structure.rank, reduce_rank = k.structure.reduce_rank;
+  int64_t outputs = 1, length = 1;
+  for (int d = 0; d < rank; ++d) (d < rank - reduce_rank ? outputs : length) *= k.params.sizes[d];
+  if (outputs == 0) return;
+  const size_t count = k.structure.ops.size() - 1;
+  // The best of output o over reduced elements [begin, end).
+  auto best_of = [&](ChunkEvaluator& eval, int64_t o, int64_t begin, int64_t end) {
+    Candidate<V> best{V(0), -1};
+    for (int64_t s = begin; s < end; s += kChunk) {
+      const int n = int(std::min<int64_t>(kChunk, end - s));
+      const V* x = static_cast<const V*>(eval.run(o * length + s, n, count).data);
+      for (int j = 0; j < n; ++j)
+        if (best.index < 0 || replaces(x[j], best.value)) best = {x[j], s + j};
+    }
+    return best;
+  };
+  std::vector<int64_t> results(static_cast<size_t>(outputs));
+  const int threads = int(std::clamp<int64_t>(outputs * length / kGrain, 1, pool.size()));
+  if (outputs >= threads) {
+    pool.run(threads, [&](int part) {
+      ChunkEvaluator eval(k);
+      for (int64_t o = outputs * part / threads; o < outputs * (part + 1) / threads; ++o)
+        results[size_t(o)] = best_of(eval, o, 0, length).index;
+    });
+  } else {
+    std::vector<Candidate<V>> parts(static_cast<size_t>(threads));
+    for (int64_t o = 0; o < outputs; ++o) {
+      pool.run(threads, [&](int part) {
+        ChunkEvaluator eval(k);
+        parts[size_t(part)] = best_of(eval, o, length * part / threads, length * (part + 1) / threads);
+      });
+      Candidate<V> best = parts[0];
+      for (const Candidate<V>& c : parts)
+        if (c.index >= 0 && (best.index < 0 || replaces(c.value, best.value))) best = c;
+      results[size_t(o)] = best.index;
+    }
+  }
+  store_reduced(k, results);
+}
+
+// Scans: a running result along the last iteration dim, one row after another. The running
+// value is kept in double for floats (as PyTorch's CPU scans do); each output is rounded to
+// its dtype.
+template <class Acc>
+inline void run_scan(const Kernel& k, ThreadPool& pool) {
+  const int rank = k.structure.rank, scan_rank = k.structure.reduce_rank;
+  int64_t rows = 1, length = 1;
+  for (int d = 0; d < rank; ++d) (d < rank - scan_rank ? rows : length) *= k.params.sizes[d];
+  if (rows == 0 || length == 0) return;
+  const size_t count = k.structure.ops.size() - 1;
+  const DType dtype = k.structure.ops.back().dtype;
+  const int threads = int(std::clamp<int64_t>(rows * length / kGrain, 1, std::min<int64_t>(rows, pool.size())));
+  pool.run(threads, [&](int part) {
+    hci::detail::PreciseFloatMode mode;
+    ChunkEvaluator eval(k);
+    std::vector<Acc> running(kChunk);
+    std::vector<int64_t> offsets(kChunk);
+    using W = std::conditional_t<std::is_same_v<Acc, int64_t>, uint64_t, double>;  // integers wrap around
+    for (int64_t r = rows * part / threads; r < rows * (part + 1) / threads; ++r) {
+      W carry = W(0);
+      for (int64_t s = 0; s < length; s += kChunk) {
+        const int n = int(std::min<int64_t>(kChunk, length - s));
+        const Acc* x = static_cast<const Acc*>(eval.run(r * length + s, n, count).data);
         for (int j = 0; j < n; ++j) {
-          const Acc v = results[size_t(o + j)];
-          if constexpr (std::is_same_v<S, bool>)
-            base[offsets[j]] = v != Acc(0);
-          else
-            base[offsets[j]] = S(v);
+          carry += W(x[j]);
+          running[size_t(j)] = Acc(carry);
         }
+        round_to_dtype(running.data(), n, dtype);
+        store(k, running.data(), r * length + s, n, offsets);
       }
     }
   });
 }
 
-HCI_RUNTIME_DEF void run_kernel(const Kernel& k, ThreadPool& pool) {
-  if (!k.structure.is_reduction()) return run_elementwise(k, pool);
-  switch (compute_type(k.structure.ops.back().in_dtype)) {
-    case ComputeType::Int64: return run_reduction_as<int64_t>(k, pool);
-    case ComputeType::Float32: return run_reduction_as<float>(k, pool);
-    case ComputeType::Float64: return run_reduction_as<double>(k, pool);
+// Calls f with a zero of the C++ type a dtype computes in.
+template <class F>
+inline void visit_compute_type(DType dtype, F&& f) {
+  switch (compute_type(dtype)) {
+    case ComputeType::Int64: return f(int64_t{});
+    case ComputeType::Float32: return f(float{});
+    case ComputeType::Float64: return f(double{});
   }
+}
+
+HCI_RUNTIME_DEF void run_kernel(const Kernel& k, ThreadPool& pool) {
+  const KernelOp& root = k.structure.ops.back();
+  if (k.structure.is_scan())
+    return visit_compute_type(root.dtype, [&](auto zero) { run_scan<decltype(zero)>(k, pool); });
+  if (!k.structure.is_reduction()) return run_elementwise(k, pool);
+  if (is_arg_reduction(root.op))
+    return visit_compute_type(root.in_dtype, [&](auto zero) { run_arg_reduction<decltype(zero)>(k, pool); });
+  visit_compute_type(root.in_dtype, [&](auto zero) { run_reduction_as<decltype(zero)>(k, pool); });
 }
 
 }  // namespace cpu::interp
