@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing hci needs (Debian packages), skipping what is present.
 set -euo pipefail
-packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev)
+# OpenBLAS and the reference BLAS are found at run time by the matmul tests (never linked).
+packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev libopenblas0-pthread libblas3)
 [ "${HCI_SETUP_LINT:-0}" = 1 ] && packages+=(clang-format-19 clang-tidy-19)
 missing=()
 for p in "${packages[@]}"; do

@@ -316,7 +316,7 @@ double bound(Fn f) {
     case Fn::Log2: return single ? 0.51 : 0.6;
     case Fn::Log1p: return single ? 0.51 : 0.9;
     case Fn::Sin:
-    case Fn::Cos: return single ? 0.51 : 1.35;
+    case Fn::Cos: return single ? 0.51 : 1.4;
     case Fn::Tan: return single ? 0.51 : 2.55;
     case Fn::Erf: return single ? 0.51 : 1.65;
   }

@@ -1,5 +1,5 @@
 // hci-info: what hci sees on this machine: version, backends (with the reason when one is
-// unavailable), devices, CPU features and threads.
+// unavailable), devices, CPU features, threads and the BLAS matmul uses.
 #include <hci/hci.hpp>
 
 #include <fmt/format.h>
@@ -30,6 +30,11 @@ int main() {
              hci::cpu::available_cpus());
   fmt::print("cpu features: {}\n", cpu_features());
   fmt::print("executors: interpreter (always); LLVM JIT: unavailable: not built into this version\n");
+  const hci::cpu::Blas& blas = hci::cpu::blas();
+  if (blas.available())
+    fmt::print("matmul: float32/float64 through {}; other dtypes through the built-in kernel\n", blas.path);
+  else
+    fmt::print("matmul: built-in kernel ({})\n", blas.reason);
   fmt::print("backends:\n");
   for (int t = 0; t < hci::kNumDeviceTypes; ++t) {
     const auto type = static_cast<hci::DeviceType>(t);

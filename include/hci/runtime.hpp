@@ -243,7 +243,12 @@ inline EventPtr finish_and_launch(KernelBuilder& builder, Device device, const s
   Kernel kernel;
   kernel.structure = std::move(builder.structure());
   kernel.params = std::move(builder.params());
-  coalesce(kernel.structure, kernel.params, kernel.structure.reduce_rank);
+  if (is_library_call(kernel.structure.root())) {  // the callee reads its operands' dims as they are
+    kernel.structure.rank = int32_t(kernel.params.sizes.size());
+    kernel.structure.layouts.assign(kernel.params.buffers.size(), Layout::Strided);
+  } else {
+    coalesce(kernel.structure, kernel.params, kernel.structure.reduce_rank);
+  }
   kernel.hash = kernel.structure.hash();
   const int64_t n = numel(kernel.params.sizes);
   for (size_t b = 0; b < kernel.params.buffers.size(); ++b) {
@@ -267,6 +272,8 @@ inline std::string with_origin(const std::string& message, const Node& n) {
 
 HCI_RUNTIME_DEF void compute_locked(const NodePtr& node, const Target* target) {
   try {
+    if (is_library_call(node->op))  // a library reads buffers: its operands are computed first
+      for (const Input& in : node->inputs) materialize_locked(in.node);
     KernelBuilder builder(node->iter_sizes);
     builder.structure().reduce_rank = node->reduce_rank;
     builder.params().sizes = node->iter_sizes;

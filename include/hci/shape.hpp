@@ -26,6 +26,7 @@ class IntList {
   size_t size() const { return data_.size(); }
   bool empty() const { return data_.empty(); }
   int64_t operator[](size_t i) const { return data_[i]; }
+  IntList first(size_t count) const { return data_.first(count); }
   Dims vec() const { return {begin(), end()}; }
 
  private:

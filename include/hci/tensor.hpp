@@ -5,6 +5,7 @@
 #include <hci/ops/elementwise.hpp>
 #include <hci/ops/factories.hpp>
 #include <hci/ops/inplace.hpp>
+#include <hci/ops/linalg.hpp>
 #include <hci/ops/reduce.hpp>
 #include <hci/ops/views.hpp>
 #include <hci/runtime.hpp>

@@ -173,6 +173,11 @@ class Tensor {
   Tensor norm(double p = 2, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor cumsum(int64_t dim, Loc loc = Loc::current()) const;
 
+  // Matrix products.
+  Tensor matmul(const Tensor& other, Loc loc = Loc::current()) const;
+  Tensor mm(const Tensor& other, Loc loc = Loc::current()) const;
+  Tensor bmm(const Tensor& other, Loc loc = Loc::current()) const;
+
   // In place: evaluated at once, after every pending reader of the storage.
   Tensor& copy_(const Tensor& src, Loc loc = Loc::current());
   Tensor& fill_(Scalar value, Loc loc = Loc::current());

@@ -4,6 +4,7 @@
 #include <hci/backend.hpp>
 #include <hci/cpu/allocator.hpp>
 #include <hci/cpu/interpreter.hpp>
+#include <hci/cpu/matmul.hpp>
 #include <hci/cpu/thread_pool.hpp>
 
 #include <cstdio>
@@ -49,7 +50,10 @@ class CpuBackend final : public Backend {
   void copy_to_host(int, void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_from_host(int, void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   EventPtr launch(int, const Kernel& kernel) override {
-    interp::run_kernel(kernel, *thread_pool());
+    if (kernel.structure.root() == OpKind::Matmul)
+      run_matmul(kernel, *thread_pool());
+    else
+      interp::run_kernel(kernel, *thread_pool());
     return nullptr;
   }
   void synchronize(int) override {}
