@@ -100,6 +100,8 @@ hci::Tensor run(const fixtures::Case& c, const Inputs& in) {
     return op == "argmax" ? hci::argmax(tensor(in[0]), dim, keepdim) : hci::argmin(tensor(in[0]), dim, keepdim);
   }
   if (op == "cumsum") return hci::cumsum(tensor(in[0]), std::stoll(c.args[0]));
+  if (op == "softmax") return hci::softmax(tensor(in[0]), std::stoll(c.args[0]));
+  if (op == "log_softmax") return hci::log_softmax(tensor(in[0]), std::stoll(c.args[0]));
   if (op == "matmul") return hci::matmul(tensor(in[0]), tensor(in[1]));
   if (op == "mm") return hci::mm(tensor(in[0]), tensor(in[1]));
   if (op == "bmm") return hci::bmm(tensor(in[0]), tensor(in[1]));
@@ -116,8 +118,9 @@ hci::Tensor run(const fixtures::Case& c, const Inputs& in) {
 // to the result (or to 1 for gelu, whose negative tail cancels in 1 + erf).
 double tolerance(const fixtures::Case& c, hci::DType dtype) {
   static const std::vector<std::string> approximate = {
-      "exp",  "log",  "tanh", "sigmoid", "exp2", "log2", "log1p", "expm1", "rsqrt", "sin",    "cos",    "tan", "erf",
-      "gelu", "silu", "pow",  "sum",     "mean", "prod", "var",   "std",   "norm",  "cumsum", "matmul", "mm",  "bmm"};
+      "exp", "log",  "tanh",   "sigmoid", "exp2", "log2", "log1p",   "expm1",      "rsqrt", "sin",
+      "cos", "tan",  "erf",    "gelu",    "silu", "pow",  "sum",     "mean",       "prod",  "var",
+      "std", "norm", "cumsum", "matmul",  "mm",   "bmm",  "softmax", "log_softmax"};
   const std::string op = c.op.back() == '_' ? c.op.substr(0, c.op.size() - 1) : c.op;
   if (std::find(approximate.begin(), approximate.end(), op) == approximate.end()) return 0;
   // Sums of many terms (reductions, scans, products) round at every step.
@@ -159,8 +162,10 @@ void check_case(const fixtures::Case& c, bool strided) {
     } else if (tol == 0 || std::isinf(want)) {
       CHECK(got[i] == want);
     } else {
-      // gelu cancels in 1 + erf, products cancel in their sums: their errors are relative to 1.
-      const bool absolute = c.op.starts_with("gelu") || c.op == "matmul" || c.op == "mm" || c.op == "bmm";
+      // gelu cancels in 1 + erf, products in their sums, log_softmax in (x - max) - log(sum):
+      // their errors are relative to 1.
+      const bool absolute =
+          c.op.starts_with("gelu") || c.op == "matmul" || c.op == "mm" || c.op == "bmm" || c.op == "log_softmax";
       const double scale = std::max(std::abs(want), absolute ? 1.0 : 1e-30);
       CHECK(std::abs(got[i] - want) <= tol * scale + 1e-300);
     }

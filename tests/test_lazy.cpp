@@ -266,6 +266,21 @@ TEST_CASE("reductions combine in one order whatever the threads and the fusion",
   CHECK(one == Approx(reference).epsilon(1e-5));
 }
 
+TEST_CASE("reducing the outer dim walks rows but combines in the same order", "[lazy][reduce]") {
+  // A column reduction of a row-major matrix runs row by row; it must give the bits of the same
+  // reduction over a contiguous copy of the transpose (reduced along rows), blocks and all.
+  const hci::Tensor x = hci::randn({10000, 300}) + 0.5;
+  hci::eval(x);
+  const hci::Tensor xt = x.t().contiguous();
+  CHECK(x.sum({0}).to_vector<float>() == xt.sum({1}).to_vector<float>());
+  CHECK(x.mean({0}).to_vector<float>() == xt.mean({1}).to_vector<float>());
+  CHECK(x.amax({0}).to_vector<float>() == xt.amax({1}).to_vector<float>());
+  CHECK((x * 1e-3 + 1).prod({0}).to_vector<float>() == (xt * 1e-3 + 1).prod({1}).to_vector<float>());
+  CHECK((x > 0).all({0}).to_vector<bool>() == (xt > 0).all({1}).to_vector<bool>());
+  const hci::Tensor ints = (x * 100).to(hci::kInt32);
+  CHECK(ints.sum({0}).to_vector<int64_t>() == ints.t().contiguous().sum({1}).to_vector<int64_t>());
+}
+
 TEST_CASE("prod, argmax and cumsum give one answer whatever the threads", "[lazy][reduce]") {
   // Long enough that the pool splits single outputs into blocks.
   const int64_t n = 1 << 19;

@@ -35,11 +35,11 @@ struct KernelStructure {
   std::vector<KernelOp> ops;    // topological; the last value is stored (or reduced, then stored)
   std::vector<Layout> layouts;  // per buffer; buffer 0 is the output
   int32_t rank = 0;             // of the iteration space, after coalescing
-  int32_t reduce_rank = 0;      // trailing dims that are reduced, or scanned (0: elementwise)
+  int32_t reduce_rank = 0;      // trailing dims that are reduced, or the row of a row-wise op
 
   OpKind root() const { return ops.empty() ? OpKind::Load : ops.back().op; }
   bool is_reduction() const { return hci::is_reduction(root()); }
-  bool is_scan() const { return hci::is_scan(root()); }
+  bool is_row_wise() const { return hci::is_row_wise(root()); }
   friend bool operator==(const KernelStructure&, const KernelStructure&) = default;
 
   uint64_t hash() const {

@@ -172,6 +172,8 @@ class Tensor {
   Tensor std(IntList dims = {}, double correction = 1, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor norm(double p = 2, IntList dims = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor cumsum(int64_t dim, Loc loc = Loc::current()) const;
+  Tensor softmax(int64_t dim, Loc loc = Loc::current()) const;
+  Tensor log_softmax(int64_t dim, Loc loc = Loc::current()) const;
 
   // Matrix products.
   Tensor matmul(const Tensor& other, Loc loc = Loc::current()) const;

@@ -1,4 +1,4 @@
-// Reductions over any set of dims (or all of them), arg-reductions and scans.
+// Reductions over any set of dims (or all of them), arg-reductions and cumsum.
 #pragma once
 
 #include <hci/ops/elementwise.hpp>
@@ -14,8 +14,8 @@ namespace detail {
 // executors reduce the trailing dims; the result is laid out with reduced dims of size 1.
 HCI_RUNTIME_DECL Tensor reduce(OpKind op, const Tensor& x, IntList dims, bool keepdim, DType out, const Loc& loc);
 
-// Records a scan along one dim; the iteration space puts that dim last.
-HCI_RUNTIME_DECL Tensor scan(OpKind op, const Tensor& x, int64_t dim, DType out, const Loc& loc);
+// Records a row-wise op (cumsum, softmax) along one dim; the iteration space puts that dim last.
+HCI_RUNTIME_DECL Tensor row_wise(OpKind op, const Tensor& x, int64_t dim, DType out, const Loc& loc);
 
 // The accumulating dtype of sum, prod and cumsum: integers and bools accumulate in int64.
 constexpr DType accumulate_dtype(DType t) { return is_integral(t, true) ? kInt64 : t; }
@@ -74,7 +74,7 @@ HCI_RUNTIME_DECL Tensor norm(const Tensor& x, double p = 2, IntList dims = {}, b
 
 // Running sums along dim: integers and bools to int64.
 inline Tensor cumsum(const Tensor& x, int64_t dim, Loc loc = Loc::current()) {
-  return detail::scan(OpKind::Cumsum, x, dim, detail::accumulate_dtype(x.dtype()), loc);
+  return detail::row_wise(OpKind::Cumsum, x, dim, detail::accumulate_dtype(x.dtype()), loc);
 }
 
 inline Tensor Tensor::sum(Loc loc) const { return hci::sum(*this, {}, false, loc); }
@@ -146,7 +146,7 @@ HCI_RUNTIME_DEF Tensor reduce(OpKind op, const Tensor& x, IntList dims, bool kee
   return keepdim ? result : result.view(squeezed);
 }
 
-HCI_RUNTIME_DEF Tensor scan(OpKind op, const Tensor& x, int64_t dim, DType out, const Loc& loc) {
+HCI_RUNTIME_DEF Tensor row_wise(OpKind op, const Tensor& x, int64_t dim, DType out, const Loc& loc) {
   const int64_t n = x.dim();
   const int64_t d = n == 0 ? 0 : wrap_dim(dim, n, std::string(op_name(op)).c_str());
   if (n == 0) HCI_CHECK(dim == 0 || dim == -1, "{}: dim {} is out of range for a 0-dim tensor", op_name(op), dim);

@@ -647,6 +647,73 @@ inline void store_reduced(const Kernel& k, const std::vector<Acc>& results) {
   });
 }
 
+// Whether a reduction over [outputs, reduced] reads its operands along the outputs: every
+// buffer loaded has stride 0 or 1 there (a sum over the rows of a row-major matrix, say).
+inline bool reduces_outer_dim(const Kernel& k) {
+  if (k.structure.rank != 2 || k.structure.reduce_rank != 1) return false;
+  for (const KernelOp& op : k.structure.ops)
+    if (op.op == OpKind::Load && std::abs(k.params.buffers[size_t(op.args[0])].strides[0]) > 1) return false;
+  return true;
+}
+
+// The reduction over the outer dim in the same order as reduce_block (element i of an output to
+// lane i % kLanes within blocks of kBlock, the lanes as a tree, the blocks left to right), but
+// walking memory row by row: the operands are evaluated a strip of outputs at a time through
+// the transposed iteration space, into kLanes accumulators per output.
+template <class Acc>
+inline void run_reduction_by_rows(const Kernel& k, ThreadPool& pool, const Reducer<Acc>& r, std::vector<Acc>& results) {
+  const int64_t outputs = k.params.sizes[0], length = k.params.sizes[1];
+  Kernel transposed = k;  // iteration space [reduced, outputs]
+  std::swap(transposed.params.sizes[0], transposed.params.sizes[1]);
+  for (BufferParam& b : transposed.params.buffers) std::swap(b.strides[0], b.strides[1]);
+  const Dims contiguous = hci::detail::contiguous_strides(transposed.params.sizes);
+  for (size_t b = 0; b < transposed.params.buffers.size(); ++b) {
+    const Dims& st = transposed.params.buffers[b].strides;
+    transposed.structure.layouts[b] = st[0] == 0 && st[1] == 0 ? Layout::Broadcast
+                                      : st == contiguous       ? Layout::Contiguous
+                                                               : Layout::Strided;
+  }
+  const size_t count = k.structure.ops.size() - 1;
+  const int64_t strips = (outputs + kChunk - 1) / kChunk;
+  const int threads = int(std::clamp<int64_t>(outputs * length / kGrain, 1, std::min<int64_t>(strips, pool.size())));
+  using W = std::conditional_t<std::is_same_v<Acc, int64_t>, uint64_t, Acc>;
+  pool.run(threads, [&](int part) {
+    hci::detail::PreciseFloatMode mode;
+    ChunkEvaluator eval(transposed);
+    std::vector<Acc> lanes(size_t(kLanes * kChunk)), total(kChunk);
+    for (int64_t strip = strips * part / threads; strip < strips * (part + 1) / threads; ++strip) {
+      const int64_t o0 = strip * kChunk;
+      const int n = int(std::min<int64_t>(kChunk, outputs - o0));
+      for (int64_t b0 = 0; b0 < std::max<int64_t>(length, 1); b0 += kBlock) {
+        std::fill(lanes.begin(), lanes.end(), r.identity());
+        for (int64_t i = b0; i < std::min(length, b0 + kBlock); ++i) {
+          const Acc* x = static_cast<const Acc*>(eval.run(i * outputs + o0, n, count).data);
+          Acc* lane = lanes.data() + (i - b0) % kLanes * kChunk;
+          switch (r.op) {  // instantiated per op, so that the loop vectorises
+            case OpKind::Sum:
+            case OpKind::Mean:
+              for (int j = 0; j < n; ++j) lane[j] = Acc(W(lane[j]) + W(x[j]));
+              break;
+            case OpKind::Prod:
+              for (int j = 0; j < n; ++j) lane[j] = Acc(W(lane[j]) * W(x[j]));
+              break;
+            default:
+              for (int j = 0; j < n; ++j) lane[j] = r.combine(lane[j], x[j]);
+          }
+        }
+        for (int j = 0; j < n; ++j) {
+          auto at = [&](int l) { return lanes[size_t(l) * kChunk + size_t(j)]; };
+          const Acc block = r.combine(r.combine(r.combine(at(0), at(1)), r.combine(at(2), at(3))),
+                                      r.combine(r.combine(at(4), at(5)), r.combine(at(6), at(7))));
+          total[size_t(j)] = b0 == 0 ? block : r.combine(total[size_t(j)], block);
+        }
+      }
+      for (int j = 0; j < n; ++j)
+        results[size_t(o0 + j)] = r.op == OpKind::Mean ? total[size_t(j)] / Acc(length) : total[size_t(j)];
+    }
+  });
+}
+
 template <class Acc>
 inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
   const KernelOp& root = k.structure.ops.back();
@@ -657,6 +724,12 @@ inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
   if (outputs == 0) return;
   const int64_t blocks = std::max<int64_t>(1, (length + kBlock - 1) / kBlock);
   std::vector<Acc> results(static_cast<size_t>(outputs), r.identity());
+  if (reduces_outer_dim(k)) {
+    run_reduction_by_rows(k, pool, r, results);
+    round_to_dtype(results.data(), int(results.size()), root.dtype);
+    store_reduced(k, results);
+    return;
+  }
 
   // Block values of output o for blocks [b0, b1).
   auto block_values = [&](ChunkEvaluator& eval, int64_t o, int64_t b0, int64_t b1, Acc* out) {
@@ -798,6 +871,70 @@ inline void run_scan(const Kernel& k, ThreadPool& pool) {
   });
 }
 
+// softmax and log_softmax along each row, the row resident in cache: one pass for the
+// maximum, one for e^(x - max) and its sum (the row written out), one to normalise the written
+// row. The maximum and the sum combine in lanes as reductions do; one thread per row.
+template <class Acc>
+inline void run_softmax(const Kernel& k, ThreadPool& pool) {
+  const int rank = k.structure.rank, row_rank = k.structure.reduce_rank;
+  int64_t rows = 1, length = 1;
+  for (int d = 0; d < rank; ++d) (d < rank - row_rank ? rows : length) *= k.params.sizes[d];
+  if (rows == 0 || length == 0) return;
+  const KernelOp& root = k.structure.ops.back();
+  const bool log_softmax = root.op == OpKind::LogSoftmax;
+  const size_t count = k.structure.ops.size() - 1;
+  const BufferParam& out = k.params.buffers[0];
+  // A contiguous output of the accumulator's type takes the row directly; others go through a
+  // row buffer and store().
+  const bool direct = k.structure.layouts[0] == Layout::Contiguous && out.dtype == dtype_of<Acc>::value;
+  const int threads = int(std::clamp<int64_t>(rows * length / kGrain, 1, std::min<int64_t>(rows, pool.size())));
+  pool.run(threads, [&](int part) {
+    hci::detail::PreciseFloatMode mode;
+    ChunkEvaluator eval(k);
+    std::vector<Acc> row_buffer(direct ? 0 : size_t(length));
+    std::vector<int64_t> offsets(kChunk);
+    const Reducer<Acc> max_of{OpKind::Amax};
+    for (int64_t r = rows * part / threads; r < rows * (part + 1) / threads; ++r) {
+      Acc* row = direct ? static_cast<Acc*>(out.data) + out.offset + r * length : row_buffer.data();
+      Acc lanes[kLanes];
+      std::fill(lanes, lanes + kLanes, max_of.identity());
+      for (int64_t s = 0; s < length; s += kChunk) {
+        const int n = int(std::min<int64_t>(kChunk, length - s));
+        const Acc* x = static_cast<const Acc*>(eval.run(r * length + s, n, count).data);
+        for (int j = 0; j < n; ++j) lanes[j % kLanes] = max_of.combine(lanes[j % kLanes], x[j]);
+      }
+      const Acc max =
+          max_of.combine(max_of.combine(max_of.combine(lanes[0], lanes[1]), max_of.combine(lanes[2], lanes[3])),
+                         max_of.combine(max_of.combine(lanes[4], lanes[5]), max_of.combine(lanes[6], lanes[7])));
+      std::fill(lanes, lanes + kLanes, Acc(0));
+      for (int64_t s = 0; s < length; s += kChunk) {
+        const int n = int(std::min<int64_t>(kChunk, length - s));
+        const Acc* x = static_cast<const Acc*>(eval.run(r * length + s, n, count).data);
+        Acc* y = row + s;
+        if (log_softmax) {
+          for (int j = 0; j < n; ++j) y[j] = x[j] - max;
+          for (int j = 0; j < n; ++j) lanes[j % kLanes] += math::exp(y[j]);
+        } else {
+          for (int j = 0; j < n; ++j) y[j] = math::exp(x[j] - max);
+          for (int j = 0; j < n; ++j) lanes[j % kLanes] += y[j];
+        }
+      }
+      const Acc sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+      if (log_softmax) {
+        const Acc log_sum = math::log(sum);
+        for (int64_t j = 0; j < length; ++j) row[j] -= log_sum;
+      } else {
+        for (int64_t j = 0; j < length; ++j) row[j] /= sum;
+      }
+      if (!direct) {
+        round_to_dtype(row, int(length), root.dtype);
+        for (int64_t s = 0; s < length; s += kChunk)
+          store(k, row + s, r * length + s, int(std::min<int64_t>(kChunk, length - s)), offsets);
+      }
+    }
+  });
+}
+
 // Calls f with a zero of the C++ type a dtype computes in.
 template <class F>
 inline void visit_compute_type(DType dtype, F&& f) {
@@ -810,8 +947,12 @@ inline void visit_compute_type(DType dtype, F&& f) {
 
 HCI_RUNTIME_DEF void run_kernel(const Kernel& k, ThreadPool& pool) {
   const KernelOp& root = k.structure.ops.back();
-  if (k.structure.is_scan())
+  if (root.op == OpKind::Cumsum)
     return visit_compute_type(root.dtype, [&](auto zero) { run_scan<decltype(zero)>(k, pool); });
+  if (k.structure.is_row_wise()) {  // softmax and log_softmax compute in a floating type
+    if (compute_type(root.dtype) == ComputeType::Float64) return run_softmax<double>(k, pool);
+    return run_softmax<float>(k, pool);
+  }
   if (!k.structure.is_reduction()) return run_elementwise(k, pool);
   if (is_arg_reduction(root.op))
     return visit_compute_type(root.in_dtype, [&](auto zero) { run_arg_reduction<decltype(zero)>(k, pool); });
