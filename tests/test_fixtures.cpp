@@ -100,6 +100,20 @@ hci::Tensor run(const fixtures::Case& c, const Inputs& in) {
     return op == "argmax" ? hci::argmax(tensor(in[0]), dim, keepdim) : hci::argmin(tensor(in[0]), dim, keepdim);
   }
   if (op == "cumsum") return hci::cumsum(tensor(in[0]), std::stoll(c.args[0]));
+  if (op == "cat" || op == "stack") {
+    std::vector<hci::Tensor> parts;
+    for (const auto& x : in) parts.push_back(tensor(x));
+    return op == "cat" ? hci::cat(parts, std::stoll(c.args[0])) : hci::stack(parts, std::stoll(c.args[0]));
+  }
+  if (op == "index_select") return hci::index_select(tensor(in[0]), std::stoll(c.args[0]), tensor(in[1]));
+  if (op == "gather") return hci::gather(tensor(in[0]), std::stoll(c.args[0]), tensor(in[1]));
+  if (op == "masked_fill") return hci::masked_fill(tensor(in[0]), tensor(in[1]), std::get<hci::Scalar>(in[2]));
+  if (op == "masked_fill_") {
+    hci::Tensor t = tensor(in[0]).clone();
+    return t.masked_fill_(tensor(in[1]), std::get<hci::Scalar>(in[2]));
+  }
+  if (op == "equal") return hci::full({}, hci::equal(tensor(in[0]), tensor(in[1])), hci::kBool);
+  if (op == "allclose") return hci::full({}, hci::allclose(tensor(in[0]), tensor(in[1])), hci::kBool);
   if (op == "softmax") return hci::softmax(tensor(in[0]), std::stoll(c.args[0]));
   if (op == "log_softmax") return hci::log_softmax(tensor(in[0]), std::stoll(c.args[0]));
   if (op == "matmul") return hci::matmul(tensor(in[0]), tensor(in[1]));

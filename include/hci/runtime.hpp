@@ -58,6 +58,7 @@ struct Target {
   NodePtr node;
   Dims strides;
   int64_t offset = 0;
+  bool counts_as_write = true;  // false while a node fills its own new storage part by part (concat)
 };
 
 // Evaluation, compiled with the runtime (see HCI_SEPARATE_RUNTIME in config.hpp). Callers hold
@@ -135,20 +136,13 @@ class KernelBuilder {
       materialize_locked(p);
       version = p->version.load();
     }
-    HCI_CHECK(p->version.load() == version,
-              "a tensor's memory was written while an operation reading it was still pending; write "
-              "to memory hci reads only through data_ptr() (which evaluates pending readers first)");
+    check_version(*p, version);
     return load(p, strides, offset);
   }
 
   // The node's own operation over its inputs (views already in the iteration space).
   int emit_root(const Node& n) {
-    int args[3] = {-1, -1, -1};
-    for (size_t i = 0; i < n.inputs.size(); ++i) {
-      const Input& in = n.inputs[i];
-      args[i] = emit(in.node, in.strides, in.offset, in.version);
-    }
-    return push({n.op, n.dtype, n.in_dtype, 0, {args[0], args[1], args[2]}});
+    return emit_op(n, [](const Input& in) { return std::pair(in.strides, in.offset); });
   }
 
   KernelParams& params() { return params_; }
@@ -158,22 +152,54 @@ class KernelBuilder {
   void set_output(void* data, DType dtype, Dims strides, int64_t offset) {
     params_.buffers.insert(params_.buffers.begin(), BufferParam{data, dtype, offset, std::move(strides)});
     for (KernelOp& op : structure_.ops)
-      if (op.op == OpKind::Load) ++op.args[0];
+      if (op.op == OpKind::Load || op.op == OpKind::Gather) ++op.args[0];
   }
 
  private:
+  // A fused producer: its inputs' views rewritten through the composition.
   int emit_node(const Node& p, const Composition& c) {
-    int args[3] = {-1, -1, -1};
-    for (size_t i = 0; i < p.inputs.size(); ++i) {
-      const Input& in = p.inputs[i];
+    return emit_op(p, [&](const Input& in) {
       Dims strides(iter_sizes_.size(), 0);
       for (size_t k = 0; k < strides.size(); ++k)
         if (c.dim_of[k] >= 0) strides[k] = c.step[k] * in.strides[c.dim_of[k]];
       int64_t offset = in.offset;
       for (size_t j = 0; j < c.start.size(); ++j) offset += c.start[j] * in.strides[j];
-      args[i] = emit(in.node, strides, offset, in.version);
+      return std::pair(std::move(strides), offset);
+    });
+  }
+
+  // Node n's op over its inputs, each seen through view(input) = (strides, offset). A gather
+  // reads its source through computed positions, so the source is a buffer, never fused.
+  template <class View>
+  int emit_op(const Node& n, const View& view) {
+    int args[3] = {-1, -1, -1};
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const Input& in = n.inputs[i];
+      auto [strides, offset] = view(in);
+      args[i] = n.op == OpKind::Gather && i == 0 ? gather_source(in.node, strides, offset, in.version)
+                                                 : emit(in.node, strides, offset, in.version);
     }
-    return push({p.op, p.dtype, p.in_dtype, 0, {args[0], args[1], args[2]}});
+    if (n.op == OpKind::Gather) {  // the source's stride and size along the gathered dim
+      args[2] = add_scalar(ScalarParam{.i = n.attributes[0]});
+      add_scalar(ScalarParam{.i = n.attributes[1]});
+    }
+    return push({n.op, n.dtype, n.in_dtype, 0, {args[0], args[1], args[2]}});
+  }
+
+  int gather_source(const NodePtr& p, const Dims& strides, int64_t offset, uint64_t version) {
+    if (!p->materialized()) {
+      materialize_locked(p);
+      version = p->version.load();
+    }
+    check_version(*p, version);
+    params_.buffers.push_back(BufferParam{p->storage->data, p->dtype, offset, strides});
+    return int(params_.buffers.size() - 1);
+  }
+
+  static void check_version(const Node& p, uint64_t version) {
+    HCI_CHECK(p.version.load() == version,
+              "a tensor's memory was written while an operation reading it was still pending; write "
+              "to memory hci reads only through data_ptr() (which evaluates pending readers first)");
   }
 
   int load(const NodePtr& p, const Dims& strides, int64_t offset) {
@@ -270,7 +296,36 @@ inline std::string with_origin(const std::string& message, const Node& n) {
   return detail::format("{} (while evaluating {} recorded at {})", message, op_name(n.op), location_str(n.recorded_at));
 }
 
+// concat: one copy kernel per input into its slice of a new buffer, each fusing the input's
+// producers. attributes = [dim, length of input 0 along dim, length of input 1, ...].
+inline void compute_concat_locked(const NodePtr& node) {
+  auto out = allocate_storage(node->device, size_t(numel(node->shape)) * hci::element_size(node->dtype));
+  node->storage = out;
+  const Dims strides = contiguous_strides(node->shape);
+  const size_t dim = size_t(node->attributes[0]);
+  int64_t start = 0;
+  for (size_t i = 0; i < node->inputs.size(); ++i) {
+    Dims shape = node->shape;
+    shape[dim] = node->attributes[i + 1];
+    NodePtr copy = std::make_shared<Node>();
+    copy->op = OpKind::Cast;
+    copy->dtype = node->dtype;
+    copy->in_dtype = node->inputs[i].node->dtype;
+    copy->device = node->device;
+    copy->shape = copy->iter_sizes = shape;
+    copy->recorded_at = node->recorded_at;
+    copy->inputs.push_back(std::move(node->inputs[i]));  // so that its producers may fuse into the copy
+    const Target part{node, strides, start * strides[dim], false};
+    if (numel(shape) > 0) compute_locked(copy, &part);
+    start += shape[dim];
+  }
+  node->storage = nullptr;
+  node->set_storage(std::move(out));
+  node->inputs.clear();
+}
+
 HCI_RUNTIME_DEF void compute_locked(const NodePtr& node, const Target* target) {
+  if (node->op == OpKind::Concat && !target) return compute_concat_locked(node);
   try {
     if (is_library_call(node->op))  // a library reads buffers: its operands are computed first
       for (const Input& in : node->inputs) materialize_locked(in.node);
@@ -295,7 +350,7 @@ HCI_RUNTIME_DEF void compute_locked(const NodePtr& node, const Target* target) {
     }
     out->ready = finish_and_launch(builder, node->device, node->recorded_at);
     if (target) {
-      target->node->version.fetch_add(1);
+      if (target->counts_as_write) target->node->version.fetch_add(1);
     } else {
       node->set_storage(std::move(out));
       node->inputs.clear();

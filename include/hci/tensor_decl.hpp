@@ -175,6 +175,15 @@ class Tensor {
   Tensor softmax(int64_t dim, Loc loc = Loc::current()) const;
   Tensor log_softmax(int64_t dim, Loc loc = Loc::current()) const;
 
+  // Indexing and whole-tensor comparisons.
+  Tensor index_select(int64_t dim, const Tensor& index, Loc loc = Loc::current()) const;
+  Tensor gather(int64_t dim, const Tensor& index, Loc loc = Loc::current()) const;
+  Tensor masked_fill(const Tensor& mask, Scalar value, Loc loc = Loc::current()) const;
+  Tensor& masked_fill_(const Tensor& mask, Scalar value, Loc loc = Loc::current());
+  bool equal(const Tensor& other, Loc loc = Loc::current()) const;
+  bool allclose(const Tensor& other, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false,
+                Loc loc = Loc::current()) const;
+
   // Matrix products.
   Tensor matmul(const Tensor& other, Loc loc = Loc::current()) const;
   Tensor mm(const Tensor& other, Loc loc = Loc::current()) const;

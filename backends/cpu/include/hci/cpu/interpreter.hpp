@@ -190,6 +190,7 @@ class ChunkEvaluator {
                  : scratch<T>(i);
     const int n_padded = groups * kGroup;
     if (op.op == OpKind::Load) return load<T>(op, out, start, n, n_padded);
+    if (op.op == OpKind::Gather) return gather<T>(op, out, start, n, n_padded);
     if (op.op == OpKind::Scalar) {
       const ScalarParam s = k_.params.scalars[op.args[0]];
       const T v = type == ComputeType::Int64 ? T(s.i) : type == ComputeType::Float32 ? T(s.f) : T(s.d);
@@ -243,6 +244,32 @@ class ChunkEvaluator {
         return {out, type};
       }
     });
+  }
+
+  // Reads a buffer at positions its strides give plus index value * stride, each index checked
+  // against the size of the dim it indexes.
+  template <class T>
+  Slot gather(const KernelOp& op, T* out, int64_t start, int n, int n_padded) {
+    const BufferParam& b = k_.params.buffers[size_t(op.args[0])];
+    const auto* index = static_cast<const int64_t*>(slots_[size_t(op.args[1])].data);
+    const int64_t stride = k_.params.scalars[size_t(op.args[2])].i, size = k_.params.scalars[size_t(op.args[2]) + 1].i;
+    offsets_of(k_.params.sizes, b, start, n, offsets_.data());
+    for (int j = 0; j < n; ++j) {
+      HCI_CHECK(index[j] >= 0 && index[j] < size, "index {} is out of bounds for a dim of size {}", index[j], size);
+      offsets_[size_t(j)] += index[j] * stride;
+    }
+    visit_dtype(b.dtype, [&](auto zero) {
+      using S = decltype(zero);
+      if constexpr (std::is_same_v<compute_cpp_t<S>, T>) {
+        const S* base = static_cast<const S*>(b.data);
+        for (int j = 0; j < n; ++j) out[j] = convert_value<S, T>(base[offsets_[size_t(j)]]);
+      }
+    });
+    std::fill(out + n, out + n_padded, T(0));
+    constexpr ComputeType type = std::is_same_v<T, int64_t> ? ComputeType::Int64
+                                 : std::is_same_v<T, float> ? ComputeType::Float32
+                                                            : ComputeType::Float64;
+    return {out, type};
   }
 
   template <class A>
