@@ -161,7 +161,8 @@ HCI_ALWAYS_INLINE std::pair<V, V> log_extended(V x) {
   const V z = s * s;
   static constexpr auto c = inverse_odd_numbers<T, sizeof(T) == 4 ? 5 : 11>();
   const V hi = s + s;
-  const V lo = (s_lo + s_lo) + hi * (z * horner(z, c));
+  // 2 atanh(s + s_lo) = 2 s + 2 s_lo + 2 s z P(z) + 2 s_lo z (the tail's change with s_lo).
+  const V lo = (s_lo + s_lo) * (V(T(1)) + z) + hi * (z * horner(z, c));
   // e ln2 + hi + lo, with e * ln2_hi exact.
   const auto [sum, sum_lo] = two_sum(e * V(Ln2<T>::hi), hi);
   const V tail = sum_lo + lo + e * V(Ln2<T>::lo);
