@@ -114,6 +114,14 @@ hci::Tensor run(const fixtures::Case& c, const Inputs& in) {
   }
   if (op == "equal") return hci::full({}, hci::equal(tensor(in[0]), tensor(in[1])), hci::kBool);
   if (op == "allclose") return hci::full({}, hci::allclose(tensor(in[0]), tensor(in[1])), hci::kBool);
+  if (op.starts_with("sort_")) {
+    auto [values, indices] = hci::sort(tensor(in[0]), std::stoll(c.args[0]), c.args[1] == "1");
+    return op == "sort_values" ? values : indices;
+  }
+  if (op.starts_with("topk_")) {
+    auto [values, indices] = hci::topk(tensor(in[0]), std::stoll(c.args[0]), std::stoll(c.args[1]), c.args[2] == "1");
+    return op == "topk_values" ? values : indices;
+  }
   if (op == "softmax") return hci::softmax(tensor(in[0]), std::stoll(c.args[0]));
   if (op == "log_softmax") return hci::log_softmax(tensor(in[0]), std::stoll(c.args[0]));
   if (op == "matmul") return hci::matmul(tensor(in[0]), tensor(in[1]));

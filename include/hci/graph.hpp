@@ -69,7 +69,8 @@ struct Node {
   Dims iter_sizes;          // the iteration space: `shape` for elementwise ops; kept dims, then reduced dims
   int32_t reduce_rank = 0;  // trailing iteration dims reduced (or scanned)
   Dims output_strides;      // of the result over the iteration space, where not the default (scans)
-  Dims attributes;          // what some ops need beyond their inputs (concat: dim and lengths)
+  Dims attributes;          // what some ops need beyond their inputs (concat: dim and lengths; gather:
+                            // the source's stride and size along the dim; argsort: descending)
   std::vector<Input> inputs;
   ScalarParam scalar{};
   std::source_location recorded_at;

@@ -183,6 +183,7 @@ class KernelBuilder {
       args[2] = add_scalar(ScalarParam{.i = n.attributes[0]});
       add_scalar(ScalarParam{.i = n.attributes[1]});
     }
+    if (n.op == OpKind::Argsort) args[1] = add_scalar(ScalarParam{.i = n.attributes[0]});  // descending
     return push({n.op, n.dtype, n.in_dtype, 0, {args[0], args[1], args[2]}});
   }
 

@@ -10,6 +10,7 @@
 #include <hci/ops/linalg.hpp>
 #include <hci/ops/reduce.hpp>
 #include <hci/ops/softmax.hpp>
+#include <hci/ops/sort.hpp>
 #include <hci/ops/views.hpp>
 #include <hci/runtime.hpp>
 #include <hci/tensor_decl.hpp>

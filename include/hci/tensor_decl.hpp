@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <source_location>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -183,6 +184,12 @@ class Tensor {
   bool equal(const Tensor& other, Loc loc = Loc::current()) const;
   bool allclose(const Tensor& other, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false,
                 Loc loc = Loc::current()) const;
+
+  // Sorting.
+  Tensor argsort(int64_t dim = -1, bool descending = false, Loc loc = Loc::current()) const;
+  std::tuple<Tensor, Tensor> sort(int64_t dim = -1, bool descending = false, Loc loc = Loc::current()) const;
+  std::tuple<Tensor, Tensor> topk(int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true,
+                                  Loc loc = Loc::current()) const;
 
   // Matrix products.
   Tensor matmul(const Tensor& other, Loc loc = Loc::current()) const;

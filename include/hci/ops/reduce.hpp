@@ -15,7 +15,8 @@ namespace detail {
 HCI_RUNTIME_DECL Tensor reduce(OpKind op, const Tensor& x, IntList dims, bool keepdim, DType out, const Loc& loc);
 
 // Records a row-wise op (cumsum, softmax) along one dim; the iteration space puts that dim last.
-HCI_RUNTIME_DECL Tensor row_wise(OpKind op, const Tensor& x, int64_t dim, DType out, const Loc& loc);
+HCI_RUNTIME_DECL Tensor row_wise(OpKind op, const Tensor& x, int64_t dim, DType out, const Loc& loc,
+                                 Dims attributes = {});
 
 // The accumulating dtype of sum, prod and cumsum: integers and bools accumulate in int64.
 constexpr DType accumulate_dtype(DType t) { return is_integral(t, true) ? kInt64 : t; }
@@ -146,7 +147,7 @@ HCI_RUNTIME_DEF Tensor reduce(OpKind op, const Tensor& x, IntList dims, bool kee
   return keepdim ? result : result.view(squeezed);
 }
 
-HCI_RUNTIME_DEF Tensor row_wise(OpKind op, const Tensor& x, int64_t dim, DType out, const Loc& loc) {
+HCI_RUNTIME_DEF Tensor row_wise(OpKind op, const Tensor& x, int64_t dim, DType out, const Loc& loc, Dims attributes) {
   const int64_t n = x.dim();
   const int64_t d = n == 0 ? 0 : wrap_dim(dim, n, std::string(op_name(op)).c_str());
   if (n == 0) HCI_CHECK(dim == 0 || dim == -1, "{}: dim {} is out of range for a 0-dim tensor", op_name(op), dim);
@@ -163,6 +164,7 @@ HCI_RUNTIME_DEF Tensor row_wise(OpKind op, const Tensor& x, int64_t dim, DType o
   node->iter_sizes = iter;
   node->reduce_rank = n == 0 ? 0 : 1;
   node->output_strides = output_strides;
+  node->attributes = std::move(attributes);
   node->inputs.push_back(Input{x.impl().node, strides, x.storage_offset(), 0});
   return record(node);
 }

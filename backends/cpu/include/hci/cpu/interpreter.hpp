@@ -962,6 +962,45 @@ inline void run_softmax(const Kernel& k, ThreadPool& pool) {
   });
 }
 
+// argsort: each row's values into a buffer, then a stable sort of their positions; NaN sorts
+// as the largest value.
+template <class V>
+inline void run_argsort(const Kernel& k, ThreadPool& pool) {
+  const int rank = k.structure.rank, row_rank = k.structure.reduce_rank;
+  int64_t rows = 1, length = 1;
+  for (int d = 0; d < rank; ++d) (d < rank - row_rank ? rows : length) *= k.params.sizes[d];
+  if (rows == 0 || length == 0) return;
+  const bool descending = k.params.scalars[size_t(k.structure.ops.back().args[1])].i != 0;
+  const size_t count = k.structure.ops.size() - 1;
+  auto nan = [](V x) {
+    if constexpr (std::is_same_v<V, int64_t>)
+      return false;
+    else
+      return math::is_nan(x);
+  };
+  const int threads = int(std::clamp<int64_t>(rows * length / kGrain, 1, std::min<int64_t>(rows, pool.size())));
+  pool.run(threads, [&](int part) {
+    ChunkEvaluator eval(k);
+    std::vector<V> values(static_cast<size_t>(length));
+    std::vector<int64_t> order(static_cast<size_t>(length)), offsets(kChunk);
+    for (int64_t r = rows * part / threads; r < rows * (part + 1) / threads; ++r) {
+      for (int64_t s = 0; s < length; s += kChunk) {
+        const int n = int(std::min<int64_t>(kChunk, length - s));
+        const V* x = static_cast<const V*>(eval.run(r * length + s, n, count).data);
+        std::copy(x, x + n, values.begin() + s);
+      }
+      for (int64_t i = 0; i < length; ++i) order[size_t(i)] = i;
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        const V va = values[size_t(a)], vb = values[size_t(b)];
+        if (descending) return nan(va) ? !nan(vb) : !nan(vb) && va > vb;
+        return !nan(va) && (nan(vb) || va < vb);
+      });
+      for (int64_t s = 0; s < length; s += kChunk)
+        store(k, order.data() + s, r * length + s, int(std::min<int64_t>(kChunk, length - s)), offsets);
+    }
+  });
+}
+
 // Calls f with a zero of the C++ type a dtype computes in.
 template <class F>
 inline void visit_compute_type(DType dtype, F&& f) {
@@ -976,6 +1015,8 @@ HCI_RUNTIME_DEF void run_kernel(const Kernel& k, ThreadPool& pool) {
   const KernelOp& root = k.structure.ops.back();
   if (root.op == OpKind::Cumsum)
     return visit_compute_type(root.dtype, [&](auto zero) { run_scan<decltype(zero)>(k, pool); });
+  if (root.op == OpKind::Argsort)
+    return visit_compute_type(root.in_dtype, [&](auto zero) { run_argsort<decltype(zero)>(k, pool); });
   if (k.structure.is_row_wise()) {  // softmax and log_softmax compute in a floating type
     if (compute_type(root.dtype) == ComputeType::Float64) return run_softmax<double>(k, pool);
     return run_softmax<float>(k, pool);
