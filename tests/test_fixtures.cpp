@@ -112,6 +112,12 @@ hci::Tensor run(const fixtures::Case& c, const Inputs& in) {
     hci::Tensor t = tensor(in[0]).clone();
     return t.masked_fill_(tensor(in[1]), std::get<hci::Scalar>(in[2]));
   }
+  if (op == "scatter_add") return hci::scatter_add(tensor(in[0]), std::stoll(c.args[0]), tensor(in[1]), tensor(in[2]));
+  if (op == "index_put") {  // inputs: the tensor, the values, then the indices
+    std::vector<hci::Tensor> indices;
+    for (size_t i = 2; i < in.size(); ++i) indices.push_back(tensor(in[i]));
+    return hci::index_put(tensor(in[0]), indices, tensor(in[1]), c.args[0] == "1");
+  }
   if (op == "equal") return hci::full({}, hci::equal(tensor(in[0]), tensor(in[1])), hci::kBool);
   if (op == "allclose") return hci::full({}, hci::allclose(tensor(in[0]), tensor(in[1])), hci::kBool);
   if (op.starts_with("sort_")) {

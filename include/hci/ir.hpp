@@ -69,6 +69,9 @@ enum class OpKind : uint8_t {
   Matmul,  // over [batch..., M, N, K]: out[b, m, n] = sum over k of a[b, m, k] * b[b, k, n]
   // Graph nodes computed by several kernels, never a kernel op themselves
   Concat,  // one copy kernel per input into its slice
+  // Indexed writes (the root of an in-place kernel): args = index value, source value, scalars
+  // (stride, bound, accumulate); output position = the buffer's strides + index * stride
+  Scatter,
   // Row-wise ops (the last op of a row kernel: each output depends on its whole row, the
   // last iteration dim)
   Cumsum,
@@ -93,17 +96,17 @@ struct OpInfo {
 };
 
 inline constexpr OpInfo kOpInfo[] = {
-    {"load", 0},         {"scalar", 0},   {"to", 0},     {"neg", 1},         {"abs", 1},         {"exp", 20},
-    {"exp2", 20},        {"expm1", 20},   {"log", 20},   {"log2", 20},       {"log1p", 25},      {"sqrt", 4},
-    {"rsqrt", 8},        {"sin", 30},     {"cos", 30},   {"tan", 35},        {"tanh", 20},       {"sigmoid", 20},
-    {"relu", 1},         {"silu", 24},    {"gelu", 50},  {"erf", 45},        {"floor", 2},       {"ceil", 2},
-    {"round", 2},        {"trunc", 2},    {"sign", 2},   {"logical_not", 1}, {"isnan", 1},       {"isinf", 1},
-    {"isfinite", 1},     {"add", 1},      {"sub", 1},    {"mul", 1},         {"div", 4},         {"maximum", 1},
-    {"minimum", 1},      {"pow", 60},     {"fmod", 10},  {"remainder", 12},  {"eq", 1},          {"ne", 1},
-    {"lt", 1},           {"le", 1},       {"gt", 1},     {"ge", 1},          {"logical_and", 1}, {"logical_or", 1},
-    {"gather", 1},       {"where", 1},    {"matmul", 2}, {"cat", 0},         {"cumsum", 1},      {"softmax", 25},
-    {"log_softmax", 25}, {"argsort", 20}, {"sum", 1},    {"mean", 1},        {"amax", 1},        {"amin", 1},
-    {"prod", 1},         {"all", 1},      {"any", 1},    {"argmax", 2},      {"argmin", 2},
+    {"load", 0},     {"scalar", 0},       {"to", 0},       {"neg", 1},         {"abs", 1},         {"exp", 20},
+    {"exp2", 20},    {"expm1", 20},       {"log", 20},     {"log2", 20},       {"log1p", 25},      {"sqrt", 4},
+    {"rsqrt", 8},    {"sin", 30},         {"cos", 30},     {"tan", 35},        {"tanh", 20},       {"sigmoid", 20},
+    {"relu", 1},     {"silu", 24},        {"gelu", 50},    {"erf", 45},        {"floor", 2},       {"ceil", 2},
+    {"round", 2},    {"trunc", 2},        {"sign", 2},     {"logical_not", 1}, {"isnan", 1},       {"isinf", 1},
+    {"isfinite", 1}, {"add", 1},          {"sub", 1},      {"mul", 1},         {"div", 4},         {"maximum", 1},
+    {"minimum", 1},  {"pow", 60},         {"fmod", 10},    {"remainder", 12},  {"eq", 1},          {"ne", 1},
+    {"lt", 1},       {"le", 1},           {"gt", 1},       {"ge", 1},          {"logical_and", 1}, {"logical_or", 1},
+    {"gather", 1},   {"where", 1},        {"matmul", 2},   {"cat", 0},         {"scatter", 1},     {"cumsum", 1},
+    {"softmax", 25}, {"log_softmax", 25}, {"argsort", 20}, {"sum", 1},         {"mean", 1},        {"amax", 1},
+    {"amin", 1},     {"prod", 1},         {"all", 1},      {"any", 1},         {"argmax", 2},      {"argmin", 2},
 };
 static_assert(std::size(kOpInfo) == size_t(OpKind::Argmin) + 1, "one kOpInfo entry per OpKind, in order");
 

@@ -148,6 +148,16 @@ class KernelBuilder {
   KernelParams& params() { return params_; }
   KernelStructure& structure() { return structure_; }
 
+  int32_t add_scalar(ScalarParam s) {
+    params_.scalars.push_back(s);
+    return int32_t(params_.scalars.size() - 1);
+  }
+
+  int push(KernelOp op) {
+    structure_.ops.push_back(op);
+    return int(structure_.ops.size() - 1);
+  }
+
   // The output is buffer 0; loads add buffers after it.
   void set_output(void* data, DType dtype, Dims strides, int64_t offset) {
     params_.buffers.insert(params_.buffers.begin(), BufferParam{data, dtype, offset, std::move(strides)});
@@ -213,16 +223,6 @@ class KernelBuilder {
     const int index = push({OpKind::Load, p->dtype, p->dtype, 0, {int32_t(params_.buffers.size() - 1)}});
     loads_.emplace_back(int(params_.buffers.size() - 1), index);
     return index;
-  }
-
-  int32_t add_scalar(ScalarParam s) {
-    params_.scalars.push_back(s);
-    return int32_t(params_.scalars.size() - 1);
-  }
-
-  int push(KernelOp op) {
-    structure_.ops.push_back(op);
-    return int(structure_.ops.size() - 1);
   }
 
   Dims iter_sizes_;

@@ -181,6 +181,12 @@ class Tensor {
   Tensor gather(int64_t dim, const Tensor& index, Loc loc = Loc::current()) const;
   Tensor masked_fill(const Tensor& mask, Scalar value, Loc loc = Loc::current()) const;
   Tensor& masked_fill_(const Tensor& mask, Scalar value, Loc loc = Loc::current());
+  Tensor scatter_add(int64_t dim, const Tensor& index, const Tensor& src, Loc loc = Loc::current()) const;
+  Tensor& scatter_add_(int64_t dim, const Tensor& index, const Tensor& src, Loc loc = Loc::current());
+  Tensor index_put(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false,
+                   Loc loc = Loc::current()) const;
+  Tensor& index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false,
+                     Loc loc = Loc::current());
   bool equal(const Tensor& other, Loc loc = Loc::current()) const;
   bool allclose(const Tensor& other, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false,
                 Loc loc = Loc::current()) const;

@@ -17,6 +17,18 @@ HCI_RUNTIME_DECL Tensor gather(const Tensor& x, int64_t dim, const Tensor& index
 // x where mask is false, value where it is true; x's dtype, mask broadcast to x's shape.
 HCI_RUNTIME_DECL Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value, Loc loc = Loc::current());
 
+// self with src's entries added at the positions index gives along dim: for dim 0,
+// out[index[i][j]][j] += src[i][j]. Repeated positions add up in index order.
+HCI_RUNTIME_DECL Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src,
+                                    Loc loc = Loc::current());
+
+// self with values written (or, with accumulate, added) at the positions the index tensors give
+// for its leading dims (x[i0, i1] = v); int64/int32 indices (negative ones count from the end)
+// broadcast together; bool masks select their true positions. Without accumulate, the last of
+// repeated positions wins.
+HCI_RUNTIME_DECL Tensor index_put(const Tensor& self, const std::vector<Tensor>& indices, const Tensor& values,
+                                  bool accumulate = false, Loc loc = Loc::current());
+
 // Same shape and the same values (NaN equals nothing).
 HCI_RUNTIME_DECL bool equal(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 
@@ -36,6 +48,13 @@ inline Tensor Tensor::masked_fill(const Tensor& mask, Scalar value, Loc loc) con
 }
 inline Tensor& Tensor::masked_fill_(const Tensor& mask, Scalar value, Loc loc) {
   return detail::inplace(*this, "masked_fill_", &mask, [&] { return hci::masked_fill(*this, mask, value, loc); }, loc);
+}
+inline Tensor Tensor::scatter_add(int64_t dim, const Tensor& index, const Tensor& src, Loc loc) const {
+  return hci::scatter_add(*this, dim, index, src, loc);
+}
+inline Tensor Tensor::index_put(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate,
+                                Loc loc) const {
+  return hci::index_put(*this, indices, values, accumulate, loc);
 }
 inline bool Tensor::equal(const Tensor& other, Loc loc) const { return hci::equal(*this, other, loc); }
 inline bool Tensor::allclose(const Tensor& other, double rtol, double atol, bool equal_nan, Loc loc) const {
@@ -66,6 +85,151 @@ inline Tensor record_gather(const Tensor& x, int64_t dim, const Tensor& index, D
 }
 
 }  // namespace detail
+
+namespace detail {
+
+// Writes (or adds) values into self's memory at self's strides over an iteration space plus
+// index * index_stride; index values at or past bound (when bound >= 0) are an error. Evaluated
+// at once, after every pending reader of self, in one kernel.
+inline void scatter_into(Tensor& self, const char* op, IntList iteration, Dims out_strides, const Tensor& index,
+                         Dims index_strides, int64_t index_stride, int64_t bound, const Tensor& values,
+                         Dims value_strides, bool accumulate, const Loc& loc) {
+  for (const Tensor* t : {&index, &values})
+    HCI_CHECK(t->impl().node != self.impl().node,
+              "{}: the index and the values must not share memory with the tensor written to; clone() them first", op);
+  HCI_CHECK(values.dtype() == self.dtype(), "{}: expected values of the tensor's dtype {}, got {}", op, self.dtype(),
+            values.dtype());
+  std::lock_guard lock(eval_mutex());
+  const TensorImpl& impl = self.impl();
+  materialize_locked(impl.node);
+  HCI_CHECK(!impl.node->storage->read_only, "{}: the tensor's memory is read-only (shape {})", op,
+            shape_str(self.sizes()));
+  flush_readers_locked(*impl.node);
+  try {
+    KernelBuilder builder(iteration);
+    builder.params().sizes = iteration.vec();
+    const int index_value = builder.emit(index.impl().node, index_strides, index.storage_offset(), index.version());
+    const int source_value = builder.emit(values.impl().node, value_strides, values.storage_offset(), values.version());
+    const int32_t scalars = builder.add_scalar(ScalarParam{.i = index_stride});
+    builder.add_scalar(ScalarParam{.i = bound});
+    builder.add_scalar(ScalarParam{.i = accumulate ? 1 : 0});
+    builder.push({OpKind::Scatter, self.dtype(), self.dtype(), 0, {index_value, source_value, scalars}});
+    builder.set_output(impl.node->storage->data, self.dtype(), std::move(out_strides), impl.offset);
+    impl.node->storage->ready = finish_and_launch(builder, self.device(), loc);
+    impl.node->version.fetch_add(1);
+  } catch (const Error& e) {
+    throw Error(detail::format("{} (while evaluating {} recorded at {})", e.what(), op, location_str(loc)));
+  }
+}
+
+// A tensor's strides over an iteration space it is broadcast to (0 where it has size 1 or no dim).
+inline Dims broadcast_strides(const Tensor& t, IntList sizes) {
+  Dims s(sizes.size(), 0);
+  const size_t lead = sizes.size() - size_t(t.dim());
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.size(d) != 1) s[lead + size_t(d)] = t.stride(d);
+  return s;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+inline void scatter_add_into(Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, const Loc& loc) {
+  const Tensor idx = detail::index_tensor("scatter_add", index);
+  HCI_CHECK(idx.dim() == self.dim() && src.dim() == self.dim(),
+            "scatter_add: index {}, input {} and src {} must have the same number of dims",
+            detail::shape_str(idx.sizes()), detail::shape_str(self.sizes()), detail::shape_str(src.sizes()));
+  const int64_t d = detail::wrap_dim(dim, std::max<int64_t>(self.dim(), 1), "scatter_add");
+  for (int64_t k = 0; k < self.dim(); ++k)
+    HCI_CHECK(idx.size(k) <= src.size(k) && (k == d || idx.size(k) <= self.size(k)),
+              "scatter_add: index {} is larger than src {} or, along dims other than {}, than the input {}",
+              detail::shape_str(idx.sizes()), detail::shape_str(src.sizes()), d, detail::shape_str(self.sizes()));
+  if (self.dim() == 0 || idx.numel() == 0) return;
+  Dims out_strides = self.strides().vec();
+  out_strides[size_t(d)] = 0;
+  detail::scatter_into(self, "scatter_add", idx.sizes(), out_strides, idx, idx.strides().vec(), self.stride(d),
+                       self.size(d), src, src.strides().vec(), true, loc);
+}
+
+inline void index_put_into(Tensor& self, const std::vector<Tensor>& indices, const Tensor& values, bool accumulate,
+                           const Loc& loc) {
+  // Bool masks become the int64 positions of their true entries, one index per masked dim.
+  std::vector<Tensor> positions;
+  for (const Tensor& index : indices) {
+    if (index.dtype() != kBool) {
+      positions.push_back(detail::index_tensor("index_put", index));
+      continue;
+    }
+    const std::vector<bool> mask = index.to_vector<bool>(loc);
+    std::vector<std::vector<int64_t>> coordinates(size_t(index.dim()));
+    for (size_t i = 0; i < mask.size(); ++i) {
+      if (!mask[i]) continue;
+      int64_t rest = int64_t(i);
+      for (int64_t d = index.dim() - 1; d >= 0; --d) {
+        coordinates[size_t(d)].push_back(rest % index.size(d));
+        rest /= index.size(d);
+      }
+    }
+    for (auto& c : coordinates) {
+      std::reverse(c.begin(), c.end());
+      positions.push_back(from_vector(c));
+    }
+  }
+  HCI_CHECK(int64_t(positions.size()) <= self.dim(), "index_put: too many indices ({}) for a tensor of shape {}",
+            positions.size(), detail::shape_str(self.sizes()));
+  // The broadcast index shape, then the dims not indexed.
+  Dims iteration;
+  for (const Tensor& p : positions) iteration = detail::broadcast_shapes(iteration, p.sizes(), "index_put");
+  const size_t batch = iteration.size();
+  Dims out_strides(batch, 0);
+  Tensor linear = zeros({}, kInt64);
+  for (size_t j = 0; j < positions.size(); ++j) {
+    const int64_t size = self.size(int64_t(j));
+    const Tensor& p = positions[j];
+    const Tensor outside = logical_or(lt(p, -size, loc), ge(p, size, loc), loc);
+    HCI_CHECK(!outside.any().item<bool>(loc), "index_put: an index for dim {} is out of bounds for size {}", j, size);
+    linear = add(linear, mul(where(lt(p, 0, loc), add(p, size, loc), p, loc), self.stride(int64_t(j)), loc), loc);
+  }
+  for (int64_t d = int64_t(positions.size()); d < self.dim(); ++d) {
+    iteration.push_back(self.size(d));
+    out_strides.push_back(self.stride(d));
+  }
+  Dims linear_strides = detail::broadcast_strides(linear, IntList(iteration).first(batch));
+  linear_strides.resize(iteration.size(), 0);
+  const Dims shape = detail::broadcast_shapes(iteration, values.sizes(), "index_put");
+  HCI_CHECK(shape == iteration, "index_put: values of shape {} do not broadcast to the indexed shape {}",
+            detail::shape_str(values.sizes()), detail::shape_str(iteration));
+  if (detail::numel(iteration) > 0)
+    detail::scatter_into(self, "index_put", iteration, out_strides, linear, linear_strides, 1, -1, values,
+                         detail::broadcast_strides(values, iteration), accumulate, loc);
+}
+
+}  // namespace detail
+
+HCI_RUNTIME_DEF Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, Loc loc) {
+  Tensor out = self.clone(loc);
+  detail::scatter_add_into(out, dim, index, src, loc);
+  return out;
+}
+
+HCI_RUNTIME_DEF Tensor index_put(const Tensor& self, const std::vector<Tensor>& indices, const Tensor& values,
+                                 bool accumulate, Loc loc) {
+  Tensor out = self.clone(loc);
+  detail::index_put_into(out, indices, values, accumulate, loc);
+  return out;
+}
+
+HCI_RUNTIME_DEF Tensor& Tensor::scatter_add_(int64_t dim, const Tensor& index, const Tensor& src, Loc loc) {
+  detail::scatter_add_into(*this, dim, index, src, loc);
+  return *this;
+}
+
+HCI_RUNTIME_DEF Tensor& Tensor::index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate,
+                                           Loc loc) {
+  detail::index_put_into(*this, indices, values, accumulate, loc);
+  return *this;
+}
 
 HCI_RUNTIME_DEF Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index, Loc loc) {
   const Tensor idx = detail::index_tensor("index_select", index);

@@ -165,6 +165,9 @@ class ChunkEvaluator {
     return slots_[count - 1];
   }
 
+  // Value i of the chunk last run.
+  const Slot& value(size_t i) const { return slots_[i]; }
+
  private:
   template <class T>
   T* scratch(size_t i) {
@@ -1001,6 +1004,47 @@ inline void run_argsort(const Kernel& k, ThreadPool& pool) {
   });
 }
 
+// Indexed writes, in iteration order on one thread, so repeated positions add up (or the last
+// write wins) the same way every time.
+template <class T>
+inline void run_scatter(const Kernel& k) {
+  const int64_t total = hci::detail::numel(k.params.sizes);
+  const KernelOp& root = k.structure.ops.back();
+  const int64_t stride = k.params.scalars[size_t(root.args[2])].i, bound = k.params.scalars[size_t(root.args[2]) + 1].i;
+  const bool accumulate = k.params.scalars[size_t(root.args[2]) + 2].i != 0;
+  const BufferParam& out = k.params.buffers[0];
+  hci::detail::PreciseFloatMode mode;
+  ChunkEvaluator eval(k);
+  std::vector<int64_t> offsets(kChunk);
+  for (int64_t s = 0; s < total; s += kChunk) {
+    const int n = int(std::min<int64_t>(kChunk, total - s));
+    eval.run(s, n, k.structure.ops.size() - 1);
+    const auto* index = static_cast<const int64_t*>(eval.value(size_t(root.args[0])).data);
+    const T* source = static_cast<const T*>(eval.value(size_t(root.args[1])).data);
+    offsets_of(k.params.sizes, out, s, n, offsets.data());
+    visit_dtype(out.dtype, [&](auto zero) {
+      using S = decltype(zero);
+      if constexpr (std::is_same_v<compute_cpp_t<S>, T>) {
+        S* base = static_cast<S*>(out.data);
+        for (int j = 0; j < n; ++j) {
+          HCI_CHECK(bound < 0 || (index[j] >= 0 && index[j] < bound), "index {} is out of bounds for a dim of size {}",
+                    index[j], bound);
+          S& target = base[offsets[size_t(j)] + index[j] * stride];
+          T value = source[j];
+          if (accumulate) {
+            using W = std::conditional_t<std::is_same_v<T, int64_t>, uint64_t, T>;
+            value = T(W(convert_value<S, T>(target)) + W(value));
+          }
+          if constexpr (std::is_same_v<S, bool>)
+            target = value != T(0);
+          else
+            target = S(value);
+        }
+      }
+    });
+  }
+}
+
 // Calls f with a zero of the C++ type a dtype computes in.
 template <class F>
 inline void visit_compute_type(DType dtype, F&& f) {
@@ -1013,6 +1057,8 @@ inline void visit_compute_type(DType dtype, F&& f) {
 
 HCI_RUNTIME_DEF void run_kernel(const Kernel& k, ThreadPool& pool) {
   const KernelOp& root = k.structure.ops.back();
+  if (root.op == OpKind::Scatter)
+    return visit_compute_type(root.dtype, [&](auto zero) { run_scatter<decltype(zero)>(k); });
   if (root.op == OpKind::Cumsum)
     return visit_compute_type(root.dtype, [&](auto zero) { run_scan<decltype(zero)>(k, pool); });
   if (root.op == OpKind::Argsort)
