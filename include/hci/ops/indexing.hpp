@@ -92,8 +92,8 @@ namespace detail {
 // index * index_stride; index values at or past bound (when bound >= 0) are an error. Evaluated
 // at once, after every pending reader of self, in one kernel.
 inline void scatter_into(Tensor& self, const char* op, IntList iteration, Dims out_strides, const Tensor& index,
-                         Dims index_strides, int64_t index_stride, int64_t bound, const Tensor& values,
-                         Dims value_strides, bool accumulate, const Loc& loc) {
+                         const Dims& index_strides, int64_t index_stride, int64_t bound, const Tensor& values,
+                         const Dims& value_strides, bool accumulate, const Loc& loc) {
   for (const Tensor* t : {&index, &values})
     HCI_CHECK(t->impl().node != self.impl().node,
               "{}: the index and the values must not share memory with the tensor written to; clone() them first", op);
