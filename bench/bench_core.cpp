@@ -1,5 +1,7 @@
 // Core benchmarks, each beside a hand-written reference in the same binary: same flags, same
 // thread pool and the same buffer policy (outputs from hci's caching allocator).
+#include "reference.hpp"
+
 #include <hci/hci.hpp>
 
 #include <benchmark/benchmark.h>
@@ -12,16 +14,9 @@ constexpr int64_t kN = int64_t(1) << 24;  // 16M float32
 
 hci::Tensor filled(float value) { return hci::full({kN}, value); }
 
-// The reference splits [0, n) over the pool like the interpreter does.
-template <class F>
-void parallel(int64_t n, F body) {
-  auto pool = hci::cpu::thread_pool();
-  const int parts = pool->size();
-  pool->run(parts, [&](int p) { body(n * p / parts, n * (p + 1) / parts); });
-}
-
-float* new_output(int64_t n) { return static_cast<float*>(hci::cpu::allocator().allocate(size_t(n) * 4)); }
-void free_output(float* p, int64_t n) { hci::cpu::allocator().deallocate(p, size_t(n) * 4); }
+using bench::free_output;
+using bench::new_output;
+using bench::parallel;
 
 void BM_add_hci(benchmark::State& state) {
   const hci::Tensor a = filled(1), b = filled(2);

@@ -1,6 +1,8 @@
 // Row-wise work on a 4096 x 4096 float32 matrix, each beside a hand-written loop in the same
 // binary (same pool, same allocator, hci::math::exp for the exponentials): softmax over rows,
 // and sums over each axis. Run: build/bench/bench_rows
+#include "reference.hpp"
+
 #include <hci/hci.hpp>
 #include <hci/math.hpp>
 
@@ -10,15 +12,9 @@ namespace {
 
 constexpr int64_t kRows = 4096, kCols = 4096;
 
-template <class F>
-void parallel(int64_t n, F body) {
-  auto pool = hci::cpu::thread_pool();
-  const int parts = pool->size();
-  pool->run(parts, [&](int p) { body(n * p / parts, n * (p + 1) / parts); });
-}
-
-float* new_output(int64_t n) { return static_cast<float*>(hci::cpu::allocator().allocate(size_t(n) * 4)); }
-void free_output(float* p, int64_t n) { hci::cpu::allocator().deallocate(p, size_t(n) * 4); }
+using bench::free_output;
+using bench::new_output;
+using bench::parallel;
 
 hci::Tensor matrix() {
   hci::Tensor x = hci::randn({kRows, kCols});
