@@ -320,6 +320,17 @@ TEST_CASE("prod, argmax and cumsum give one answer whatever the threads", "[lazy
   CHECK(mismatches == 0);
 }
 
+TEST_CASE("a failed evaluation can be read again and fails the same way", "[lazy][errors]") {
+  // An index out of range is found while a kernel runs: the tensor stays pending, and each
+  // later read raises the error again rather than crashing or returning garbage.
+  const hci::Tensor x = hci::arange(4);
+  const hci::Tensor bad = x.index_select(0, hci::from_vector(std::vector<int64_t>{7}));
+  const hci::Tensor joined = hci::cat({x, bad});
+  for (int attempt = 0; attempt < 2; ++attempt)
+    CHECK_THROWS_WITH(joined.to_vector<int64_t>(), Catch::Contains("index 7 is out of bounds"));
+  CHECK(hci::cat({x, x * 2}).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 0, 2, 4, 6});
+}
+
 TEST_CASE("long chains neither overflow the stack nor grow without bound", "[lazy][graph]") {
   hci::Tensor x = hci::zeros({16});
   const int64_t start = hci::memory_stats().allocated_bytes;

@@ -304,21 +304,28 @@ inline void compute_concat_locked(const NodePtr& node) {
   node->storage = out;
   const Dims strides = contiguous_strides(node->shape);
   const size_t dim = size_t(node->attributes[0]);
-  int64_t start = 0;
-  for (size_t i = 0; i < node->inputs.size(); ++i) {
-    Dims shape = node->shape;
-    shape[dim] = node->attributes[i + 1];
-    NodePtr copy = std::make_shared<Node>();
-    copy->op = OpKind::Cast;
-    copy->dtype = node->dtype;
-    copy->in_dtype = node->inputs[i].node->dtype;
-    copy->device = node->device;
-    copy->shape = copy->iter_sizes = shape;
-    copy->recorded_at = node->recorded_at;
-    copy->inputs.push_back(std::move(node->inputs[i]));  // so that its producers may fuse into the copy
-    const Target part{node, strides, start * strides[dim], false};
-    if (numel(shape) > 0) compute_locked(copy, &part);
-    start += shape[dim];
+  std::vector<NodePtr> copies;
+  try {
+    int64_t start = 0;
+    for (size_t i = 0; i < node->inputs.size(); ++i) {
+      Dims shape = node->shape;
+      shape[dim] = node->attributes[i + 1];
+      NodePtr copy = copies.emplace_back(std::make_shared<Node>());
+      copy->op = OpKind::Cast;
+      copy->dtype = node->dtype;
+      copy->in_dtype = node->inputs[i].node->dtype;
+      copy->device = node->device;
+      copy->shape = copy->iter_sizes = shape;
+      copy->recorded_at = node->recorded_at;
+      copy->inputs.push_back(std::move(node->inputs[i]));  // so that its producers may fuse into the copy
+      const Target part{node, strides, start * strides[dim], false};
+      if (numel(shape) > 0) compute_locked(copy, &part);
+      start += shape[dim];
+    }
+  } catch (...) {  // left as it was, so that a later read raises the same error again
+    for (size_t i = 0; i < copies.size(); ++i) node->inputs[i] = std::move(copies[i]->inputs[0]);
+    node->storage = nullptr;
+    throw;
   }
   node->storage = nullptr;
   node->set_storage(std::move(out));
