@@ -20,6 +20,14 @@ enum class Layout : uint8_t {
   Strided,     // anything else
 };
 
+// The layout of a buffer walked with `strides` over an iteration space whose contiguous strides
+// are `contiguous`.
+inline Layout layout_of(const Dims& strides, const Dims& contiguous) {
+  bool broadcast = true;
+  for (int64_t s : strides) broadcast = broadcast && s == 0;
+  return broadcast ? Layout::Broadcast : strides == contiguous ? Layout::Contiguous : Layout::Strided;
+}
+
 // One SSA value of a kernel. Operands refer to earlier values by index; leaves refer to a
 // buffer (Load) or scalar (Scalar) parameter by index.
 struct KernelOp {

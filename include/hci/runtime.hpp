@@ -261,8 +261,7 @@ inline void coalesce(KernelStructure& s, KernelParams& p, int reduce_rank) {
   s.layouts.clear();
   for (size_t b = 0; b < p.buffers.size(); ++b) {
     p.buffers[b].strides = strides[b];
-    const bool all_zero = std::all_of(strides[b].begin(), strides[b].end(), [](int64_t x) { return x == 0; });
-    s.layouts.push_back(all_zero ? Layout::Broadcast : strides[b] == contiguous ? Layout::Contiguous : Layout::Strided);
+    s.layouts.push_back(layout_of(strides[b], contiguous));
   }
 }
 

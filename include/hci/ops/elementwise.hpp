@@ -199,19 +199,22 @@ inline Tensor clamp_operands(const Tensor& x, const std::optional<Operand>& min,
 
 }  // namespace detail
 
+namespace detail {
+
+template <class T>
+std::optional<Operand> optional_operand(const std::optional<T>& bound) {
+  return bound ? std::optional<Operand>(*bound) : std::nullopt;
+}
+
+}  // namespace detail
+
 HCI_RUNTIME_DEF Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max, Loc loc) {
-  const auto to_operand = [](const std::optional<Scalar>& s) {
-    return s ? std::optional<detail::Operand>(*s) : std::nullopt;
-  };
-  return detail::clamp_operands(x, to_operand(min), to_operand(max), loc);
+  return detail::clamp_operands(x, detail::optional_operand(min), detail::optional_operand(max), loc);
 }
 
 HCI_RUNTIME_DEF Tensor clamp(const Tensor& x, const std::optional<Tensor>& min, const std::optional<Tensor>& max,
                              Loc loc) {
-  const auto to_operand = [](const std::optional<Tensor>& s) {
-    return s ? std::optional<detail::Operand>(*s) : std::nullopt;
-  };
-  return detail::clamp_operands(x, to_operand(min), to_operand(max), loc);
+  return detail::clamp_operands(x, detail::optional_operand(min), detail::optional_operand(max), loc);
 }
 
 #endif  // HCI_RUNTIME_DEFINITIONS

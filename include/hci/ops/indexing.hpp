@@ -100,11 +100,8 @@ inline void scatter_into(Tensor& self, const char* op, IntList iteration, Dims o
   HCI_CHECK(values.dtype() == self.dtype(), "{}: expected values of the tensor's dtype {}, got {}", op, self.dtype(),
             values.dtype());
   std::lock_guard lock(eval_mutex());
+  begin_write_locked(self, op);
   const TensorImpl& impl = self.impl();
-  materialize_locked(impl.node);
-  HCI_CHECK(!impl.node->storage->read_only, "{}: the tensor's memory is read-only (shape {})", op,
-            shape_str(self.sizes()));
-  flush_readers_locked(*impl.node);
   try {
     KernelBuilder builder(iteration);
     builder.params().sizes = iteration.vec();
@@ -120,15 +117,6 @@ inline void scatter_into(Tensor& self, const char* op, IntList iteration, Dims o
   } catch (const Error& e) {
     throw Error(detail::format("{} (while evaluating {} recorded at {})", e.what(), op, location_str(loc)));
   }
-}
-
-// A tensor's strides over an iteration space it is broadcast to (0 where it has size 1 or no dim).
-inline Dims broadcast_strides(const Tensor& t, IntList sizes) {
-  Dims s(sizes.size(), 0);
-  const size_t lead = sizes.size() - size_t(t.dim());
-  for (int64_t d = 0; d < t.dim(); ++d)
-    if (t.size(d) != 1) s[lead + size_t(d)] = t.stride(d);
-  return s;
 }
 
 }  // namespace detail
@@ -195,14 +183,14 @@ inline void index_put_into(Tensor& self, const std::vector<Tensor>& indices, con
     iteration.push_back(self.size(d));
     out_strides.push_back(self.stride(d));
   }
-  Dims linear_strides = detail::broadcast_strides(linear, IntList(iteration).first(batch));
+  Dims linear_strides = detail::input_of(linear, IntList(iteration).first(batch)).strides;
   linear_strides.resize(iteration.size(), 0);
   const Dims shape = detail::broadcast_shapes(iteration, values.sizes(), "index_put");
   HCI_CHECK(shape == iteration, "index_put: values of shape {} do not broadcast to the indexed shape {}",
             detail::shape_str(values.sizes()), detail::shape_str(iteration));
   if (detail::numel(iteration) > 0)
     detail::scatter_into(self, "index_put", iteration, out_strides, linear, linear_strides, 1, -1, values,
-                         detail::broadcast_strides(values, iteration), accumulate, loc);
+                         detail::input_of(values, iteration).strides, accumulate, loc);
 }
 
 }  // namespace detail

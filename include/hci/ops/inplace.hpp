@@ -37,6 +37,15 @@ inline void check_no_partial_overlap(const Tensor& dst, const Tensor& src, const
             op, shape_str(dst.sizes()), shape_str(src.sizes()));
 }
 
+// Before an in-place write to dst's memory: dst computed, writable, and every pending reader of
+// its storage computed first. Callers hold eval_mutex().
+inline void begin_write_locked(const Tensor& dst, const char* op) {
+  const NodePtr& node = dst.impl().node;
+  materialize_locked(node);
+  HCI_CHECK(!node->storage->read_only, "{}: the tensor's memory is read-only (shape {})", op, shape_str(dst.sizes()));
+  flush_readers_locked(*node);
+}
+
 // Writes make_value() (a tensor broadcastable to dst) into dst's memory. fill_ may write a
 // tensor whose elements share memory (each write stores the same value), as PyTorch allows.
 template <class F>
@@ -49,10 +58,7 @@ Tensor& write_inplace(Tensor& dst, const char* op, const Loc& loc, bool check_ca
               "refers to a single memory location; clone() it first",
               op, shape_str(dst.sizes()), shape_str(dst.strides()));
   std::lock_guard lock(eval_mutex());
-  Node& node = *impl.node;
-  materialize_locked(impl.node);
-  HCI_CHECK(!node.storage->read_only, "{}: the tensor's memory is read-only (shape {})", op, shape_str(dst.sizes()));
-  flush_readers_locked(node);
+  begin_write_locked(dst, op);
   NodePtr copy;
   {
     const Tensor value = make_value();

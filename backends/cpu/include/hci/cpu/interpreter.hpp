@@ -45,6 +45,26 @@ template <class S>
 using compute_cpp_t =
     std::conditional_t<std::is_same_v<S, double>, double, std::conditional_t<std::is_integral_v<S>, int64_t, float>>;
 
+// The ComputeType of the C++ compute type T (int64_t, float or double).
+template <class T>
+inline constexpr ComputeType compute_type_of = std::is_same_v<T, int64_t> ? ComputeType::Int64
+                                               : std::is_same_v<T, float> ? ComputeType::Float32
+                                                                          : ComputeType::Float64;
+
+// The type T's arithmetic runs in: integers in uint64_t, so that + - * wrap around in two's
+// complement as PyTorch's do; floats in themselves.
+template <class T>
+using Wrapping = std::conditional_t<std::is_same_v<T, int64_t>, uint64_t, T>;
+
+// NaN test for any compute type (integers are never NaN).
+template <class T>
+inline bool value_is_nan(T x) {
+  if constexpr (std::is_same_v<T, int64_t>)
+    return false;
+  else
+    return math::is_nan(x);
+}
+
 // float -> integer: truncate toward zero; NaN gives 0; beyond int64 saturates. Then the
 // integer wraps to the dtype's width like every integer result.
 template <class F>
@@ -185,9 +205,7 @@ class ChunkEvaluator {
 
   template <class T>
   Slot eval_as(const KernelOp& op, size_t i, int64_t start, int n, int groups, void* direct) {
-    constexpr ComputeType type = std::is_same_v<T, int64_t> ? ComputeType::Int64
-                                 : std::is_same_v<T, float> ? ComputeType::Float32
-                                                            : ComputeType::Float64;
+    constexpr ComputeType type = compute_type_of<T>;
     T* out = direct && compute_type(op.dtype) == type && k_.params.buffers[0].dtype == dtype_of<T>::value
                  ? static_cast<T*>(direct)
                  : scratch<T>(i);
@@ -219,9 +237,7 @@ class ChunkEvaluator {
   Slot load(const KernelOp& op, T* out, int64_t start, int n, int n_padded) {
     const BufferParam& b = k_.params.buffers[op.args[0]];
     const Layout layout = k_.structure.layouts[op.args[0]];
-    constexpr ComputeType type = std::is_same_v<T, int64_t> ? ComputeType::Int64
-                                 : std::is_same_v<T, float> ? ComputeType::Float32
-                                                            : ComputeType::Float64;
+    constexpr ComputeType type = compute_type_of<T>;
     return visit_dtype(b.dtype, [&](auto zero) -> Slot {
       using S = decltype(zero);
       // A load's value has its buffer's dtype, so only the storage types of compute type T occur.
@@ -269,18 +285,8 @@ class ChunkEvaluator {
       }
     });
     std::fill(out + n, out + n_padded, T(0));
-    constexpr ComputeType type = std::is_same_v<T, int64_t> ? ComputeType::Int64
-                                 : std::is_same_v<T, float> ? ComputeType::Float32
-                                                            : ComputeType::Float64;
+    constexpr ComputeType type = compute_type_of<T>;
     return {out, type};
-  }
-
-  template <class A>
-  static bool nan(A x) {
-    if constexpr (std::is_same_v<A, int64_t>)
-      return false;
-    else
-      return math::is_nan(x);
   }
 
   // Casts (any compute type to any) and predicates (to 0 or 1); NaN compares unequal.
@@ -302,7 +308,7 @@ class ChunkEvaluator {
           for (int j = 0; j < n; ++j) out[j] = a[j] == A(0);
           return;
         case OpKind::IsNan:
-          for (int j = 0; j < n; ++j) out[j] = nan(a[j]);
+          for (int j = 0; j < n; ++j) out[j] = value_is_nan(a[j]);
           return;
         case OpKind::IsInf:
           if constexpr (integer)
@@ -321,22 +327,22 @@ class ChunkEvaluator {
       const A* __restrict b = static_cast<const A*>(slots_[op.args[1]].data);
       switch (op.op) {
         case OpKind::Eq:
-          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] == b[j];
+          for (int j = 0; j < n; ++j) out[j] = !value_is_nan(a[j]) && !value_is_nan(b[j]) && a[j] == b[j];
           break;
         case OpKind::Ne:
-          for (int j = 0; j < n; ++j) out[j] = nan(a[j]) || nan(b[j]) || a[j] != b[j];
+          for (int j = 0; j < n; ++j) out[j] = value_is_nan(a[j]) || value_is_nan(b[j]) || a[j] != b[j];
           break;
         case OpKind::Lt:
-          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] < b[j];
+          for (int j = 0; j < n; ++j) out[j] = !value_is_nan(a[j]) && !value_is_nan(b[j]) && a[j] < b[j];
           break;
         case OpKind::Le:
-          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] <= b[j];
+          for (int j = 0; j < n; ++j) out[j] = !value_is_nan(a[j]) && !value_is_nan(b[j]) && a[j] <= b[j];
           break;
         case OpKind::Gt:
-          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] > b[j];
+          for (int j = 0; j < n; ++j) out[j] = !value_is_nan(a[j]) && !value_is_nan(b[j]) && a[j] > b[j];
           break;
         case OpKind::Ge:
-          for (int j = 0; j < n; ++j) out[j] = !nan(a[j]) && !nan(b[j]) && a[j] >= b[j];
+          for (int j = 0; j < n; ++j) out[j] = !value_is_nan(a[j]) && !value_is_nan(b[j]) && a[j] >= b[j];
           break;
         case OpKind::LogicalAnd:
           for (int j = 0; j < n; ++j) out[j] = a[j] != A(0) && b[j] != A(0);
@@ -358,8 +364,7 @@ class ChunkEvaluator {
     const T* __restrict b = op.args[1] >= 0 ? static_cast<const T*>(slots_[op.args[1]].data) : nullptr;
     const T* __restrict c = op.args[2] >= 0 ? static_cast<const T*>(slots_[op.args[2]].data) : nullptr;
     constexpr bool integer = std::is_same_v<T, int64_t>;
-    // Integer + - * and negation wrap around in two's complement, as PyTorch's do.
-    using W = std::conditional_t<integer, uint64_t, T>;
+    using W = Wrapping<T>;
     switch (op.op) {
       case OpKind::Neg:
         for (int j = 0; j < n; ++j) out[j] = T(-W(a[j]));
@@ -383,10 +388,12 @@ class ChunkEvaluator {
         for (int j = 0; j < n; ++j) out[j] = T(W(a[j]) * W(b[j]));
         break;
       case OpKind::Maximum:
-        for (int j = 0; j < n; ++j) out[j] = nan(a[j]) ? a[j] : nan(b[j]) ? b[j] : a[j] < b[j] ? b[j] : a[j];
+        for (int j = 0; j < n; ++j)
+          out[j] = value_is_nan(a[j]) ? a[j] : value_is_nan(b[j]) ? b[j] : a[j] < b[j] ? b[j] : a[j];
         break;
       case OpKind::Minimum:
-        for (int j = 0; j < n; ++j) out[j] = nan(a[j]) ? a[j] : nan(b[j]) ? b[j] : b[j] < a[j] ? b[j] : a[j];
+        for (int j = 0; j < n; ++j)
+          out[j] = value_is_nan(a[j]) ? a[j] : value_is_nan(b[j]) ? b[j] : b[j] < a[j] ? b[j] : a[j];
         break;
       case OpKind::Where:
         for (int j = 0; j < n; ++j) out[j] = a[j] != T(0) ? b[j] : c[j];
@@ -609,7 +616,7 @@ struct Reducer {
         if (math::is_nan(b)) return b;
       }
     }
-    using W = std::conditional_t<std::is_same_v<Acc, int64_t>, uint64_t, Acc>;  // integers wrap around
+    using W = Wrapping<Acc>;
     switch (op) {
       case OpKind::Amax: return a < b ? b : a;
       case OpKind::Amin: return b < a ? b : a;
@@ -619,7 +626,37 @@ struct Reducer {
       default: return Acc(W(a) + W(b));
     }
   }
+  // The kLanes accumulators at(0) .. at(7), combined as a fixed tree.
+  template <class At>
+  Acc combine_lanes(At at) const {
+    return combine(combine(combine(at(0), at(1)), combine(at(2), at(3))),
+                   combine(combine(at(4), at(5)), combine(at(6), at(7))));
+  }
+  // Calls f with this reducer's combine as a function object of its own type per op, so that
+  // loops over it vectorise for sums and products.
+  template <class F>
+  void with_combine(F&& f) const {
+    using W = Wrapping<Acc>;
+    switch (op) {
+      case OpKind::Sum:
+      case OpKind::Mean: return f([](Acc a, Acc b) { return Acc(W(a) + W(b)); });
+      case OpKind::Prod: return f([](Acc a, Acc b) { return Acc(W(a) * W(b)); });
+      default: return f([this](Acc a, Acc b) { return combine(a, b); });
+    }
+  }
 };
+
+// The number of outputs (or rows) of a reduction or row-wise kernel, and the number of
+// elements each reduces (or its row length): the kept and the trailing iteration dims.
+struct OutputsAndLength {
+  int64_t outputs = 1, length = 1;
+};
+inline OutputsAndLength outputs_and_length(const Kernel& k) {
+  OutputsAndLength r;
+  const int rank = k.structure.rank, trailing = k.structure.reduce_rank;
+  for (int d = 0; d < rank; ++d) (d < rank - trailing ? r.outputs : r.length) *= k.params.sizes[d];
+  return r;
+}
 
 template <class Acc>
 inline Acc reduce_block(const Kernel& k, ChunkEvaluator& eval, const Reducer<Acc>& r, int64_t base, int64_t length) {
@@ -630,24 +667,14 @@ inline Acc reduce_block(const Kernel& k, ChunkEvaluator& eval, const Reducer<Acc
     const int n = int(std::min<int64_t>(kChunk, length - s));
     const Slot v = eval.run(base + s, n, count);
     const Acc* x = static_cast<const Acc*>(v.data);
-    // Element j goes to lane j % kLanes. The loop is instantiated per op, so that for sums and
-    // products compilers vectorise it.
-    auto accumulate = [&](auto combine) {
+    r.with_combine([&](auto combine) {  // element j goes to lane j % kLanes
       int j = 0;
       for (; j + kLanes <= n; j += kLanes)
         for (int l = 0; l < kLanes; ++l) lanes[l] = combine(lanes[l], x[j + l]);
       for (; j < n; ++j) lanes[j % kLanes] = combine(lanes[j % kLanes], x[j]);
-    };
-    using W = std::conditional_t<std::is_same_v<Acc, int64_t>, uint64_t, Acc>;
-    switch (r.op) {
-      case OpKind::Sum:
-      case OpKind::Mean: accumulate([](Acc a, Acc b) { return Acc(W(a) + W(b)); }); break;
-      case OpKind::Prod: accumulate([](Acc a, Acc b) { return Acc(W(a) * W(b)); }); break;
-      default: accumulate([&](Acc a, Acc b) { return r.combine(a, b); }); break;
-    }
+    });
   }
-  return r.combine(r.combine(r.combine(lanes[0], lanes[1]), r.combine(lanes[2], lanes[3])),
-                   r.combine(r.combine(lanes[4], lanes[5]), r.combine(lanes[6], lanes[7])));
+  return r.combine_lanes([&](int l) { return lanes[l]; });
 }
 
 // Writes one value per output of a reduction; the output is addressed by the kept dims alone
@@ -697,16 +724,11 @@ inline void run_reduction_by_rows(const Kernel& k, ThreadPool& pool, const Reduc
   std::swap(transposed.params.sizes[0], transposed.params.sizes[1]);
   for (BufferParam& b : transposed.params.buffers) std::swap(b.strides[0], b.strides[1]);
   const Dims contiguous = hci::detail::contiguous_strides(transposed.params.sizes);
-  for (size_t b = 0; b < transposed.params.buffers.size(); ++b) {
-    const Dims& st = transposed.params.buffers[b].strides;
-    transposed.structure.layouts[b] = st[0] == 0 && st[1] == 0 ? Layout::Broadcast
-                                      : st == contiguous       ? Layout::Contiguous
-                                                               : Layout::Strided;
-  }
+  for (size_t b = 0; b < transposed.params.buffers.size(); ++b)
+    transposed.structure.layouts[b] = layout_of(transposed.params.buffers[b].strides, contiguous);
   const size_t count = k.structure.ops.size() - 1;
   const int64_t strips = (outputs + kChunk - 1) / kChunk;
   const int threads = int(std::clamp<int64_t>(outputs * length / kGrain, 1, std::min<int64_t>(strips, pool.size())));
-  using W = std::conditional_t<std::is_same_v<Acc, int64_t>, uint64_t, Acc>;
   pool.run(threads, [&](int part) {
     hci::detail::PreciseFloatMode mode;
     ChunkEvaluator eval(transposed);
@@ -719,22 +741,12 @@ inline void run_reduction_by_rows(const Kernel& k, ThreadPool& pool, const Reduc
         for (int64_t i = b0; i < std::min(length, b0 + kBlock); ++i) {
           const Acc* x = static_cast<const Acc*>(eval.run(i * outputs + o0, n, count).data);
           Acc* lane = lanes.data() + (i - b0) % kLanes * kChunk;
-          switch (r.op) {  // instantiated per op, so that the loop vectorises
-            case OpKind::Sum:
-            case OpKind::Mean:
-              for (int j = 0; j < n; ++j) lane[j] = Acc(W(lane[j]) + W(x[j]));
-              break;
-            case OpKind::Prod:
-              for (int j = 0; j < n; ++j) lane[j] = Acc(W(lane[j]) * W(x[j]));
-              break;
-            default:
-              for (int j = 0; j < n; ++j) lane[j] = r.combine(lane[j], x[j]);
-          }
+          r.with_combine([&](auto combine) {
+            for (int j = 0; j < n; ++j) lane[j] = combine(lane[j], x[j]);
+          });
         }
         for (int j = 0; j < n; ++j) {
-          auto at = [&](int l) { return lanes[size_t(l) * kChunk + size_t(j)]; };
-          const Acc block = r.combine(r.combine(r.combine(at(0), at(1)), r.combine(at(2), at(3))),
-                                      r.combine(r.combine(at(4), at(5)), r.combine(at(6), at(7))));
+          const Acc block = r.combine_lanes([&](int l) { return lanes[size_t(l) * kChunk + size_t(j)]; });
           total[size_t(j)] = b0 == 0 ? block : r.combine(total[size_t(j)], block);
         }
       }
@@ -748,9 +760,7 @@ template <class Acc>
 inline void run_reduction_as(const Kernel& k, ThreadPool& pool) {
   const KernelOp& root = k.structure.ops.back();
   const Reducer<Acc> r{root.op};
-  const int rank = k.structure.rank, reduce_rank = k.structure.reduce_rank;
-  int64_t outputs = 1, length = 1;
-  for (int d = 0; d < rank; ++d) (d < rank - reduce_rank ? outputs : length) *= k.params.sizes[d];
+  const auto [outputs, length] = outputs_and_length(k);
   if (outputs == 0) return;
   const int64_t blocks = std::max<int64_t>(1, (length + kBlock - 1) / kBlock);
   std::vector<Acc> results(static_cast<size_t>(outputs), r.identity());
@@ -815,21 +825,13 @@ struct Candidate {
 template <class V>
 inline void run_arg_reduction(const Kernel& k, ThreadPool& pool) {
   const bool max = k.structure.root() == OpKind::Argmax;
-  auto is_nan = [](V x) {
-    if constexpr (std::is_same_v<V, int64_t>)
-      return false;
-    else
-      return math::is_nan(x);
-  };
   // Whether a, at a later index, replaces b.
   auto replaces = [&](V a, V b) {
-    if (is_nan(b)) return false;
-    if (is_nan(a)) return true;
+    if (value_is_nan(b)) return false;
+    if (value_is_nan(a)) return true;
     return max ? b < a : a < b;
   };
-  const int rank = k.structure.rank, reduce_rank = k.structure.reduce_rank;
-  int64_t outputs = 1, length = 1;
-  for (int d = 0; d < rank; ++d) (d < rank - reduce_rank ? outputs : length) *= k.params.sizes[d];
+  const auto [outputs, length] = outputs_and_length(k);
   if (outputs == 0) return;
   const size_t count = k.structure.ops.size() - 1;
   // The best of output o over reduced elements [begin, end).
@@ -872,9 +874,7 @@ inline void run_arg_reduction(const Kernel& k, ThreadPool& pool) {
 // its dtype.
 template <class Acc>
 inline void run_scan(const Kernel& k, ThreadPool& pool) {
-  const int rank = k.structure.rank, scan_rank = k.structure.reduce_rank;
-  int64_t rows = 1, length = 1;
-  for (int d = 0; d < rank; ++d) (d < rank - scan_rank ? rows : length) *= k.params.sizes[d];
+  const auto [rows, length] = outputs_and_length(k);
   if (rows == 0 || length == 0) return;
   const size_t count = k.structure.ops.size() - 1;
   const DType dtype = k.structure.ops.back().dtype;
@@ -906,9 +906,7 @@ inline void run_scan(const Kernel& k, ThreadPool& pool) {
 // row. The maximum and the sum combine in lanes as reductions do; one thread per row.
 template <class Acc>
 inline void run_softmax(const Kernel& k, ThreadPool& pool) {
-  const int rank = k.structure.rank, row_rank = k.structure.reduce_rank;
-  int64_t rows = 1, length = 1;
-  for (int d = 0; d < rank; ++d) (d < rank - row_rank ? rows : length) *= k.params.sizes[d];
+  const auto [rows, length] = outputs_and_length(k);
   if (rows == 0 || length == 0) return;
   const KernelOp& root = k.structure.ops.back();
   const bool log_softmax = root.op == OpKind::LogSoftmax;
@@ -923,7 +921,7 @@ inline void run_softmax(const Kernel& k, ThreadPool& pool) {
     ChunkEvaluator eval(k);
     std::vector<Acc> row_buffer(direct ? 0 : size_t(length));
     std::vector<int64_t> offsets(kChunk);
-    const Reducer<Acc> max_of{OpKind::Amax};
+    const Reducer<Acc> max_of{OpKind::Amax}, sum_of{OpKind::Sum};
     for (int64_t r = rows * part / threads; r < rows * (part + 1) / threads; ++r) {
       Acc* row = direct ? static_cast<Acc*>(out.data) + out.offset + r * length : row_buffer.data();
       Acc lanes[kLanes];
@@ -933,9 +931,7 @@ inline void run_softmax(const Kernel& k, ThreadPool& pool) {
         const Acc* x = static_cast<const Acc*>(eval.run(r * length + s, n, count).data);
         for (int j = 0; j < n; ++j) lanes[j % kLanes] = max_of.combine(lanes[j % kLanes], x[j]);
       }
-      const Acc max =
-          max_of.combine(max_of.combine(max_of.combine(lanes[0], lanes[1]), max_of.combine(lanes[2], lanes[3])),
-                         max_of.combine(max_of.combine(lanes[4], lanes[5]), max_of.combine(lanes[6], lanes[7])));
+      const Acc max = max_of.combine_lanes([&](int l) { return lanes[l]; });
       std::fill(lanes, lanes + kLanes, Acc(0));
       for (int64_t s = 0; s < length; s += kChunk) {
         const int n = int(std::min<int64_t>(kChunk, length - s));
@@ -949,7 +945,7 @@ inline void run_softmax(const Kernel& k, ThreadPool& pool) {
           for (int j = 0; j < n; ++j) lanes[j % kLanes] += y[j];
         }
       }
-      const Acc sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+      const Acc sum = sum_of.combine_lanes([&](int l) { return lanes[l]; });
       if (log_softmax) {
         const Acc log_sum = math::log(sum);
         for (int64_t j = 0; j < length; ++j) row[j] -= log_sum;
@@ -969,18 +965,10 @@ inline void run_softmax(const Kernel& k, ThreadPool& pool) {
 // as the largest value.
 template <class V>
 inline void run_argsort(const Kernel& k, ThreadPool& pool) {
-  const int rank = k.structure.rank, row_rank = k.structure.reduce_rank;
-  int64_t rows = 1, length = 1;
-  for (int d = 0; d < rank; ++d) (d < rank - row_rank ? rows : length) *= k.params.sizes[d];
+  const auto [rows, length] = outputs_and_length(k);
   if (rows == 0 || length == 0) return;
   const bool descending = k.params.scalars[size_t(k.structure.ops.back().args[1])].i != 0;
   const size_t count = k.structure.ops.size() - 1;
-  auto nan = [](V x) {
-    if constexpr (std::is_same_v<V, int64_t>)
-      return false;
-    else
-      return math::is_nan(x);
-  };
   const int threads = int(std::clamp<int64_t>(rows * length / kGrain, 1, std::min<int64_t>(rows, pool.size())));
   pool.run(threads, [&](int part) {
     ChunkEvaluator eval(k);
@@ -995,8 +983,8 @@ inline void run_argsort(const Kernel& k, ThreadPool& pool) {
       for (int64_t i = 0; i < length; ++i) order[size_t(i)] = i;
       std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
         const V va = values[size_t(a)], vb = values[size_t(b)];
-        if (descending) return nan(va) ? !nan(vb) : !nan(vb) && va > vb;
-        return !nan(va) && (nan(vb) || va < vb);
+        if (descending) return value_is_nan(va) ? !value_is_nan(vb) : !value_is_nan(vb) && va > vb;
+        return !value_is_nan(va) && (value_is_nan(vb) || va < vb);
       });
       for (int64_t s = 0; s < length; s += kChunk)
         store(k, order.data() + s, r * length + s, int(std::min<int64_t>(kChunk, length - s)), offsets);
@@ -1032,7 +1020,7 @@ inline void run_scatter(const Kernel& k) {
           S& target = base[offsets[size_t(j)] + index[j] * stride];
           T value = source[j];
           if (accumulate) {
-            using W = std::conditional_t<std::is_same_v<T, int64_t>, uint64_t, T>;
+            using W = Wrapping<T>;
             value = T(W(convert_value<S, T>(target)) + W(value));
           }
           if constexpr (std::is_same_v<S, bool>)
