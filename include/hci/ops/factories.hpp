@@ -58,6 +58,12 @@ Tensor from_vector(const std::vector<T>& data, IntList shape = {}, TensorOptions
 HCI_RUNTIME_DECL Tensor from_blob(const void* data, IntList shape, IntList strides, DType dtype,
                                   std::function<void(void*)> deleter = nullptr, Loc loc = Loc::current());
 
+namespace detail {
+// from_blob for the operation `op` (which its messages name): a read-only tensor.
+HCI_RUNTIME_DECL Tensor borrow_memory(const void* data, IntList shape, IntList strides, DType dtype,
+                                      std::function<void(void*)> deleter, const Loc& loc, const char* op);
+}  // namespace detail
+
 inline Tensor from_blob(void* data, IntList shape, IntList strides, DType dtype,
                         std::function<void(void*)> deleter = nullptr, Loc loc = Loc::current()) {
   Tensor t = from_blob(static_cast<const void*>(data), shape, strides, dtype, std::move(deleter), loc);
@@ -110,21 +116,33 @@ HCI_RUNTIME_DEF Tensor full(IntList shape, Scalar value, TensorOptions options, 
 }
 HCI_RUNTIME_DEF Tensor from_blob(const void* data, IntList shape, IntList strides, DType dtype,
                                  std::function<void(void*)> deleter, Loc loc) {
-  HCI_CHECK(data || detail::checked_numel(shape, "from_blob") == 0, "from_blob: null data pointer for shape {}",
-            detail::shape_str(shape));
-  HCI_CHECK(shape.size() == strides.size(), "from_blob: shape {} and strides {} differ in length",
+  return detail::borrow_memory(data, shape, strides, dtype, std::move(deleter), loc, "from_blob");
+}
+
+HCI_RUNTIME_DEF Tensor detail::borrow_memory(const void* data, IntList shape, IntList strides, DType dtype,
+                                             std::function<void(void*)> deleter, const Loc& loc, const char* op) {
+  const int64_t numel = detail::checked_numel(shape, op);
+  HCI_CHECK(data || numel == 0, "{}: null data pointer for shape {}", op, detail::shape_str(shape));
+  HCI_CHECK(shape.size() == strides.size(), "{}: shape {} and strides {} differ in length", op,
             detail::shape_str(shape), detail::shape_str(strides));
-  int64_t extent = 0;
+  // The storage spans the elements from the first to the last one addressed.
+  int64_t elements = 1, nbytes = 0;
+  bool overflow = false;
   for (size_t d = 0; d < shape.size(); ++d) {
-    HCI_CHECK(strides[d] >= 0, "from_blob: negative strides are not supported (strides {})",
+    HCI_CHECK(strides[d] >= 0, "{}: negative strides are not supported (strides {}); copy the memory first", op,
               detail::shape_str(strides));
-    if (shape[d] > 0) extent += (shape[d] - 1) * strides[d];
+    int64_t span = 0;
+    overflow |= shape[d] > 0 && (__builtin_mul_overflow(shape[d] - 1, strides[d], &span) ||
+                                 __builtin_add_overflow(elements, span, &elements));
   }
+  overflow |= __builtin_mul_overflow(elements, int64_t(element_size(dtype)), &nbytes);
+  HCI_CHECK(!overflow, "{}: shape {} with strides {} spans more bytes than int64 holds", op, detail::shape_str(shape),
+            detail::shape_str(strides));
   auto storage = std::make_shared<detail::Storage>();
   storage->device = Device::cpu();
   storage->backend = &backend_for(Device::cpu());
   storage->data = const_cast<void*>(data);  // NOLINT: read_only guards writes
-  storage->nbytes = size_t(extent + 1) * element_size(dtype);
+  storage->nbytes = size_t(nbytes);
   storage->borrowed = true;
   storage->read_only = true;
   storage->deleter = std::move(deleter);
