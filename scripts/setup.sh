@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing hci needs (Debian packages), skipping what is present.
 set -euo pipefail
-# OpenBLAS and the reference BLAS are found at run time by the matmul tests (never linked).
-packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev libopenblas0-pthread libblas3)
+# OpenBLAS, the reference BLAS and LLVM are found at run time (never linked): by the matmul tests
+# and by the JIT.
+packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev libopenblas0-pthread libblas3 libllvm19)
 [ "${HCI_SETUP_LINT:-0}" = 1 ] && packages+=(clang-format-19 clang-tidy-19)
 missing=()
 for p in "${packages[@]}"; do

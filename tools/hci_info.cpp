@@ -29,7 +29,7 @@ int main() {
   fmt::print("threads: {} (HCI_NUM_THREADS overrides; {} CPUs available to this process)\n", hci::get_num_threads(),
              hci::cpu::available_cpus());
   fmt::print("cpu features: {}\n", cpu_features());
-  fmt::print("executors: interpreter (always); LLVM JIT: unavailable: not built into this version\n");
+  fmt::print("executors: interpreter (always); LLVM JIT: {}\n", hci::jit::status());
   const hci::cpu::Blas& blas = hci::cpu::blas();
   if (blas.available())
     fmt::print("matmul: float32/float64 through {}; other dtypes through the built-in kernel\n", blas.path);

@@ -1,4 +1,5 @@
-// The CPU backend: host memory from the caching allocator, kernels run by the interpreter.
+// The CPU backend: host memory from the caching allocator, kernels run as JIT-compiled code or by
+// the interpreter.
 #pragma once
 
 #include <hci/backend.hpp>
@@ -6,6 +7,7 @@
 #include <hci/cpu/interpreter.hpp>
 #include <hci/cpu/matmul.hpp>
 #include <hci/cpu/thread_pool.hpp>
+#include <hci/jit/jit.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -52,7 +54,7 @@ class CpuBackend final : public Backend {
   EventPtr launch(int, const Kernel& kernel) override {
     if (kernel.structure.root() == OpKind::Matmul)
       run_matmul(kernel, *thread_pool());
-    else
+    else if (!jit::detail::run_kernel(kernel, *thread_pool()))
       interp::run_kernel(kernel, *thread_pool());
     return nullptr;
   }

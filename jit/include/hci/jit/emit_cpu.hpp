@@ -1,0 +1,633 @@
+// LLVM IR text for a scheduled elementwise kernel on the host.
+//
+// The function is `i32 @name(i64 %start, i64 %end, ptr %params)`: it computes linear indices
+// [start, end) of the iteration space and returns 0. Pointers, sizes, offsets, strides and
+// scalars are all read from `params` (see pack_params), never baked in, so one compiled kernel
+// serves every tensor of the same structure. The text is canonical: the same structure and
+// vector width always give the same text. Values are explicit vectors of the host's width, with
+// a scalar loop for the remainder; a kernel whose buffers are all contiguous or broadcast walks
+// the linear index, any other walks rows of the last dim with per-row base offsets.
+//
+// Each op computes exactly what the interpreter computes, in the same compute types (int64,
+// float, double) with the same rounding after each op, so the two agree bit for bit.
+#pragma once
+
+#include <hci/kernel.hpp>
+
+#include <string>
+#include <vector>
+
+HCI_BEGIN_NAMESPACE
+
+namespace jit {
+
+// Whether emit_cpu_kernel handles this structure (the interpreter runs the rest).
+HCI_RUNTIME_DECL bool cpu_kernel_supported(const KernelStructure& s);
+// The module text defining `name` at `lanes` elements per vector.
+HCI_RUNTIME_DECL std::string emit_cpu_kernel(const KernelStructure& s, int lanes, const std::string& name);
+// The parameter block the kernel reads: sizes; per buffer its address, offset and strides; scalars.
+HCI_RUNTIME_DECL std::vector<int64_t> pack_params(const KernelParams& p);
+
+}  // namespace jit
+
+HCI_END_NAMESPACE
+
+#if HCI_RUNTIME_DEFINITIONS
+
+#include <hci/error.hpp>
+
+#include <bit>
+#include <functional>
+
+HCI_BEGIN_NAMESPACE
+
+namespace jit::detail {
+
+using hci::detail::format;
+
+inline bool supported_dtype(DType t) { return t != kFloat16 && t != kBFloat16; }
+
+inline bool supported_op(OpKind op) {
+  switch (op) {
+    case OpKind::Load:
+    case OpKind::Scalar:
+    case OpKind::Cast:
+    case OpKind::Neg:
+    case OpKind::Abs:
+    case OpKind::Sqrt:
+    case OpKind::Rsqrt:
+    case OpKind::Relu:
+    case OpKind::Sign:
+    case OpKind::LogicalNot:
+    case OpKind::IsNan:
+    case OpKind::IsInf:
+    case OpKind::IsFinite:
+    case OpKind::Add:
+    case OpKind::Sub:
+    case OpKind::Mul:
+    case OpKind::Div:
+    case OpKind::Maximum:
+    case OpKind::Minimum:
+    case OpKind::Eq:
+    case OpKind::Ne:
+    case OpKind::Lt:
+    case OpKind::Le:
+    case OpKind::Gt:
+    case OpKind::Ge:
+    case OpKind::LogicalAnd:
+    case OpKind::LogicalOr:
+    case OpKind::Where: return true;
+    case OpKind::Floor:
+    case OpKind::Ceil:
+    case OpKind::Round:
+    case OpKind::Trunc: return true;  // integers only; see supported()
+    default: return false;
+  }
+}
+
+inline std::string_view compute_ir(ComputeType c) {
+  switch (c) {
+    case ComputeType::Int64: return "i64";
+    case ComputeType::Float32: return "float";
+    case ComputeType::Float64: return "double";
+  }
+  return "";
+}
+
+inline std::string_view storage_ir(DType t) {
+  switch (t) {
+    case kBool:
+    case kUInt8:
+    case kInt8: return "i8";
+    case kInt16: return "i16";
+    case kInt32: return "i32";
+    case kInt64: return "i64";
+    case kFloat32: return "float";
+    case kFloat64: return "double";
+    default: return "";
+  }
+}
+
+// The bits-as-integer type of a float compute type.
+inline std::string_view bits_ir(ComputeType c) { return c == ComputeType::Float32 ? "i32" : "i64"; }
+
+// Where a buffer's elements are, for the lanes being computed: the first lane's element offset;
+// the others follow at the buffer's innermost stride (1 for contiguous buffers).
+struct Site {
+  int lanes = 1;
+  std::vector<std::string> first;  // per buffer
+};
+
+class CpuKernelEmitter {
+ public:
+  CpuKernelEmitter(const KernelStructure& s, int lanes) : s_(s), lanes_(lanes) {}
+
+  std::string module(const std::string& name) {
+    const int rank = s_.rank;
+    body_ += "entry:\n";
+    block_ = "entry";
+    // Parameters: sizes, then per buffer its address, offset and strides, then scalars.
+    for (int d = 0; d < rank; ++d) sizes_.push_back(param_i64(d));
+    const int per_buffer = 2 + rank;
+    for (size_t b = 0; b < s_.layouts.size(); ++b) {
+      const int base = rank + int(b) * per_buffer;
+      data_.push_back(def("load ptr, ptr {}", param_ptr(base)));
+      offsets_.push_back(param_i64(base + 1));
+      std::vector<std::string> strides(static_cast<size_t>(rank));
+      for (int d = 0; d < rank; ++d) strides[size_t(d)] = param_i64(base + 2 + d);
+      strides_.push_back(std::move(strides));
+    }
+    scalars_base_ = rank + int(s_.layouts.size()) * per_buffer;
+
+    bool any_strided = false;
+    for (Layout l : s_.layouts) any_strided = any_strided || l == Layout::Strided;
+    if (!any_strided || rank == 0)
+      emit_linear();
+    else
+      emit_rows();
+    line("ret i32 0");
+
+    std::string text = format("define i32 @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0 {{\n", name);
+    // Counters live in memory until mem2reg makes them SSA, so loops need no phi bookkeeping.
+    const size_t first_line = body_.find('\n') + 1;
+    text += body_.substr(0, first_line) + allocas_ + body_.substr(first_line) + "}\n\n";
+    for (const std::string& d : declarations_) text += d + "\n";
+    // no-builtins: LLVM must not turn loops into calls (memset, memcpy); nothing is linked in.
+    text += "attributes #0 = { nounwind \"no-builtins\" \"no-trapping-math\"=\"true\" }\n";
+    return text;
+  }
+
+ private:
+  // -- text helpers -------------------------------------------------------------------------
+  void line(const std::string& text) { body_ += "  " + text + "\n"; }
+  template <class... A>
+  std::string def(fmt::format_string<A...> f, const A&... args) {
+    std::string name = "%t" + std::to_string(next_++);
+    line(name + " = " + hci::detail::vformat_string(f, fmt::make_format_args(args...)));
+    return name;
+  }
+  std::string label() { return "L" + std::to_string(next_label_++); }
+  void start_block(const std::string& l) {
+    body_ += l + ":\n";
+    block_ = l;
+  }
+  void declare(const std::string& d) {
+    for (const std::string& x : declarations_)
+      if (x == d) return;
+    declarations_.push_back(d);
+  }
+
+  std::string param_ptr(int index) { return def("getelementptr i64, ptr %p, i64 {}", index); }
+  std::string param_i64(int index) { return def("load i64, ptr {}", param_ptr(index)); }
+
+  static std::string vec(std::string_view scalar, int lanes) {
+    return lanes == 1 ? std::string(scalar) : format("<{} x {}>", lanes, scalar);
+  }
+  // A constant of every lane: `value` is the scalar's IR text.
+  static std::string splat_constant(std::string_view scalar, const std::string& value, int lanes) {
+    if (lanes == 1) return value;
+    std::string text = "<";
+    for (int i = 0; i < lanes; ++i) text += format("{}{} {}", i ? ", " : "", scalar, value);
+    return text + ">";
+  }
+  static std::string float_constant(double v) { return format("0x{:016X}", std::bit_cast<uint64_t>(v)); }
+  std::string constant(ComputeType c, double v, int lanes) const {
+    const std::string text = c == ComputeType::Int64 ? std::to_string(int64_t(v)) : float_constant(v);
+    return splat_constant(compute_ir(c), text, lanes);
+  }
+  std::string splat(std::string_view scalar, const std::string& value, int lanes) {
+    if (lanes == 1) return value;
+    const std::string v = vec(scalar, lanes);
+    const std::string one = def("insertelement {} poison, {} {}, i64 0", v, scalar, value);
+    return def("shufflevector {} {}, {} poison, <{} x i32> zeroinitializer", v, one, v, lanes);
+  }
+  std::string iota(int lanes) const {
+    std::string text = "<";
+    for (int i = 0; i < lanes; ++i) text += format("{}i64 {}", i ? ", " : "", i);
+    return text + ">";
+  }
+
+  // Element offsets of the lanes: first + lane * stride.
+  std::string lane_offsets(const std::string& first, const std::string& stride, int lanes) {
+    const std::string v = vec("i64", lanes);
+    const std::string steps = def("mul {} {}, {}", v, iota(lanes), splat("i64", stride, lanes));
+    return def("add {} {}, {}", v, splat("i64", first, lanes), steps);
+  }
+
+  // -- loops ----------------------------------------------------------------------------------
+  // for (i = begin; i < end; i += step): body returns the step (it may add blocks).
+  void loop(const std::string& begin, const std::string& end,
+            const std::function<std::string(const std::string&)>& body) {
+    const std::string counter = "%c" + std::to_string(next_counter_++);
+    allocas_ += "  " + counter + " = alloca i64\n";
+    line(format("store i64 {}, ptr {}", begin, counter));
+    const std::string head = label(), inside = label(), after = label();
+    line("br label %" + head);
+    start_block(head);
+    const std::string i = def("load i64, ptr {}", counter);
+    const std::string more = def("icmp slt i64 {}, {}", i, end);
+    line(format("br i1 {}, label %{}, label %{}", more, inside, after));
+    start_block(inside);
+    const std::string step = body(i);
+    line(format("store i64 {}, ptr {}", def("add i64 {}, {}", i, step), counter));
+    line("br label %" + head);
+    start_block(after);
+  }
+
+  // [begin, end) in whole vectors, then one element at a time; `site(i, lanes)` places the lanes.
+  void vector_then_scalar(const std::string& begin, const std::string& end,
+                          const std::function<Site(const std::string&, int)>& site) {
+    const std::string count = def("sub i64 {}, {}", end, begin);
+    const std::string whole = def("and i64 {}, {}", count, -int64_t(lanes_));
+    const std::string vector_end = def("add i64 {}, {}", begin, whole);
+    if (lanes_ > 1)
+      loop(begin, vector_end, [&](const std::string& i) {
+        compute(site(i, lanes_));
+        return std::to_string(lanes_);
+      });
+    loop(lanes_ > 1 ? vector_end : begin, end, [&](const std::string& i) {
+      compute(site(i, 1));
+      return std::string("1");
+    });
+  }
+
+  // Every buffer contiguous or broadcast: the linear index is each buffer's position.
+  void emit_linear() {
+    vector_then_scalar("%start", "%end", [&](const std::string& i, int lanes) {
+      Site site{lanes, {}};
+      for (size_t b = 0; b < s_.layouts.size(); ++b)
+        site.first.push_back(s_.layouts[b] == Layout::Broadcast ? offsets_[b] : def("add i64 {}, {}", offsets_[b], i));
+      return site;
+    });
+  }
+
+  // Rows of the last dim: per row, each buffer's base from the row's index in the outer dims.
+  void emit_rows() {
+    const int rank = s_.rank;
+    const std::string& length = sizes_[size_t(rank - 1)];
+    loop("%start", "%end", [&](const std::string& i) {
+      const std::string row = def("sdiv i64 {}, {}", i, length);
+      const std::string column = def("sub i64 {}, {}", i, def("mul i64 {}, {}", row, length));
+      const std::string left_in_row = def("sub i64 {}, {}", length, column);
+      const std::string left = def("sub i64 %end, {}", i);
+      const std::string run =
+          def("select i1 {}, i64 {}, i64 {}", def("icmp slt i64 {}, {}", left_in_row, left), left_in_row, left);
+      // The row's index in each outer dim, innermost first.
+      std::vector<std::string> index(size_t(rank - 1));
+      std::string rest = row;
+      for (int d = rank - 2; d >= 0; --d) {
+        index[size_t(d)] = def("srem i64 {}, {}", rest, sizes_[size_t(d)]);
+        if (d > 0) rest = def("sdiv i64 {}, {}", rest, sizes_[size_t(d)]);
+      }
+      std::vector<std::string> row_base;
+      for (size_t b = 0; b < s_.layouts.size(); ++b) {
+        std::string base = offsets_[b];
+        if (s_.layouts[b] != Layout::Broadcast)
+          for (int d = 0; d < rank - 1; ++d)
+            base = def("add i64 {}, {}", base, def("mul i64 {}, {}", index[size_t(d)], strides_[b][size_t(d)]));
+        row_base.push_back(base);
+      }
+      const std::string column_end = def("add i64 {}, {}", column, run);
+      vector_then_scalar(column, column_end, [&](const std::string& k, int lanes) {
+        Site site{lanes, {}};
+        for (size_t b = 0; b < s_.layouts.size(); ++b) {
+          if (s_.layouts[b] == Layout::Broadcast)
+            site.first.push_back(row_base[b]);
+          else
+            site.first.push_back(
+                def("add i64 {}, {}", row_base[b], def("mul i64 {}, {}", k, strides_[b][size_t(rank - 1)])));
+        }
+        return site;
+      });
+      return run;
+    });
+  }
+
+  // -- memory ---------------------------------------------------------------------------------
+  // The addresses of the lanes of a strided buffer, for a gather or scatter.
+  std::string lane_pointers(size_t b, DType dtype, const Site& site) {
+    const std::string offsets = lane_offsets(site.first[b], strides_[b][size_t(s_.rank - 1)], site.lanes);
+    return def("getelementptr {}, ptr {}, {} {}", storage_ir(dtype), data_[b], vec("i64", site.lanes), offsets);
+  }
+
+  // A buffer's value at the site, in its storage type.
+  std::string load_storage(size_t b, DType dtype, const Site& site) {
+    const std::string_view s = storage_ir(dtype);
+    const size_t align = element_size(dtype);
+    if (s_.layouts[b] == Layout::Broadcast) {
+      const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[b], site.first[b]);
+      return splat(s, def("load {}, ptr {}, align {}", s, ptr, align), site.lanes);
+    }
+    if (site.lanes == 1 || s_.layouts[b] == Layout::Contiguous) {
+      const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[b], site.first[b]);
+      return def("load {}, ptr {}, align {}", vec(s, site.lanes), ptr, align);
+    }
+    const std::string ptrs = lane_pointers(b, dtype, site);
+    const std::string v = vec(s, site.lanes), name = format("v{}{}", site.lanes, mangle(s));
+    declare(format("declare {} @llvm.masked.gather.{}.v{}p0(<{} x ptr>, i32, <{} x i1>, {})", v, name, site.lanes,
+                   site.lanes, site.lanes, v));
+    return def("call {} @llvm.masked.gather.{}.v{}p0(<{} x ptr> {}, i32 {}, <{} x i1> {}, {} poison)", v, name,
+               site.lanes, site.lanes, ptrs, align, site.lanes, splat_constant("i1", "true", site.lanes), v);
+  }
+
+  void store_output(const std::string& value, ComputeType c, const Site& site) {
+    const DType dtype = s_.ops.back().dtype;
+    const std::string_view s = storage_ir(dtype);
+    std::string stored = to_storage(value, c, dtype, site.lanes);
+    const size_t align = element_size(dtype);
+    if (site.lanes == 1 || s_.layouts[0] == Layout::Contiguous || s_.layouts[0] == Layout::Broadcast) {
+      // A broadcast output has one element: every lane writes the same value, the last one wins.
+      if (site.lanes > 1 && s_.layouts[0] == Layout::Broadcast) {
+        stored = def("extractelement {} {}, i64 {}", vec(s, site.lanes), stored, site.lanes - 1);
+        const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[0], site.first[0]);
+        line(format("store {} {}, ptr {}, align {}", s, stored, ptr, align));
+        return;
+      }
+      const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[0], site.first[0]);
+      line(format("store {} {}, ptr {}, align {}", vec(s, site.lanes), stored, ptr, align));
+      return;
+    }
+    const std::string ptrs = lane_pointers(0, dtype, site);
+    const std::string v = vec(s, site.lanes), name = format("v{}{}", site.lanes, mangle(s));
+    declare(format("declare void @llvm.masked.scatter.{}.v{}p0({}, <{} x ptr>, i32, <{} x i1>)", name, site.lanes, v,
+                   site.lanes, site.lanes));
+    line(format("call void @llvm.masked.scatter.{}.v{}p0({} {}, <{} x ptr> {}, i32 {}, <{} x i1> {})", name, site.lanes,
+                v, stored, site.lanes, ptrs, align, site.lanes, splat_constant("i1", "true", site.lanes)));
+  }
+
+  static std::string mangle(std::string_view scalar) {
+    return scalar == "float" ? "f32" : scalar == "double" ? "f64" : std::string(scalar);
+  }
+
+  // storage -> compute, as the interpreter's convert_value.
+  std::string from_storage(const std::string& v, DType dtype, int lanes) {
+    const std::string_view s = storage_ir(dtype);
+    switch (dtype) {
+      case kBool:
+      case kUInt8: return def("zext {} {} to {}", vec(s, lanes), v, vec("i64", lanes));
+      case kInt8:
+      case kInt16:
+      case kInt32: return def("sext {} {} to {}", vec(s, lanes), v, vec("i64", lanes));
+      default: return v;
+    }
+  }
+
+  // compute -> storage, as the interpreter's store: bool is `!= 0`, integers truncate.
+  std::string to_storage(const std::string& v, ComputeType c, DType dtype, int lanes) {
+    const std::string_view s = storage_ir(dtype);
+    if (dtype == kBool) {
+      const std::string nonzero = c == ComputeType::Int64
+                                      ? def("icmp ne {} {}, zeroinitializer", vec("i64", lanes), v)
+                                      : def("fcmp une {} {}, zeroinitializer", vec(compute_ir(c), lanes), v);
+      return def("zext {} {} to {}", vec("i1", lanes), nonzero, vec("i8", lanes));
+    }
+    if (c == ComputeType::Int64 && dtype != kInt64)
+      return def("trunc {} {} to {}", vec("i64", lanes), v, vec(s, lanes));
+    return v;
+  }
+
+  // -- ops ------------------------------------------------------------------------------------
+  // Rounds an int64 result to its dtype's range, as the interpreter's round_to_dtype.
+  std::string wrap_to_dtype(const std::string& v, DType dtype, int lanes) {
+    const std::string v64 = vec("i64", lanes);
+    switch (dtype) {
+      case kBool: return def("zext {} {} to {}", vec("i1", lanes), def("icmp ne {} {}, zeroinitializer", v64, v), v64);
+      case kUInt8:
+      case kInt8:
+      case kInt16:
+      case kInt32: {
+        const std::string narrow = vec(storage_ir(dtype), lanes);
+        return def("{} {} {} to {}", dtype == kUInt8 ? "zext" : "sext", narrow,
+                   def("trunc {} {} to {}", v64, v, narrow), v64);
+      }
+      default: return v;
+    }
+  }
+
+  std::string is_nan(const std::string& v, ComputeType c, int lanes) {
+    return def("fcmp uno {} {}, {}", vec(compute_ir(c), lanes), v, v);
+  }
+  std::string nonzero(const std::string& v, ComputeType c, int lanes) {
+    return c == ComputeType::Int64 ? def("icmp ne {} {}, zeroinitializer", vec("i64", lanes), v)
+                                   : def("fcmp une {} {}, zeroinitializer", vec(compute_ir(c), lanes), v);
+  }
+  std::string bool_to_i64(const std::string& mask, int lanes) {
+    return def("zext {} {} to {}", vec("i1", lanes), mask, vec("i64", lanes));
+  }
+  std::string select(const std::string& mask, const std::string& a, const std::string& b, const std::string& type,
+                     int lanes) {
+    return def("select {} {}, {} {}, {} {}", vec("i1", lanes), mask, type, a, type, b);
+  }
+  std::string call_intrinsic(const std::string& name, const std::string& type, const std::string& arg) {
+    declare(format("declare {} @{}({})", type, name, type));
+    return def("call {} @{}({} {})", type, name, type, arg);
+  }
+
+  // float -> int64 as the interpreter's float_to_int: NaN is 0, beyond int64 saturates.
+  std::string float_to_int(const std::string& v, ComputeType c, int lanes) {
+    const std::string t = vec(compute_ir(c), lanes), i64 = vec("i64", lanes);
+    const std::string converted = def("fptosi {} {} to {}", t, v, i64);
+    const std::string limit = constant(c, 9.2233720368547758e18, lanes);
+    const std::string too_big = def("fcmp oge {} {}, {}", t, v, limit);
+    const std::string too_small = def("fcmp ole {} {}, {}", t, v, constant(c, -9.2233720368547758e18, lanes));
+    std::string r = select(too_small, splat_constant("i64", std::to_string(INT64_MIN), lanes), converted, i64, lanes);
+    r = select(too_big, splat_constant("i64", std::to_string(INT64_MAX), lanes), r, i64, lanes);
+    return select(is_nan(v, c, lanes), "zeroinitializer", r, i64, lanes);
+  }
+
+  std::string cast(const std::string& v, ComputeType from, const KernelOp& op, int lanes) {
+    const ComputeType to = compute_type(op.dtype);
+    if (op.dtype == kBool) return bool_to_i64(nonzero(v, from, lanes), lanes);
+    const std::string src = vec(compute_ir(from), lanes), dst = vec(compute_ir(to), lanes);
+    if (from == to) return v;
+    if (from == ComputeType::Int64) return def("sitofp {} {} to {}", src, v, dst);
+    if (to == ComputeType::Int64) return float_to_int(v, from, lanes);
+    return def("{} {} {} to {}", from == ComputeType::Float32 ? "fpext" : "fptrunc", src, v, dst);
+  }
+
+  std::string predicate(const KernelOp& op, const std::vector<std::string>& args, ComputeType in, int lanes) {
+    const std::string t = vec(compute_ir(in), lanes);
+    const bool integer = in == ComputeType::Int64;
+    const std::string& a = args[0];
+    switch (op.op) {
+      case OpKind::LogicalNot:
+        return bool_to_i64(
+            integer ? def("icmp eq {} {}, zeroinitializer", t, a) : def("fcmp oeq {} {}, zeroinitializer", t, a),
+            lanes);
+      case OpKind::IsNan:
+        return integer ? constant(ComputeType::Int64, 0, lanes) : bool_to_i64(is_nan(a, in, lanes), lanes);
+      case OpKind::IsInf:
+      case OpKind::IsFinite: {
+        if (integer) return constant(ComputeType::Int64, op.op == OpKind::IsFinite ? 1 : 0, lanes);
+        const std::string bits = vec(bits_ir(in), lanes);
+        const bool single = in == ComputeType::Float32;
+        const std::string magnitude =
+            def("and {} {}, {}", bits, def("bitcast {} {} to {}", t, a, bits),
+                splat_constant(bits_ir(in), single ? "2147483647" : "9223372036854775807", lanes));
+        const std::string exponent = splat_constant(bits_ir(in), single ? "2139095040" : "9218868437227405312", lanes);
+        return bool_to_i64(def("icmp {} {} {}, {}", op.op == OpKind::IsInf ? "eq" : "slt", bits, magnitude, exponent),
+                           lanes);
+      }
+      default: break;
+    }
+    const std::string& b = args[1];
+    if (op.op == OpKind::LogicalAnd || op.op == OpKind::LogicalOr)
+      return bool_to_i64(def("{} {} {}, {}", op.op == OpKind::LogicalAnd ? "and" : "or", vec("i1", lanes),
+                             nonzero(a, in, lanes), nonzero(b, in, lanes)),
+                         lanes);
+    // Comparisons: ordered for floats (NaN compares false), except != (unordered: NaN is unequal).
+    static constexpr std::string_view int_cc[] = {"eq", "ne", "slt", "sle", "sgt", "sge"};
+    static constexpr std::string_view float_cc[] = {"oeq", "une", "olt", "ole", "ogt", "oge"};
+    const size_t k = size_t(op.op) - size_t(OpKind::Eq);
+    return bool_to_i64(
+        integer ? def("icmp {} {} {}, {}", int_cc[k], t, a, b) : def("fcmp {} {} {}, {}", float_cc[k], t, a, b), lanes);
+  }
+
+  std::string arithmetic(const KernelOp& op, const std::vector<std::string>& args, ComputeType c, int lanes) {
+    const std::string t = vec(compute_ir(c), lanes);
+    const bool integer = c == ComputeType::Int64;
+    const std::string zero = "zeroinitializer";
+    const std::string& a = args[0];
+    switch (op.op) {
+      case OpKind::Neg: return integer ? def("sub {} zeroinitializer, {}", t, a) : def("fneg {} {}", t, a);
+      case OpKind::Abs: {
+        if (integer)
+          return select(def("icmp slt {} {}, zeroinitializer", t, a), def("sub {} zeroinitializer, {}", t, a), a, t,
+                        lanes);
+        const std::string bits = vec(bits_ir(c), lanes);
+        const std::string mask =
+            splat_constant(bits_ir(c), c == ComputeType::Float32 ? "2147483647" : "9223372036854775807", lanes);
+        return def("bitcast {} {} to {}", bits,
+                   def("and {} {}, {}", bits, def("bitcast {} {} to {}", t, a, bits), mask), t);
+      }
+      case OpKind::Relu:
+        return select(
+            integer ? def("icmp slt {} {}, zeroinitializer", t, a) : def("fcmp olt {} {}, zeroinitializer", t, a), zero,
+            a, t, lanes);
+      case OpKind::Sign: {
+        if (integer)
+          return def("sub {} {}, {}", t, bool_to_i64(def("icmp sgt {} {}, zeroinitializer", t, a), lanes),
+                     bool_to_i64(def("icmp slt {} {}, zeroinitializer", t, a), lanes));
+        const std::string positive =
+            def("uitofp {} {} to {}", vec("i1", lanes), def("fcmp ogt {} {}, zeroinitializer", t, a), t);
+        const std::string negative =
+            def("uitofp {} {} to {}", vec("i1", lanes), def("fcmp olt {} {}, zeroinitializer", t, a), t);
+        return def("fsub {} {}, {}", t, positive, negative);
+      }
+      case OpKind::Floor:
+      case OpKind::Ceil:
+      case OpKind::Round:
+      case OpKind::Trunc: return a;  // integers only
+      case OpKind::Sqrt:
+        return call_intrinsic(
+            format("llvm.sqrt.{}", lanes == 1 ? mangle(compute_ir(c)) : format("v{}{}", lanes, mangle(compute_ir(c)))),
+            t, a);
+      case OpKind::Rsqrt: {
+        const std::string root = arithmetic(KernelOp{OpKind::Sqrt, op.dtype, op.in_dtype}, args, c, lanes);
+        return def("fdiv {} {}, {}", t, constant(c, 1.0, lanes), root);
+      }
+      default: break;
+    }
+    const std::string& b = args[1];
+    switch (op.op) {
+      case OpKind::Add: return def("{} {} {}, {}", integer ? "add" : "fadd", t, a, b);
+      case OpKind::Sub: return def("{} {} {}, {}", integer ? "sub" : "fsub", t, a, b);
+      case OpKind::Mul: return def("{} {} {}, {}", integer ? "mul" : "fmul", t, a, b);
+      case OpKind::Div: return def("fdiv {} {}, {}", t, a, b);
+      case OpKind::Maximum:
+      case OpKind::Minimum: {
+        const bool max = op.op == OpKind::Maximum;
+        // max: a < b ? b : a; min: b < a ? b : a; a NaN operand wins, the first one first.
+        const std::string less = integer ? def("icmp slt {} {}, {}", t, max ? a : b, max ? b : a)
+                                         : def("fcmp olt {} {}, {}", t, max ? a : b, max ? b : a);
+        std::string r = select(less, b, a, t, lanes);
+        if (!integer) {
+          r = select(is_nan(b, c, lanes), b, r, t, lanes);
+          r = select(is_nan(a, c, lanes), a, r, t, lanes);
+        }
+        return r;
+      }
+      case OpKind::Where: return select(nonzero(a, c, lanes), b, args[2], t, lanes);
+      default: break;
+    }
+    hci::detail::throw_error("the CPU JIT cannot emit {}", op_name(op.op));
+  }
+
+  // Computes every op at the site and stores the last.
+  void compute(const Site& site) {
+    std::vector<std::string> values(s_.ops.size());
+    const int lanes = site.lanes;
+    for (size_t i = 0; i < s_.ops.size(); ++i) {
+      const KernelOp& op = s_.ops[i];
+      const ComputeType c = compute_type(op.dtype);
+      if (op.op == OpKind::Load) {
+        const size_t b = size_t(op.args[0]);
+        values[i] = from_storage(load_storage(b, op.in_dtype, site), op.in_dtype, lanes);
+        continue;
+      }
+      if (op.op == OpKind::Scalar) {
+        const std::string ptr = param_ptr(scalars_base_ + op.args[0]);
+        values[i] = splat(compute_ir(c), def("load {}, ptr {}", compute_ir(c), ptr), lanes);
+        continue;
+      }
+      std::vector<std::string> args(static_cast<size_t>(op_arity(op.op)));
+      for (size_t a = 0; a < args.size(); ++a) args[a] = values[size_t(op.args[a])];
+      std::string v;
+      if (op.op == OpKind::Cast)
+        v = cast(args[0], compute_type(op.in_dtype), op, lanes);
+      else if (is_predicate(op.op))
+        v = predicate(op, args, compute_type(op.in_dtype), lanes);
+      else
+        v = arithmetic(op, args, c, lanes);
+      values[i] = c == ComputeType::Int64 ? wrap_to_dtype(v, op.dtype, lanes) : v;
+    }
+    store_output(values.back(), compute_type(s_.ops.back().dtype), site);
+  }
+
+  const KernelStructure& s_;
+  const int lanes_;
+  std::string body_, allocas_, block_;
+  std::vector<std::string> declarations_;
+  std::vector<std::string> sizes_, data_, offsets_;
+  std::vector<std::vector<std::string>> strides_;
+  int scalars_base_ = 0;
+  int next_ = 0, next_label_ = 0, next_counter_ = 0;
+};
+
+}  // namespace jit::detail
+
+HCI_RUNTIME_DEF bool jit::cpu_kernel_supported(const KernelStructure& s) {
+  if (s.ops.empty() || s.is_reduction() || s.is_row_wise() || !is_elementwise(s.root())) return false;
+  for (const KernelOp& op : s.ops) {
+    if (!detail::supported_op(op.op) || !detail::supported_dtype(op.dtype) || !detail::supported_dtype(op.in_dtype))
+      return false;
+    const bool rounding =
+        op.op == OpKind::Floor || op.op == OpKind::Ceil || op.op == OpKind::Round || op.op == OpKind::Trunc;
+    if (rounding && compute_type(op.dtype) != ComputeType::Int64) return false;
+    if (op.op == OpKind::Div && compute_type(op.dtype) == ComputeType::Int64) return false;
+  }
+  return true;
+}
+
+HCI_RUNTIME_DEF std::string jit::emit_cpu_kernel(const KernelStructure& s, int lanes, const std::string& name) {
+  return detail::CpuKernelEmitter(s, lanes).module(name);
+}
+
+HCI_RUNTIME_DEF std::vector<int64_t> jit::pack_params(const KernelParams& p) {
+  std::vector<int64_t> packed(p.sizes.begin(), p.sizes.end());
+  for (const BufferParam& b : p.buffers) {
+    packed.push_back(int64_t(reinterpret_cast<uintptr_t>(b.data)));
+    packed.push_back(b.offset);
+    packed.insert(packed.end(), b.strides.begin(), b.strides.end());
+  }
+  for (const ScalarParam& s : p.scalars) {
+    int64_t raw = 0;
+    std::memcpy(&raw, &s, sizeof raw);
+    packed.push_back(raw);
+  }
+  return packed;
+}
+
+HCI_END_NAMESPACE
+
+#endif  // HCI_RUNTIME_DEFINITIONS

@@ -1,0 +1,217 @@
+// The JIT as an executor of scheduled kernels on the CPU: each kernel structure is compiled once,
+// kept in memory under its structural hash, and run on the thread pool. Kernels it cannot
+// compile yet run on the interpreter, which stays the reference and the fallback.
+#pragma once
+
+#include <hci/cpu/thread_pool.hpp>
+#include <hci/kernel.hpp>
+
+#include <cstdint>
+#include <string>
+
+HCI_BEGIN_NAMESPACE
+
+namespace jit {
+
+struct Stats {
+  uint64_t kernels_compiled = 0;  // distinct kernels compiled
+  uint64_t launches = 0;          // kernels run as compiled code
+  uint64_t memory_hits = 0;       // of those, served by code compiled before
+  uint64_t interpreted = 0;       // kernels left to the interpreter (JIT off, or not supported yet)
+  uint64_t compile_failures = 0;  // kernels LLVM refused (then interpreted; a bug to report)
+  double compile_seconds = 0;
+};
+HCI_RUNTIME_DECL Stats stats();
+HCI_RUNTIME_DECL void reset_stats();
+
+// Whether kernels go through the JIT: LLVM usable, HCI_JIT not "0", and not switched off here.
+HCI_RUNTIME_DECL bool enabled();
+// Switches the JIT off (the interpreter runs everything) or back on; no effect without LLVM.
+HCI_RUNTIME_DECL void set_enabled(bool on);
+// One line for hci-info: the LLVM in use and the host code it makes, or why the JIT is off.
+HCI_RUNTIME_DECL std::string status();
+
+namespace detail {
+// Runs the kernel as compiled code and returns true, or returns false for the interpreter.
+HCI_RUNTIME_DECL bool run_kernel(const Kernel& kernel, cpu::ThreadPool& pool);
+}  // namespace detail
+
+}  // namespace jit
+
+HCI_END_NAMESPACE
+
+#if HCI_RUNTIME_DEFINITIONS
+
+#include <hci/jit/cpu_compiler.hpp>
+#include <hci/jit/emit_cpu.hpp>
+#include <hci/precise_fp.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+HCI_BEGIN_NAMESPACE
+
+namespace jit::detail {
+
+using KernelFn = int32_t (*)(int64_t start, int64_t end, const int64_t* params);
+
+inline constexpr int64_t kBlock = 16384;  // elements per piece of work on the pool
+
+struct CompiledKernel {
+  KernelStructure structure;
+  std::once_flag compiled;
+  KernelFn fn = nullptr;  // null if LLVM refused it
+};
+
+struct JitState {
+  std::mutex mutex;  // guards kernels and the counters below; never held while compiling
+  std::unordered_map<uint64_t, std::vector<std::shared_ptr<CompiledKernel>>> kernels;
+  Stats stats;
+  std::atomic<bool> switched_on{true};
+  const bool env_allows = [] {
+    const char* v = std::getenv("HCI_JIT");
+    return !(v && std::string_view(v) == "0");
+  }();
+};
+
+inline JitState& state() {
+  static JitState& s = *new JitState;  // kernels may run during static destruction
+  return s;
+}
+
+inline std::shared_ptr<CompiledKernel> find_or_add(const Kernel& k, bool& hit) {
+  JitState& s = state();
+  std::lock_guard lock(s.mutex);
+  auto& same_hash = s.kernels[k.hash];
+  for (const auto& entry : same_hash)
+    if (entry->structure == k.structure) {
+      hit = true;
+      return entry;
+    }
+  hit = false;
+  auto entry = std::make_shared<CompiledKernel>();
+  entry->structure = k.structure;
+  same_hash.push_back(entry);
+  return entry;
+}
+
+inline void compile(CompiledKernel& entry, uint64_t hash, size_t index, CpuCompiler& compiler) {
+  const auto begin = std::chrono::steady_clock::now();
+  // The hash names the kernel; the index keeps two structures that share a hash apart.
+  const std::string name = hci::detail::format("hci_k{:016x}_{}", hash, index);
+  const int lanes = compiler.vector_bytes() / 4;
+  bool failed = false;
+  try {
+    entry.fn = reinterpret_cast<KernelFn>(compiler.compile(emit_cpu_kernel(entry.structure, lanes, name), name));
+  } catch (const Error& e) {
+    failed = true;
+    std::fprintf(stderr, "hci: the JIT could not compile a kernel (it runs on the interpreter): %s\n", e.what());
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  JitState& s = state();
+  std::lock_guard lock(s.mutex);
+  s.stats.compile_seconds += seconds;
+  ++(failed ? s.stats.compile_failures : s.stats.kernels_compiled);
+}
+
+// The structure's dtypes must be the buffers' (they are, for kernels the runtime schedules).
+inline bool params_match(const Kernel& k) {
+  if (k.params.buffers.empty() || k.params.buffers[0].dtype != k.structure.ops.back().dtype) return false;
+  for (const KernelOp& op : k.structure.ops)
+    if (op.op == OpKind::Load && k.params.buffers[size_t(op.args[0])].dtype != op.in_dtype) return false;
+  return true;
+}
+
+inline void count_interpreted() {
+  JitState& s = state();
+  std::lock_guard lock(s.mutex);
+  ++s.stats.interpreted;
+}
+
+}  // namespace jit::detail
+
+HCI_RUNTIME_DEF bool jit::enabled() {
+  const detail::JitState& s = detail::state();
+  return s.env_allows && s.switched_on.load() && CpuCompiler::instance() != nullptr;
+}
+
+HCI_RUNTIME_DEF void jit::set_enabled(bool on) { detail::state().switched_on = on; }
+
+HCI_RUNTIME_DEF jit::Stats jit::stats() {
+  detail::JitState& s = detail::state();
+  std::lock_guard lock(s.mutex);
+  return s.stats;
+}
+
+HCI_RUNTIME_DEF void jit::reset_stats() {
+  detail::JitState& s = detail::state();
+  std::lock_guard lock(s.mutex);
+  s.stats = Stats{};
+}
+
+HCI_RUNTIME_DEF std::string jit::status() {
+  const CpuCompiler* compiler = CpuCompiler::instance();
+  if (!compiler) return "unavailable: " + CpuCompiler::reason();
+  const LlvmApi& api = compiler->api();
+  std::string text = hci::detail::format("LLVM {}.{}.{} ({}), host code for {} with {} x float32 vectors", api.major,
+                                         api.minor, api.patch, api.path, compiler->cpu(), compiler->vector_bytes() / 4);
+  if (!detail::state().env_allows) text += "; switched off by HCI_JIT=0";
+  return text;
+}
+
+HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& pool) {
+  if (!enabled() || !cpu_kernel_supported(k.structure) || !params_match(k)) {
+    count_interpreted();
+    return false;
+  }
+  bool hit = false;
+  const std::shared_ptr<CompiledKernel> entry = find_or_add(k, hit);
+  std::call_once(entry->compiled, [&] {
+    size_t index = 0;
+    {
+      JitState& s = state();
+      std::lock_guard lock(s.mutex);
+      const auto& same_hash = s.kernels[k.hash];
+      index = size_t(std::find(same_hash.begin(), same_hash.end(), entry) - same_hash.begin());
+    }
+    compile(*entry, k.hash, index, *CpuCompiler::instance());
+  });
+  if (!entry->fn) {
+    count_interpreted();
+    return false;
+  }
+  {
+    JitState& s = state();
+    std::lock_guard lock(s.mutex);
+    ++s.stats.launches;
+    if (hit) ++s.stats.memory_hits;
+  }
+  const int64_t total = hci::detail::numel(k.params.sizes);
+  if (total == 0) return true;
+  const std::vector<int64_t> params = pack_params(k.params);
+  const KernelFn fn = entry->fn;
+  const int64_t blocks = (total + kBlock - 1) / kBlock;
+  const int parts = int(std::clamp<int64_t>(blocks, 1, pool.size()));
+  std::atomic<int32_t> status{0};
+  auto run_part = [&](int part) {
+    hci::detail::PreciseFloatMode mode;
+    const int64_t begin = blocks * part / parts * kBlock, end = std::min(total, blocks * (part + 1) / parts * kBlock);
+    if (int32_t rc = fn(begin, end, params.data())) status = rc;
+  };
+  if (parts == 1)
+    run_part(0);  // tiny kernels run inline
+  else
+    pool.run(parts, run_part);
+  HCI_CHECK(status.load() == 0, "a compiled kernel failed with code {}", status.load());
+  return true;
+}
+
+HCI_END_NAMESPACE
+
+#endif  // HCI_RUNTIME_DEFINITIONS

@@ -1,0 +1,234 @@
+// The JIT against the interpreter: random graphs from a fixed seed run through both executors
+// must give bit-identical results; plus what the JIT reports about itself.
+#include <hci/hci.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace {
+
+using hci::DType;
+using hci::Tensor;
+
+// Skips the test (ctest's code 77) where the JIT cannot run, unless the environment says it must.
+void require_jit() {
+  if (hci::jit::enabled()) return;
+  if (std::getenv("HCI_TEST_REQUIRE_JIT")) FAIL("the JIT is required here, but " << hci::jit::status());
+  WARN("skipped: the JIT is not available: " << hci::jit::status());
+  std::exit(77);
+}
+
+// A random program: inputs (shape, dtype, view), then ops, each naming its operands by index
+// into the values computed so far. Replayed once per executor.
+struct Input {
+  hci::Dims shape;
+  DType dtype;
+  int view;  // 0: contiguous, 1: transposed, 2: every other element, 3: expanded from size 1
+};
+struct Step {
+  int op;
+  int a, b, c;
+  double number;
+  DType dtype;
+};
+struct Program {
+  std::vector<Input> inputs;
+  std::vector<Step> steps;
+};
+
+constexpr DType kDTypes[] = {hci::kBool,  hci::kUInt8, hci::kInt8,    hci::kInt16,
+                             hci::kInt32, hci::kInt64, hci::kFloat32, hci::kFloat64};
+constexpr int kOps = 29;
+
+Program random_program(std::mt19937_64& rng) {
+  auto pick = [&](int n) { return int(rng() % uint64_t(n)); };
+  Program p;
+  const int rank = pick(5);
+  static constexpr int64_t sizes[] = {0, 1, 1, 2, 3, 5, 7, 16, 17, 33};
+  hci::Dims shape;
+  int64_t numel = 1;
+  for (int d = 0; d < rank; ++d) {
+    shape.push_back(sizes[pick(10)]);
+    numel *= shape.back();
+  }
+  if (rank > 0 && pick(20) == 0 && numel > 0) shape.back() = 40001 / std::max<int64_t>(numel / shape.back(), 1);
+  const int inputs = 1 + pick(3);
+  for (int i = 0; i < inputs; ++i) {
+    Input in{shape, kDTypes[pick(8)], pick(4)};
+    for (auto& s : in.shape)
+      if (pick(4) == 0) s = 1;  // broadcast along this dim
+    if (!in.shape.empty() && pick(4) == 0) in.shape.erase(in.shape.begin());
+    p.inputs.push_back(in);
+  }
+  const int steps = 1 + pick(12);
+  for (int i = 0; i < steps; ++i) {
+    const int values = inputs + i;
+    // Recent values are more likely operands, so chains grow long.
+    auto operand = [&] { return std::max(0, values - 1 - pick(std::min(values, 3))); };
+    static constexpr double numbers[] = {0.0, -1.0, 2.5, 3.0, -0.0, 1e30, 0.1, 7.0};
+    p.steps.push_back(Step{pick(kOps), operand(), operand(), operand(), numbers[pick(8)], kDTypes[pick(8)]});
+  }
+  return p;
+}
+
+Tensor make_input(const Input& in, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const int64_t n = hci::detail::numel(in.shape);
+  // Each view reads memory laid out differently from its shape.
+  hci::Dims storage_shape = in.shape;
+  if (in.view == 1 && storage_shape.size() >= 2) std::swap(storage_shape[0], storage_shape[1]);
+  if (in.view == 2 && !storage_shape.empty()) storage_shape.back() *= 2;
+  const int64_t count = hci::detail::numel(storage_shape);
+  static constexpr double specials[] = {std::numeric_limits<double>::quiet_NaN(),
+                                        INFINITY,
+                                        -INFINITY,
+                                        -0.0,
+                                        0.0,
+                                        1e300,
+                                        -1e-310,
+                                        127,
+                                        -128,
+                                        255,
+                                        65535,
+                                        -2147483648.0,
+                                        9e18};
+  std::vector<double> values(static_cast<size_t>(count));
+  for (double& v : values)
+    v = rng() % 8 == 0 ? specials[rng() % 13] : double(int64_t(rng() % 2001) - 1000) / double(1 + rng() % 8);
+  Tensor base = hci::from_vector<double>(values, storage_shape).to(in.dtype);
+  Tensor t = base;
+  if (in.view == 1 && in.shape.size() >= 2) t = base.transpose(0, 1);
+  if (in.view == 2 && !in.shape.empty()) t = base.slice(int64_t(in.shape.size()) - 1, 0, std::nullopt, 2);
+  if (in.view == 3 && n > 0 && !in.shape.empty()) {
+    hci::Dims ones(in.shape.size(), 1);
+    t = hci::from_vector<double>({values.empty() ? 1.0 : values[0]}, ones).to(in.dtype).expand(in.shape);
+  }
+  hci::eval(t);
+  return t;
+}
+
+Tensor apply_step(const Step& s, const std::vector<Tensor>& v) {
+  const Tensor &a = v[size_t(s.a)], &b = v[size_t(s.b)], &c = v[size_t(s.c)];
+  switch (s.op) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    case 3: return a / b;
+    case 4: return -a;
+    case 5: return hci::abs(a);
+    case 6: return hci::relu(a);
+    case 7: return hci::sqrt(a);
+    case 8: return hci::rsqrt(a);
+    case 9: return hci::sign(a);
+    case 10: return hci::maximum(a, b);
+    case 11: return hci::minimum(a, b);
+    case 12: return hci::where(a.to(hci::kBool), b, c);
+    case 13: return hci::eq(a, b);
+    case 14: return hci::ne(a, b);
+    case 15: return hci::lt(a, b);
+    case 16: return hci::le(a, b);
+    case 17: return hci::gt(a, b);
+    case 18: return hci::ge(a, b);
+    case 19: return hci::logical_and(a, b);
+    case 20: return hci::logical_or(a, b);
+    case 21: return hci::logical_not(a);
+    case 22: return hci::isnan(a);
+    case 23: return hci::isinf(a) + hci::isfinite(b);
+    case 24: return a.to(s.dtype);
+    case 25: return a * s.number;
+    case 26: return a + s.number;
+    case 27: return hci::floor(a) + hci::trunc(b);
+    default: return hci::exp(a);  // not compiled yet: the interpreter runs it between JIT kernels
+  }
+}
+
+Tensor run(const Program& p, const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> values = inputs;
+  for (const Step& s : p.steps) {
+    try {
+      values.push_back(apply_step(s, values));
+    } catch (const hci::Error&) {
+      values.push_back(values.back());  // an op these dtypes don't allow: recorded nowhere, skipped
+    }
+  }
+  return values.back();
+}
+
+// The result's bits: floats widened to double (exactly), integers as int64. A NaN's sign and
+// payload are not specified (IEEE 754 leaves them open, and LLVM folds 0/0 to another NaN than
+// the hardware makes), so every NaN counts as one.
+std::vector<uint64_t> bits_of(const Tensor& t) {
+  std::vector<uint64_t> bits;
+  if (t.is_floating_point()) {
+    for (double d : t.to_vector<double>())
+      bits.push_back(std::isnan(d) ? 0x7ff8000000000000u : std::bit_cast<uint64_t>(d));
+  } else {
+    for (int64_t i : t.to_vector<int64_t>()) bits.push_back(uint64_t(i));
+  }
+  return bits;
+}
+
+std::string describe(const Program& p) {
+  std::string text;
+  for (const Input& in : p.inputs)
+    text += fmt::format("input {} {} view {}; ", hci::detail::shape_str(in.shape), hci::dtype_name(in.dtype), in.view);
+  for (const Step& s : p.steps)
+    text += fmt::format("op {} ({}, {}, {}) {} {}; ", s.op, s.a, s.b, s.c, s.number, hci::dtype_name(s.dtype));
+  return text;
+}
+
+TEST_CASE("JIT-compiled kernels agree bit for bit with the interpreter on random graphs", "[jit]") {
+  require_jit();
+  const int graphs = std::getenv("HCI_JIT_TEST_GRAPHS") ? std::atoi(std::getenv("HCI_JIT_TEST_GRAPHS")) : 2000;
+  std::mt19937_64 rng(20261129);
+  hci::jit::reset_stats();
+  for (int g = 0; g < graphs; ++g) {
+    const Program p = random_program(rng);
+    std::vector<Tensor> inputs;
+    for (size_t i = 0; i < p.inputs.size(); ++i) inputs.push_back(make_input(p.inputs[i], uint64_t(g) * 16 + i));
+    hci::jit::set_enabled(true);
+    const Tensor compiled = run(p, inputs);
+    const std::vector<uint64_t> got = bits_of(compiled);
+    hci::jit::set_enabled(false);
+    const Tensor interpreted = run(p, inputs);
+    const std::vector<uint64_t> want = bits_of(interpreted);
+    hci::jit::set_enabled(true);
+    INFO("graph " << g << ": " << describe(p));
+    REQUIRE(compiled.dtype() == interpreted.dtype());
+    REQUIRE(compiled.sizes().vec() == interpreted.sizes().vec());
+    REQUIRE(got == want);
+  }
+  const hci::jit::Stats stats = hci::jit::stats();
+  CHECK(stats.compile_failures == 0);
+  CHECK(stats.launches > uint64_t(graphs));
+  CHECK(stats.kernels_compiled > uint64_t(graphs) / 10);
+  WARN(graphs << " graphs: " << stats.kernels_compiled << " kernels compiled in " << stats.compile_seconds << " s, "
+              << stats.launches << " launches (" << stats.memory_hits << " memory hits), " << stats.interpreted
+              << " kernels interpreted");
+}
+
+TEST_CASE("the JIT reports itself and can be switched off", "[jit]") {
+  require_jit();
+  CHECK_THAT(hci::jit::status(), Catch::Matchers::Contains("LLVM 1") || Catch::Matchers::Contains("LLVM 2"));
+  const Tensor a = hci::arange(100, hci::kFloat32);
+  hci::eval(a);
+  hci::jit::reset_stats();
+  hci::jit::set_enabled(false);
+  CHECK((a * 2 + 1).to_vector<float>()[99] == 199.0f);
+  CHECK(hci::jit::stats().launches == 0);
+  CHECK(hci::jit::stats().interpreted >= 1);
+  hci::jit::set_enabled(true);
+  CHECK((a * 2 + 1).to_vector<float>()[99] == 199.0f);
+  const uint64_t first = hci::jit::stats().launches;
+  CHECK(first >= 1);
+  CHECK((a * 2 + 1).to_vector<float>()[98] == 197.0f);  // the same kernel again: a memory hit
+  const hci::jit::Stats stats = hci::jit::stats();
+  CHECK(stats.launches == 2 * first);
+  CHECK(stats.memory_hits >= first);
+}
+
+}  // namespace
