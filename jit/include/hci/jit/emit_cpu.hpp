@@ -125,7 +125,6 @@ class CpuKernelEmitter {
   std::string module(const std::string& name) {
     const int rank = s_.rank;
     body_ += "entry:\n";
-    block_ = "entry";
     // Parameters: sizes, then per buffer its address, offset and strides, then scalars.
     for (int d = 0; d < rank; ++d) sizes_.push_back(param_i64(d));
     const int per_buffer = 2 + rank;
@@ -167,10 +166,7 @@ class CpuKernelEmitter {
     return name;
   }
   std::string label() { return "L" + std::to_string(next_label_++); }
-  void start_block(const std::string& l) {
-    body_ += l + ":\n";
-    block_ = l;
-  }
+  void start_block(const std::string& l) { body_ += l + ":\n"; }
   void declare(const std::string& d) {
     for (const std::string& x : declarations_)
       if (x == d) return;
@@ -586,7 +582,7 @@ class CpuKernelEmitter {
 
   const KernelStructure& s_;
   const int lanes_;
-  std::string body_, allocas_, block_;
+  std::string body_, allocas_;
   std::vector<std::string> declarations_;
   std::vector<std::string> sizes_, data_, offsets_;
   std::vector<std::vector<std::string>> strides_;
