@@ -192,10 +192,7 @@ inline void* exported_data(const Tensor& t) {
   {
     std::lock_guard lock(eval_mutex());
     materialize_locked(node);
-    if (!node->storage->read_only) {
-      flush_readers_locked(*node);
-      node->version.fetch_add(1);
-    }
+    if (!node->storage->read_only) begin_external_write_locked(*node);
   }
   node->storage->wait_ready();
   if (t.numel() == 0) return nullptr;  // as DLPack asks of empty tensors

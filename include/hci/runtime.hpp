@@ -68,6 +68,12 @@ HCI_RUNTIME_DECL void materialize_locked(const NodePtr& node);
 // Before a write to a node's storage: every lazy reader of it is computed first, so laziness
 // never lets a pending read see the new value.
 HCI_RUNTIME_DECL void flush_readers_locked(Node& node);
+// Before the memory is handed out for writing through a raw pointer (data_ptr, a DLPack export):
+// pending readers computed, then the write counted, since hci cannot see when it happens.
+inline void begin_external_write_locked(Node& node) {
+  flush_readers_locked(node);
+  node.version.fetch_add(1);
+}
 
 inline void materialize(const NodePtr& node) {
   if (node->materialized()) return;

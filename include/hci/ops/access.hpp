@@ -92,8 +92,7 @@ T* Tensor::data_ptr() const {
               "data_ptr: the tensor's memory is read-only (shape {}); use "
               "const_data_ptr() to read it, or clone() it to write",
               detail::shape_str(sizes()));
-    detail::flush_readers_locked(n);
-    n.version.fetch_add(1);
+    detail::begin_external_write_locked(n);
   }
   n.storage->wait_ready();
   return static_cast<T*>(n.storage->data) + impl().offset;

@@ -319,10 +319,10 @@ class CpuKernelEmitter {
       return def("load {}, ptr {}, align {}", vec(s, site.lanes), ptr, align);
     }
     const std::string ptrs = lane_pointers(b, dtype, site);
-    const std::string v = vec(s, site.lanes), name = format("v{}{}", site.lanes, mangle(s));
-    declare(format("declare {} @llvm.masked.gather.{}.v{}p0(<{} x ptr>, i32, <{} x i1>, {})", v, name, site.lanes,
+    const std::string v = vec(s, site.lanes), suffix = overload_suffix(s, site.lanes);
+    declare(format("declare {} @llvm.masked.gather.{}.v{}p0(<{} x ptr>, i32, <{} x i1>, {})", v, suffix, site.lanes,
                    site.lanes, site.lanes, v));
-    return def("call {} @llvm.masked.gather.{}.v{}p0(<{} x ptr> {}, i32 {}, <{} x i1> {}, {} poison)", v, name,
+    return def("call {} @llvm.masked.gather.{}.v{}p0(<{} x ptr> {}, i32 {}, <{} x i1> {}, {} poison)", v, suffix,
                site.lanes, site.lanes, ptrs, align, site.lanes, splat_constant("i1", "true", site.lanes), v);
   }
 
@@ -331,28 +331,30 @@ class CpuKernelEmitter {
     const std::string_view s = storage_ir(dtype);
     std::string stored = to_storage(value, c, dtype, site.lanes);
     const size_t align = element_size(dtype);
-    if (site.lanes == 1 || s_.layouts[0] == Layout::Contiguous || s_.layouts[0] == Layout::Broadcast) {
-      // A broadcast output has one element: every lane writes the same value, the last one wins.
-      if (site.lanes > 1 && s_.layouts[0] == Layout::Broadcast) {
-        stored = def("extractelement {} {}, i64 {}", vec(s, site.lanes), stored, site.lanes - 1);
-        const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[0], site.first[0]);
-        line(format("store {} {}, ptr {}, align {}", s, stored, ptr, align));
-        return;
-      }
-      const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[0], site.first[0]);
-      line(format("store {} {}, ptr {}, align {}", vec(s, site.lanes), stored, ptr, align));
+    if (site.lanes > 1 && s_.layouts[0] == Layout::Strided) {
+      const std::string ptrs = lane_pointers(0, dtype, site);
+      const std::string v = vec(s, site.lanes), suffix = overload_suffix(s, site.lanes);
+      declare(format("declare void @llvm.masked.scatter.{}.v{}p0({}, <{} x ptr>, i32, <{} x i1>)", suffix, site.lanes,
+                     v, site.lanes, site.lanes));
+      line(format("call void @llvm.masked.scatter.{}.v{}p0({} {}, <{} x ptr> {}, i32 {}, <{} x i1> {})", suffix,
+                  site.lanes, v, stored, site.lanes, ptrs, align, site.lanes,
+                  splat_constant("i1", "true", site.lanes)));
       return;
     }
-    const std::string ptrs = lane_pointers(0, dtype, site);
-    const std::string v = vec(s, site.lanes), name = format("v{}{}", site.lanes, mangle(s));
-    declare(format("declare void @llvm.masked.scatter.{}.v{}p0({}, <{} x ptr>, i32, <{} x i1>)", name, site.lanes, v,
-                   site.lanes, site.lanes));
-    line(format("call void @llvm.masked.scatter.{}.v{}p0({} {}, <{} x ptr> {}, i32 {}, <{} x i1> {})", name, site.lanes,
-                v, stored, site.lanes, ptrs, align, site.lanes, splat_constant("i1", "true", site.lanes)));
+    std::string type = vec(s, site.lanes);
+    if (site.lanes > 1 && s_.layouts[0] == Layout::Broadcast) {
+      // A broadcast output has one element: every lane writes the same value, the last one wins.
+      stored = def("extractelement {} {}, i64 {}", type, stored, site.lanes - 1);
+      type = s;
+    }
+    const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[0], site.first[0]);
+    line(format("store {} {}, ptr {}, align {}", type, stored, ptr, align));
   }
 
-  static std::string mangle(std::string_view scalar) {
-    return scalar == "float" ? "f32" : scalar == "double" ? "f64" : std::string(scalar);
+  // The type part of an overloaded intrinsic's name: f32, v16f32, v16i8, ...
+  static std::string overload_suffix(std::string_view scalar, int lanes) {
+    const std::string element = scalar == "float" ? "f32" : scalar == "double" ? "f64" : std::string(scalar);
+    return lanes == 1 ? element : format("v{}{}", lanes, element);
   }
 
   // storage -> compute, as the interpreter's convert_value.
@@ -371,12 +373,7 @@ class CpuKernelEmitter {
   // compute -> storage, as the interpreter's store: bool is `!= 0`, integers truncate.
   std::string to_storage(const std::string& v, ComputeType c, DType dtype, int lanes) {
     const std::string_view s = storage_ir(dtype);
-    if (dtype == kBool) {
-      const std::string nonzero = c == ComputeType::Int64
-                                      ? def("icmp ne {} {}, zeroinitializer", vec("i64", lanes), v)
-                                      : def("fcmp une {} {}, zeroinitializer", vec(compute_ir(c), lanes), v);
-      return def("zext {} {} to {}", vec("i1", lanes), nonzero, vec("i8", lanes));
-    }
+    if (dtype == kBool) return def("zext {} {} to {}", vec("i1", lanes), nonzero(v, c, lanes), vec("i8", lanes));
     if (c == ComputeType::Int64 && dtype != kInt64)
       return def("trunc {} {} to {}", vec("i64", lanes), v, vec(s, lanes));
     return v;
@@ -387,7 +384,7 @@ class CpuKernelEmitter {
   std::string wrap_to_dtype(const std::string& v, DType dtype, int lanes) {
     const std::string v64 = vec("i64", lanes);
     switch (dtype) {
-      case kBool: return def("zext {} {} to {}", vec("i1", lanes), def("icmp ne {} {}, zeroinitializer", v64, v), v64);
+      case kBool: return bool_to_i64(nonzero(v, ComputeType::Int64, lanes), lanes);
       case kUInt8:
       case kInt8:
       case kInt16:
@@ -400,12 +397,24 @@ class CpuKernelEmitter {
     }
   }
 
-  std::string is_nan(const std::string& v, ComputeType c, int lanes) {
-    return def("fcmp uno {} {}, {}", vec(compute_ir(c), lanes), v, v);
+  // a <cc> b as a mask: `icmp int_cc` on integers, `fcmp float_cc` on floats.
+  std::string compare(std::string_view int_cc, std::string_view float_cc, const std::string& a, const std::string& b,
+                      ComputeType c, int lanes) {
+    const std::string t = vec(compute_ir(c), lanes);
+    return c == ComputeType::Int64 ? def("icmp {} {} {}, {}", int_cc, t, a, b)
+                                   : def("fcmp {} {} {}, {}", float_cc, t, a, b);
   }
+  std::string is_nan(const std::string& v, ComputeType c, int lanes) { return compare("", "uno", v, v, c, lanes); }
+  // NaN is nonzero, as the interpreter's `x != 0`.
   std::string nonzero(const std::string& v, ComputeType c, int lanes) {
-    return c == ComputeType::Int64 ? def("icmp ne {} {}, zeroinitializer", vec("i64", lanes), v)
-                                   : def("fcmp une {} {}, zeroinitializer", vec(compute_ir(c), lanes), v);
+    return compare("ne", "une", v, "zeroinitializer", c, lanes);
+  }
+  // A float's bits with the sign cleared.
+  std::string magnitude_bits(const std::string& v, ComputeType c, int lanes) {
+    const std::string bits = vec(bits_ir(c), lanes);
+    const std::string mask =
+        splat_constant(bits_ir(c), c == ComputeType::Float32 ? "2147483647" : "9223372036854775807", lanes);
+    return def("and {} {}, {}", bits, def("bitcast {} {} to {}", vec(compute_ir(c), lanes), v, bits), mask);
   }
   std::string bool_to_i64(const std::string& mask, int lanes) {
     return def("zext {} {} to {}", vec("i1", lanes), mask, vec("i64", lanes));
@@ -442,26 +451,19 @@ class CpuKernelEmitter {
   }
 
   std::string predicate(const KernelOp& op, const std::vector<std::string>& args, ComputeType in, int lanes) {
-    const std::string t = vec(compute_ir(in), lanes);
     const bool integer = in == ComputeType::Int64;
     const std::string& a = args[0];
     switch (op.op) {
-      case OpKind::LogicalNot:
-        return bool_to_i64(
-            integer ? def("icmp eq {} {}, zeroinitializer", t, a) : def("fcmp oeq {} {}, zeroinitializer", t, a),
-            lanes);
+      case OpKind::LogicalNot: return bool_to_i64(compare("eq", "oeq", a, "zeroinitializer", in, lanes), lanes);
       case OpKind::IsNan:
         return integer ? constant(ComputeType::Int64, 0, lanes) : bool_to_i64(is_nan(a, in, lanes), lanes);
       case OpKind::IsInf:
       case OpKind::IsFinite: {
         if (integer) return constant(ComputeType::Int64, op.op == OpKind::IsFinite ? 1 : 0, lanes);
-        const std::string bits = vec(bits_ir(in), lanes);
-        const bool single = in == ComputeType::Float32;
-        const std::string magnitude =
-            def("and {} {}, {}", bits, def("bitcast {} {} to {}", t, a, bits),
-                splat_constant(bits_ir(in), single ? "2147483647" : "9223372036854775807", lanes));
-        const std::string exponent = splat_constant(bits_ir(in), single ? "2139095040" : "9218868437227405312", lanes);
-        return bool_to_i64(def("icmp {} {} {}, {}", op.op == OpKind::IsInf ? "eq" : "slt", bits, magnitude, exponent),
+        const std::string exponent =
+            splat_constant(bits_ir(in), in == ComputeType::Float32 ? "2139095040" : "9218868437227405312", lanes);
+        return bool_to_i64(def("icmp {} {} {}, {}", op.op == OpKind::IsInf ? "eq" : "slt", vec(bits_ir(in), lanes),
+                               magnitude_bits(a, in, lanes), exponent),
                            lanes);
       }
       default: break;
@@ -475,8 +477,7 @@ class CpuKernelEmitter {
     static constexpr std::string_view int_cc[] = {"eq", "ne", "slt", "sle", "sgt", "sge"};
     static constexpr std::string_view float_cc[] = {"oeq", "une", "olt", "ole", "ogt", "oge"};
     const size_t k = size_t(op.op) - size_t(OpKind::Eq);
-    return bool_to_i64(
-        integer ? def("icmp {} {} {}, {}", int_cc[k], t, a, b) : def("fcmp {} {} {}, {}", float_cc[k], t, a, b), lanes);
+    return bool_to_i64(compare(int_cc[k], float_cc[k], a, b, in, lanes), lanes);
   }
 
   std::string arithmetic(const KernelOp& op, const std::vector<std::string>& args, ComputeType c, int lanes) {
@@ -486,38 +487,23 @@ class CpuKernelEmitter {
     const std::string& a = args[0];
     switch (op.op) {
       case OpKind::Neg: return integer ? def("sub {} zeroinitializer, {}", t, a) : def("fneg {} {}", t, a);
-      case OpKind::Abs: {
+      case OpKind::Abs:
         if (integer)
-          return select(def("icmp slt {} {}, zeroinitializer", t, a), def("sub {} zeroinitializer, {}", t, a), a, t,
-                        lanes);
-        const std::string bits = vec(bits_ir(c), lanes);
-        const std::string mask =
-            splat_constant(bits_ir(c), c == ComputeType::Float32 ? "2147483647" : "9223372036854775807", lanes);
-        return def("bitcast {} {} to {}", bits,
-                   def("and {} {}, {}", bits, def("bitcast {} {} to {}", t, a, bits), mask), t);
-      }
-      case OpKind::Relu:
-        return select(
-            integer ? def("icmp slt {} {}, zeroinitializer", t, a) : def("fcmp olt {} {}, zeroinitializer", t, a), zero,
-            a, t, lanes);
-      case OpKind::Sign: {
-        if (integer)
-          return def("sub {} {}, {}", t, bool_to_i64(def("icmp sgt {} {}, zeroinitializer", t, a), lanes),
-                     bool_to_i64(def("icmp slt {} {}, zeroinitializer", t, a), lanes));
-        const std::string positive =
-            def("uitofp {} {} to {}", vec("i1", lanes), def("fcmp ogt {} {}, zeroinitializer", t, a), t);
-        const std::string negative =
-            def("uitofp {} {} to {}", vec("i1", lanes), def("fcmp olt {} {}, zeroinitializer", t, a), t);
-        return def("fsub {} {}, {}", t, positive, negative);
+          return select(compare("slt", "", a, zero, c, lanes), def("sub {} zeroinitializer, {}", t, a), a, t, lanes);
+        return def("bitcast {} {} to {}", vec(bits_ir(c), lanes), magnitude_bits(a, c, lanes), t);
+      case OpKind::Relu: return select(compare("slt", "olt", a, zero, c, lanes), zero, a, t, lanes);
+      case OpKind::Sign: {  // (a > 0) - (a < 0): NaN gives 0
+        const std::string positive = compare("sgt", "ogt", a, zero, c, lanes);
+        const std::string negative = compare("slt", "olt", a, zero, c, lanes);
+        if (integer) return def("sub {} {}, {}", t, bool_to_i64(positive, lanes), bool_to_i64(negative, lanes));
+        return def("fsub {} {}, {}", t, def("uitofp {} {} to {}", vec("i1", lanes), positive, t),
+                   def("uitofp {} {} to {}", vec("i1", lanes), negative, t));
       }
       case OpKind::Floor:
       case OpKind::Ceil:
       case OpKind::Round:
       case OpKind::Trunc: return a;  // integers only
-      case OpKind::Sqrt:
-        return call_intrinsic(
-            format("llvm.sqrt.{}", lanes == 1 ? mangle(compute_ir(c)) : format("v{}{}", lanes, mangle(compute_ir(c)))),
-            t, a);
+      case OpKind::Sqrt: return call_intrinsic(format("llvm.sqrt.{}", overload_suffix(compute_ir(c), lanes)), t, a);
       case OpKind::Rsqrt: {
         const std::string root = arithmetic(KernelOp{OpKind::Sqrt, op.dtype, op.in_dtype}, args, c, lanes);
         return def("fdiv {} {}, {}", t, constant(c, 1.0, lanes), root);
@@ -534,8 +520,7 @@ class CpuKernelEmitter {
       case OpKind::Minimum: {
         const bool max = op.op == OpKind::Maximum;
         // max: a < b ? b : a; min: b < a ? b : a; a NaN operand wins, the first one first.
-        const std::string less = integer ? def("icmp slt {} {}, {}", t, max ? a : b, max ? b : a)
-                                         : def("fcmp olt {} {}, {}", t, max ? a : b, max ? b : a);
+        const std::string less = compare("slt", "olt", max ? a : b, max ? b : a, c, lanes);
         std::string r = select(less, b, a, t, lanes);
         if (!integer) {
           r = select(is_nan(b, c, lanes), b, r, t, lanes);

@@ -49,6 +49,7 @@ HCI_END_NAMESPACE
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -65,6 +66,7 @@ inline constexpr int64_t kBlock = 16384;  // elements per piece of work on the p
 
 struct CompiledKernel {
   KernelStructure structure;
+  size_t index = 0;  // among the kernels sharing its hash: keeps their symbol names apart
   std::once_flag compiled;
   KernelFn fn = nullptr;  // null if LLVM refused it
 };
@@ -97,14 +99,14 @@ inline std::shared_ptr<CompiledKernel> find_or_add(const Kernel& k, bool& hit) {
   hit = false;
   auto entry = std::make_shared<CompiledKernel>();
   entry->structure = k.structure;
+  entry->index = same_hash.size();
   same_hash.push_back(entry);
   return entry;
 }
 
-inline void compile(CompiledKernel& entry, uint64_t hash, size_t index, CpuCompiler& compiler) {
+inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler) {
   const auto begin = std::chrono::steady_clock::now();
-  // The hash names the kernel; the index keeps two structures that share a hash apart.
-  const std::string name = hci::detail::format("hci_k{:016x}_{}", hash, index);
+  const std::string name = hci::detail::format("hci_k{:016x}_{}", hash, entry.index);
   const int lanes = compiler.vector_bytes() / 4;
   bool failed = false;
   try {
@@ -172,16 +174,7 @@ HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& p
   }
   bool hit = false;
   const std::shared_ptr<CompiledKernel> entry = find_or_add(k, hit);
-  std::call_once(entry->compiled, [&] {
-    size_t index = 0;
-    {
-      JitState& s = state();
-      std::lock_guard lock(s.mutex);
-      const auto& same_hash = s.kernels[k.hash];
-      index = size_t(std::find(same_hash.begin(), same_hash.end(), entry) - same_hash.begin());
-    }
-    compile(*entry, k.hash, index, *CpuCompiler::instance());
-  });
+  std::call_once(entry->compiled, [&] { compile(*entry, k.hash, *CpuCompiler::instance()); });
   if (!entry->fn) {
     count_interpreted();
     return false;
