@@ -1,12 +1,11 @@
 // Core benchmarks, each beside a hand-written reference in the same binary: same flags, same
 // thread pool and the same buffer policy (outputs from hci's caching allocator).
+#include "fast_loops.hpp"
 #include "reference.hpp"
 
 #include <hci/hci.hpp>
 
 #include <benchmark/benchmark.h>
-
-#include <cmath>
 
 namespace {
 
@@ -55,18 +54,14 @@ void BM_chain_hci(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kN * 20);
 }
 
+// The same chain as one hand-written loop, vectorised with fast math (fast_loops.cpp).
 void BM_chain_reference(benchmark::State& state) {
   const hci::Tensor a = hci::rand({kN}), b = hci::rand({kN}), c = hci::rand({kN}), d = hci::rand({kN});
   const float *pa = a.const_data_ptr<float>(), *pb = b.const_data_ptr<float>(), *pc = c.const_data_ptr<float>(),
               *pd = d.const_data_ptr<float>();
   for (auto _ : state) {
     float* out = new_output(kN);
-    parallel(kN, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const float t = pa[i] * pb[i] + pc[i];
-        out[i] = (t > 0 ? t : 0) * 0.5f + std::exp(-pd[i]);
-      }
-    });
+    parallel(kN, [&](int64_t begin, int64_t end) { bench::chain_loop(pa, pb, pc, pd, out, begin, end); });
     benchmark::DoNotOptimize(out);
     free_output(out, kN);
   }
@@ -102,11 +97,36 @@ void BM_sum_reference(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kN * 4);
 }
 
-// The whole life of a 1-element op: recorded, evaluated and read back.
+// The whole life of a 1-element op: recorded, evaluated (by compiled code when the JIT is on:
+// jit_launches counts per op) and read back.
 void BM_tiny_add_hci(benchmark::State& state) {
   const hci::Tensor a = hci::ones({1}), b = hci::ones({1});
   hci::eval(a, b);
+  const uint64_t launches = hci::jit::stats().launches;
   for (auto _ : state) benchmark::DoNotOptimize((a + b).item<float>());
+  state.counters["jit_launches"] =
+      benchmark::Counter(double(hci::jit::stats().launches - launches), benchmark::Counter::kAvgIterations);
+}
+
+// Compiling the chain's kernel from nothing (after LLVM's one-time start-up): IR, optimisation,
+// code generation and linking, on small tensors so that running it costs little.
+void BM_jit_compile_chain(benchmark::State& state) {
+  if (!hci::jit::enabled()) {
+    state.SkipWithError(("the JIT is off: " + hci::jit::status()).c_str());
+    return;
+  }
+  const hci::Tensor a = hci::rand({64}), b = hci::rand({64}), c = hci::rand({64}), d = hci::rand({64});
+  hci::eval(a, b, c, d);
+  const uint64_t compiled = hci::jit::stats().kernels_compiled;
+  for (auto _ : state) {
+    state.PauseTiming();
+    hci::jit::clear_memory_cache();
+    state.ResumeTiming();
+    hci::Tensor y = hci::relu(a * b + c) * 0.5 + hci::exp(-d);
+    hci::eval(y);
+  }
+  state.counters["kernels_compiled"] =
+      benchmark::Counter(double(hci::jit::stats().kernels_compiled - compiled), benchmark::Counter::kAvgIterations);
 }
 
 }  // namespace
@@ -118,4 +138,5 @@ BENCHMARK(BM_chain_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sum_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sum_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_tiny_add_hci)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_jit_compile_chain)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

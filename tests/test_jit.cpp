@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -22,10 +24,12 @@ void require_jit() {
   std::exit(77);
 }
 
-// A random program: inputs (shape, dtype, view), then ops, each naming its operands by index
-// into the values computed so far. Replayed once per executor.
+// A random program: a shape, inputs broadcast against it (dtype, view), then ops, each naming
+// its operands by index into the values computed so far. Replayed once per executor, and over
+// several sizes of the same shape pattern.
 struct Input {
-  hci::Dims shape;
+  std::vector<bool> ones;  // the dims of the shape where this input has size 1 (broadcast)
+  bool drop_leading;       // whether it lacks the shape's first dim
   DType dtype;
   int view;  // 0: contiguous, 1: transposed, 2: every other element, 3: expanded from size 1
 };
@@ -36,32 +40,32 @@ struct Step {
   DType dtype;
 };
 struct Program {
+  hci::Dims shape;
   std::vector<Input> inputs;
   std::vector<Step> steps;
 };
 
-constexpr DType kDTypes[] = {hci::kBool,  hci::kUInt8, hci::kInt8,    hci::kInt16,
-                             hci::kInt32, hci::kInt64, hci::kFloat32, hci::kFloat64};
-constexpr int kOps = 29;
+constexpr DType kDTypes[] = {hci::kBool,  hci::kUInt8,   hci::kInt8,     hci::kInt16,   hci::kInt32,
+                             hci::kInt64, hci::kFloat16, hci::kBFloat16, hci::kFloat32, hci::kFloat64};
+constexpr int kNumDTypes = int(std::size(kDTypes));
+constexpr int kOps = 42;
 
 Program random_program(std::mt19937_64& rng) {
   auto pick = [&](int n) { return int(rng() % uint64_t(n)); };
   Program p;
   const int rank = pick(5);
   static constexpr int64_t sizes[] = {0, 1, 1, 2, 3, 5, 7, 16, 17, 33};
-  hci::Dims shape;
   int64_t numel = 1;
   for (int d = 0; d < rank; ++d) {
-    shape.push_back(sizes[pick(10)]);
-    numel *= shape.back();
+    p.shape.push_back(sizes[pick(10)]);
+    numel *= p.shape.back();
   }
-  if (rank > 0 && pick(20) == 0 && numel > 0) shape.back() = 40001 / std::max<int64_t>(numel / shape.back(), 1);
+  if (rank > 0 && pick(20) == 0 && numel > 0) p.shape.back() = 40001 / std::max<int64_t>(numel / p.shape.back(), 1);
   const int inputs = 1 + pick(3);
   for (int i = 0; i < inputs; ++i) {
-    Input in{shape, kDTypes[pick(8)], pick(4)};
-    for (auto& s : in.shape)
-      if (pick(4) == 0) s = 1;  // broadcast along this dim
-    if (!in.shape.empty() && pick(4) == 0) in.shape.erase(in.shape.begin());
+    Input in{std::vector<bool>(size_t(rank)), false, kDTypes[pick(kNumDTypes)], pick(4)};
+    for (int d = 0; d < rank; ++d) in.ones[size_t(d)] = pick(4) == 0;
+    in.drop_leading = rank > 0 && pick(4) == 0;
     p.inputs.push_back(in);
   }
   const int steps = 1 + pick(12);
@@ -70,18 +74,34 @@ Program random_program(std::mt19937_64& rng) {
     // Recent values are more likely operands, so chains grow long.
     auto operand = [&] { return std::max(0, values - 1 - pick(std::min(values, 3))); };
     static constexpr double numbers[] = {0.0, -1.0, 2.5, 3.0, -0.0, 1e30, 0.1, 7.0};
-    p.steps.push_back(Step{pick(kOps), operand(), operand(), operand(), numbers[pick(8)], kDTypes[pick(8)]});
+    p.steps.push_back(Step{pick(kOps), operand(), operand(), operand(), numbers[pick(8)], kDTypes[pick(kNumDTypes)]});
   }
   return p;
 }
 
-Tensor make_input(const Input& in, uint64_t seed) {
+// The same pattern at other sizes: dims above 1 get new sizes, so the program's kernels keep
+// their structures (compiled once, served from memory) under other parameters.
+hci::Dims other_sizes(const hci::Dims& shape, std::mt19937_64& rng) {
+  static constexpr int64_t sizes[] = {2, 3, 5, 7, 16, 17, 33};
+  hci::Dims resized = shape;
+  for (int64_t& s : resized)
+    if (s > 1 && s <= 33) s = sizes[rng() % 7];
+  return resized;
+}
+
+hci::Dims input_shape(const Input& in, const hci::Dims& shape) {
+  hci::Dims dims;
+  for (size_t d = in.drop_leading ? 1 : 0; d < shape.size(); ++d) dims.push_back(in.ones[d] ? 1 : shape[d]);
+  return dims;
+}
+
+Tensor make_input(const hci::Dims& shape, DType dtype, int view, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  const int64_t n = hci::detail::numel(in.shape);
+  const int64_t n = hci::detail::numel(shape);
   // Each view reads memory laid out differently from its shape.
-  hci::Dims storage_shape = in.shape;
-  if (in.view == 1 && storage_shape.size() >= 2) std::swap(storage_shape[0], storage_shape[1]);
-  if (in.view == 2 && !storage_shape.empty()) storage_shape.back() *= 2;
+  hci::Dims storage_shape = shape;
+  if (view == 1 && storage_shape.size() >= 2) std::swap(storage_shape[0], storage_shape[1]);
+  if (view == 2 && !storage_shape.empty()) storage_shape.back() *= 2;
   const int64_t count = hci::detail::numel(storage_shape);
   static constexpr double specials[] = {std::numeric_limits<double>::quiet_NaN(),
                                         INFINITY,
@@ -99,13 +119,13 @@ Tensor make_input(const Input& in, uint64_t seed) {
   std::vector<double> values(static_cast<size_t>(count));
   for (double& v : values)
     v = rng() % 8 == 0 ? specials[rng() % 13] : double(int64_t(rng() % 2001) - 1000) / double(1 + rng() % 8);
-  Tensor base = hci::from_vector<double>(values, storage_shape).to(in.dtype);
+  Tensor base = hci::from_vector<double>(values, storage_shape).to(dtype);
   Tensor t = base;
-  if (in.view == 1 && in.shape.size() >= 2) t = base.transpose(0, 1);
-  if (in.view == 2 && !in.shape.empty()) t = base.slice(int64_t(in.shape.size()) - 1, 0, std::nullopt, 2);
-  if (in.view == 3 && n > 0 && !in.shape.empty()) {
-    hci::Dims ones(in.shape.size(), 1);
-    t = hci::from_vector<double>({values.empty() ? 1.0 : values[0]}, ones).to(in.dtype).expand(in.shape);
+  if (view == 1 && shape.size() >= 2) t = base.transpose(0, 1);
+  if (view == 2 && !shape.empty()) t = base.slice(int64_t(shape.size()) - 1, 0, std::nullopt, 2);
+  if (view == 3 && n > 0 && !shape.empty()) {
+    hci::Dims ones(shape.size(), 1);
+    t = hci::from_vector<double>({values.empty() ? 1.0 : values[0]}, ones).to(dtype).expand(shape);
   }
   hci::eval(t);
   return t;
@@ -142,7 +162,20 @@ Tensor apply_step(const Step& s, const std::vector<Tensor>& v) {
     case 25: return a * s.number;
     case 26: return a + s.number;
     case 27: return hci::floor(a) + hci::trunc(b);
-    default: return hci::exp(a);  // not compiled yet: the interpreter runs it between JIT kernels
+    case 28: return hci::exp(a);
+    case 29: return hci::exp2(a);
+    case 30: return hci::expm1(a);
+    case 31: return hci::log(a);
+    case 32: return hci::log2(a);
+    case 33: return hci::log1p(a);
+    case 34: return hci::tanh(a);
+    case 35: return hci::sigmoid(a);
+    case 36: return hci::silu(a);
+    case 37: return hci::gelu(a);
+    case 38: return hci::erf(a);
+    case 39: return hci::pow(a, b);
+    case 40: return hci::ceil(a) + hci::round(b);
+    default: return hci::sin(a);  // not compiled yet: the interpreter runs it between JIT kernels
   }
 }
 
@@ -172,10 +205,11 @@ std::vector<uint64_t> bits_of(const Tensor& t) {
   return bits;
 }
 
-std::string describe(const Program& p) {
+std::string describe(const Program& p, const hci::Dims& shape) {
   std::string text;
   for (const Input& in : p.inputs)
-    text += fmt::format("input {} {} view {}; ", hci::detail::shape_str(in.shape), hci::dtype_name(in.dtype), in.view);
+    text += fmt::format("input {} {} view {}; ", hci::detail::shape_str(input_shape(in, shape)),
+                        hci::dtype_name(in.dtype), in.view);
   for (const Step& s : p.steps)
     text += fmt::format("op {} ({}, {}, {}) {} {}; ", s.op, s.a, s.b, s.c, s.number, hci::dtype_name(s.dtype));
   return text;
@@ -183,13 +217,24 @@ std::string describe(const Program& p) {
 
 TEST_CASE("JIT-compiled kernels agree bit for bit with the interpreter on random graphs", "[jit]") {
   require_jit();
-  const int graphs = std::getenv("HCI_JIT_TEST_GRAPHS") ? std::atoi(std::getenv("HCI_JIT_TEST_GRAPHS")) : 2000;
+  // Each program runs at kSizes sizes: its first kernels compile, the rest are memory hits.
+  constexpr int kSizes = 4;
+  const int graphs = std::getenv("HCI_JIT_TEST_GRAPHS") ? std::atoi(std::getenv("HCI_JIT_TEST_GRAPHS")) : 10000;
   std::mt19937_64 rng(20261129);
   hci::jit::reset_stats();
+  Program p;
+  hci::Dims shape;
   for (int g = 0; g < graphs; ++g) {
-    const Program p = random_program(rng);
+    if (g % kSizes == 0) {
+      p = random_program(rng);
+      shape = p.shape;
+    } else {
+      shape = other_sizes(p.shape, rng);
+    }
     std::vector<Tensor> inputs;
-    for (size_t i = 0; i < p.inputs.size(); ++i) inputs.push_back(make_input(p.inputs[i], uint64_t(g) * 16 + i));
+    for (size_t i = 0; i < p.inputs.size(); ++i)
+      inputs.push_back(
+          make_input(input_shape(p.inputs[i], shape), p.inputs[i].dtype, p.inputs[i].view, uint64_t(g) * 16 + i));
     hci::jit::set_enabled(true);
     const Tensor compiled = run(p, inputs);
     const std::vector<uint64_t> got = bits_of(compiled);
@@ -197,7 +242,7 @@ TEST_CASE("JIT-compiled kernels agree bit for bit with the interpreter on random
     const Tensor interpreted = run(p, inputs);
     const std::vector<uint64_t> want = bits_of(interpreted);
     hci::jit::set_enabled(true);
-    INFO("graph " << g << ": " << describe(p));
+    INFO("graph " << g << ": " << describe(p, shape));
     REQUIRE(compiled.dtype() == interpreted.dtype());
     REQUIRE(compiled.sizes().vec() == interpreted.sizes().vec());
     REQUIRE(got == want);
@@ -206,6 +251,7 @@ TEST_CASE("JIT-compiled kernels agree bit for bit with the interpreter on random
   CHECK(stats.compile_failures == 0);
   CHECK(stats.launches > uint64_t(graphs));
   CHECK(stats.kernels_compiled > uint64_t(graphs) / 10);
+  CHECK(stats.memory_hits > stats.kernels_compiled);
   WARN(graphs << " graphs: " << stats.kernels_compiled << " kernels compiled in " << stats.compile_seconds << " s, "
               << stats.launches << " launches (" << stats.memory_hits << " memory hits), " << stats.interpreted
               << " kernels interpreted");
@@ -229,6 +275,30 @@ TEST_CASE("the JIT reports itself and can be switched off", "[jit]") {
   const hci::jit::Stats stats = hci::jit::stats();
   CHECK(stats.launches == 2 * first);
   CHECK(stats.memory_hits >= first);
+}
+
+// Run by the test_jit_dump entry, which sets HCI_JIT_DUMP to an empty directory.
+TEST_CASE("HCI_JIT_DUMP writes the IR and assembly of each kernel compiled", "[.dump]") {
+  require_jit();
+  const char* dir = std::getenv("HCI_JIT_DUMP");
+  REQUIRE(dir != nullptr);
+  namespace fs = std::filesystem;
+  const Tensor a = hci::arange(8, hci::kFloat64);
+  hci::eval(a);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  hci::jit::clear_memory_cache();
+  CHECK((hci::exp(a) * 3).to_vector<double>()[0] == 3.0);
+  std::vector<std::string> ir, assembly;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    (entry.path().extension() == ".ll" ? ir : assembly).push_back(text);
+  }
+  REQUIRE(!ir.empty());
+  CHECK(ir.size() == assembly.size());
+  CHECK_THAT(ir[0], Catch::Matchers::Contains("define i32 @hci_kernel(i64 %start, i64 %end, ptr"));
+  CHECK_THAT(assembly[0], Catch::Matchers::Contains("hci_kernel:"));
 }
 
 }  // namespace

@@ -691,6 +691,36 @@ TEST_CASE("float16, bfloat16 and integer tensors compute in float32 and round on
   }
 }
 
+TEST_CASE("the generic float16 and bfloat16 conversions equal the scalar ones bit for bit", "[math][half]") {
+  namespace m = hci::math;
+  namespace d = hci::detail;
+  // Every 16-bit pattern both ways, and float bit patterns in steps of a prime (every exponent,
+  // both signs, NaN payloads, and the rounding cases around each halfway point).
+  size_t mismatches = 0;
+  for (int32_t h = 0; h <= 0xffff; ++h) {
+    const float want_h = d::half_bits_to_float(uint16_t(h)), want_b = d::bfloat16_bits_to_float(uint16_t(h));
+    mismatches += std::bit_cast<uint32_t>(m::float16_bits_to_float<float>(h)) != std::bit_cast<uint32_t>(want_h);
+    mismatches += std::bit_cast<uint32_t>(m::bfloat16_bits_to_float<float>(h)) != std::bit_cast<uint32_t>(want_b);
+  }
+  auto check = [&](uint32_t bits) {
+    const float x = std::bit_cast<float>(bits);
+    const uint16_t half = d::float_to_half_bits(x), bf16 = d::float_to_bfloat16_bits(x);
+    mismatches += uint32_t(m::float_to_float16_bits(x)) != half;
+    mismatches += uint32_t(m::float_to_bfloat16_bits(x)) != bf16;
+    mismatches +=
+        std::bit_cast<uint32_t>(m::round_to_float16(x)) != std::bit_cast<uint32_t>(d::half_bits_to_float(half));
+    mismatches +=
+        std::bit_cast<uint32_t>(m::round_to_bfloat16(x)) != std::bit_cast<uint32_t>(d::bfloat16_bits_to_float(bf16));
+  };
+  for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 1021) check(uint32_t(bits));
+  for (uint32_t base : {0x38800000u, 0x33000000u, 0x477fe000u, 0x477ff000u, 0x7f7fffffu, 0x7f800000u, 0x7fffffffu})
+    for (uint32_t delta = 0; delta < 0x4000; ++delta) {
+      check(base - delta);
+      check((base - delta) | 0x80000000u);
+    }
+  CHECK(mismatches == 0);
+}
+
 // Prints the measured maximum errors: `test_math "[.report]"`.
 TEST_CASE("report the measured errors", "[.report]") {
   auto report = [](auto zero) {

@@ -3,6 +3,7 @@
 
 #include <hci/math/erf.hpp>
 #include <hci/math/exp_log.hpp>
+#include <hci/math/float16.hpp>
 #include <hci/math/pow.hpp>
 #include <hci/math/trig.hpp>
 #include <hci/math/value.hpp>

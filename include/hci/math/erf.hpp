@@ -12,19 +12,19 @@ namespace math {
 // e^(-a^2) without the rounding error of a^2 magnified by the exponential: a = ah + (a - ah)
 // with ah's square exact, e^(-a^2) = e^(-ah^2) e^((ah - a)(ah + a)).
 template <class V>
-HCI_ALWAYS_INLINE V exp_minus_square(V a) {
-  using T = decltype(+a);
+HCI_ALWAYS_INLINE V exp_minus_square(const V& a) {
+  using T = scalar_t<V>;
   using B = typename FloatTraits<T>::Bits;
   constexpr int dropped = sizeof(T) == 4 ? 12 : 27;  // keeps half the significand's bits
-  const V ah = from_bits<T>(to_bits(a) & ~((B(1) << dropped) - 1));
+  const V ah = from_bits<V>(to_bits(a) & ~((B(1) << dropped) - 1));
   return exp(-(ah * ah)) * exp((ah - a) * (ah + a));
 }
 
 // |x| < 1: x P(x^2). Beyond: 1 - e^(-x^2) Q(|x| - c) with Q fitted to erfc(x) e^(x^2) on a few
 // intervals; erf rounds to +-1 past 6. Float computes in double.
 template <class V>
-HCI_ALWAYS_INLINE V erf(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V erf(const V& x) {
+  using T = scalar_t<V>;
   namespace k = coefficients;
   const V a = abs_(x);
   if constexpr (sizeof(T) == 4) return narrow<V>(erf(widen(x)));
@@ -38,8 +38,8 @@ HCI_ALWAYS_INLINE V erf(V x) {
 
 // GELU with the exact erf form, as PyTorch's default: x * 0.5 * (1 + erf(x / sqrt(2))).
 template <class V>
-HCI_ALWAYS_INLINE V gelu(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V gelu(const V& x) {
+  using T = scalar_t<V>;
   return x * V(T(0.5)) * (V(T(1)) + erf(x * V(T(0.70710678118654752440))));
 }
 

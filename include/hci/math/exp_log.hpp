@@ -35,8 +35,8 @@ struct Ln2 {  // ln 2 = hi + lo, hi with few enough bits that n * hi is exact
 };
 
 template <class V>
-HCI_ALWAYS_INLINE V exp(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V exp(const V& x) {
+  using T = scalar_t<V>;
   constexpr bool single = sizeof(T) == 4;
   const T log2e = T(1.4426950408889634);
   const T max_arg = single ? T(88.72283935546875) : T(709.782712893384);
@@ -58,7 +58,7 @@ HCI_ALWAYS_INLINE V exp(V x) {
 // carried in two terms, so the result is within about 0.1 ulp before its final rounding and
 // exact results (integer powers in pow) come out exact.
 template <class V>
-HCI_ALWAYS_INLINE V exp_extended(V hi, V lo) {
+HCI_ALWAYS_INLINE V exp_extended(const V& hi, const V& lo) {
   const double max_arg = 709.782712893384, min_arg = -745.1332191019412;
   const V xc = select(hi > V(max_arg), V(max_arg), select(hi < V(min_arg), V(min_arg), hi));
   const V n = rint_small(xc * V(1.4426950408889634));
@@ -75,8 +75,8 @@ HCI_ALWAYS_INLINE V exp_extended(V hi, V lo) {
 
 // 2^x: the integer part exactly, the fraction r in [-1/2, 1/2] by its Taylor series.
 template <class V>
-HCI_ALWAYS_INLINE V exp2(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V exp2(const V& x) {
+  using T = scalar_t<V>;
   constexpr bool single = sizeof(T) == 4;
   const T hi = single ? T(129) : T(1025), lo = single ? T(-151) : T(-1076);
   const V xc = select(x > V(hi), V(hi), select(x < V(lo), V(lo), x));
@@ -88,8 +88,8 @@ HCI_ALWAYS_INLINE V exp2(V x) {
 
 // e^y - 1, accurate near zero.
 template <class V>
-HCI_ALWAYS_INLINE V expm1(V y) {
-  using T = decltype(+y);
+HCI_ALWAYS_INLINE V expm1(const V& y) {
+  using T = scalar_t<V>;
   static constexpr auto c = inverse_factorials<T, 1, sizeof(T) == 4 ? 8 : 15>();
   const V p = horner(y, c) * y;
   return select(abs_(y) < V(T(0.34657359027997264)), p, exp(y) - V(T(1)));
@@ -101,26 +101,26 @@ struct LogReduced {
   V e, m;
 };
 template <class V>
-HCI_ALWAYS_INLINE LogReduced<V> log_reduce(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE LogReduced<V> log_reduce(const V& x) {
+  using T = scalar_t<V>;
   using B = typename FloatTraits<T>::Bits;
   constexpr bool single = sizeof(T) == 4;
   constexpr int mbits = FloatTraits<T>::kMantissaBits;
   // Bring subnormals into the normal range.
-  const bool tiny = x < V(std::numeric_limits<T>::min());
+  const auto tiny = x < V(std::numeric_limits<T>::min());
   const V xs = select(tiny, x * V(single ? T(16777216.0) : T(18014398509481984.0)), x);
   const V e_adjust = select(tiny, V(single ? T(-24) : T(-54)), V(T(0)));
-  const B bits = to_bits(xs);
-  V e = V(T((bits >> mbits) - FloatTraits<T>::kBias)) + e_adjust;
-  V m = from_bits<T>((bits & ((B(1) << mbits) - 1)) | (B(FloatTraits<T>::kBias) << mbits));  // [1, 2)
-  const bool big = m > V(T(1.4142135623730951));
+  const auto bits = to_bits(xs);
+  V e = to_float<V>((bits >> mbits) - B(FloatTraits<T>::kBias)) + e_adjust;
+  V m = from_bits<V>((bits & ((B(1) << mbits) - 1)) | (B(FloatTraits<T>::kBias) << mbits));  // [1, 2)
+  const auto big = m > V(T(1.4142135623730951));
   return {select(big, e + V(T(1)), e), select(big, m * V(T(0.5)), m)};
 }
 
 // log(m) for m in [sqrt(1/2), sqrt(2)): 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716.
 template <class V>
-HCI_ALWAYS_INLINE V log_mantissa(V m) {
-  using T = decltype(+m);
+HCI_ALWAYS_INLINE V log_mantissa(const V& m) {
+  using T = scalar_t<V>;
   const V s = (m - V(T(1))) / (m + V(T(1)));
   const V z = s * s;
   static constexpr auto c = inverse_odd_numbers<T, sizeof(T) == 4 ? 5 : 11>();
@@ -131,16 +131,16 @@ HCI_ALWAYS_INLINE V log_mantissa(V m) {
 // The results of log-like functions outside (0, inf): inf stays, 0 gives -inf, below 0 or NaN
 // gives NaN.
 template <class V>
-HCI_ALWAYS_INLINE V log_special(V x, V result) {
-  using T = decltype(+x);
-  result = select(x == infinity<V>(), x, result);
-  result = select(x == V(T(0)), -infinity<V>(), result);
-  return select((x < V(T(0))) | is_nan(x), quiet_nan<V>(), result);
+HCI_ALWAYS_INLINE V log_special(const V& x, const V& result) {
+  using T = scalar_t<V>;
+  V r = select(x == infinity<V>(), x, result);
+  r = select(x == V(T(0)), -infinity<V>(), r);
+  return select((x < V(T(0))) | is_nan(x), quiet_nan<V>(), r);
 }
 
 template <class V>
-HCI_ALWAYS_INLINE V log(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V log(const V& x) {
+  using T = scalar_t<V>;
   const auto [e, m] = log_reduce(x);
   return log_special(x, e * V(Ln2<T>::hi) + (log_mantissa(m) + e * V(Ln2<T>::lo)));
 }
@@ -148,8 +148,8 @@ HCI_ALWAYS_INLINE V log(V x) {
 // log(x) as hi + lo with about 2^-70 relative error, for finite x > 0: what pow needs so that
 // y * log(x) keeps its precision when y is large.
 template <class V>
-HCI_ALWAYS_INLINE std::pair<V, V> log_extended(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE std::pair<V, V> log_extended(const V& x) {
+  using T = scalar_t<V>;
   const auto [e, m] = log_reduce(x);
   // s = f / d with f = m - 1 exact and d = 1 + m held as two terms; the quotient's rounding
   // error is recovered from the exact residual f - s * d.
@@ -173,12 +173,12 @@ HCI_ALWAYS_INLINE std::pair<V, V> log_extended(V x) {
 // log2 and log1p carry log(x) in two terms (double; float computes in double), which keeps
 // them within about 0.6 ulp.
 template <class V>
-HCI_ALWAYS_INLINE V log2(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V log2(const V& x) {
+  using T = scalar_t<V>;
   if constexpr (sizeof(T) == 4) {
     return narrow<V>(log2(widen(x)));
   } else {
-    const bool ordinary = (x > V(0.0)) & (x < infinity<V>());
+    const auto ordinary = (x > V(0.0)) & (x < infinity<V>());
     const auto [lh, ll] = log_extended(select(ordinary, x, V(1.0)));
     // log2(e) = 1.4426950408889634 + 2.0355273740931033e-17
     const auto [p, p_lo] = two_prod(lh, V(1.4426950408889634));
@@ -189,13 +189,13 @@ HCI_ALWAYS_INLINE V log2(V x) {
 // log(1 + x), accurate near zero: log(u) for u = 1 + x rounded, plus the rounding's share
 // (x - (u - 1)) / u.
 template <class V>
-HCI_ALWAYS_INLINE V log1p(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V log1p(const V& x) {
+  using T = scalar_t<V>;
   if constexpr (sizeof(T) == 4) {
     return narrow<V>(log1p(widen(x)));
   } else {
     const V u = x + V(1.0);
-    const bool ordinary = (u > V(0.0)) & (u < infinity<V>());
+    const auto ordinary = (u > V(0.0)) & (u < infinity<V>());
     const auto [lh, ll] = log_extended(select(ordinary, u, V(1.0)));
     const V correction = (x - (u - V(1.0))) / u;
     const V result = select(u == V(1.0), x, lh + (ll + correction));
@@ -204,8 +204,8 @@ HCI_ALWAYS_INLINE V log1p(V x) {
 }
 
 template <class V>
-HCI_ALWAYS_INLINE V tanh(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V tanh(const V& x) {
+  using T = scalar_t<V>;
   const V a = abs_(x);
   const V em = expm1(a + a);
   V t = em / (em + V(T(2)));
@@ -214,15 +214,15 @@ HCI_ALWAYS_INLINE V tanh(V x) {
 }
 
 template <class V>
-HCI_ALWAYS_INLINE V sigmoid(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V sigmoid(const V& x) {
+  using T = scalar_t<V>;
   return V(T(1)) / (V(T(1)) + exp(-x));
 }
 
 // x * sigmoid(x), written as PyTorch's x / (1 + e^-x).
 template <class V>
-HCI_ALWAYS_INLINE V silu(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V silu(const V& x) {
+  using T = scalar_t<V>;
   return x / (V(T(1)) + exp(-x));
 }
 

@@ -15,21 +15,21 @@ namespace math {
 // e^(y log|x|) with log|x| and the product carried in two terms, so large exponents keep their
 // precision; float computes in double.
 template <class V>
-HCI_ALWAYS_INLINE V pow(V x, V y) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V pow(const V& x, const V& y) {
+  using T = scalar_t<V>;
   if constexpr (sizeof(T) == 4) {
     return narrow<V>(pow(widen(x), widen(y)));
   } else {
     const V one(1.0), zero(0.0), inf = infinity<V>();
     const V ax = abs_(x);
-    const bool ordinary = (ax > zero) & (ax < inf);
+    const auto ordinary = (ax > zero) & (ax < inf);
     const auto [lh, ll] = log_extended(select(ordinary, ax, one));
     const auto [ph, ph_lo] = two_prod(y, lh);
     // Past exp's range ph alone decides, and its error terms may have overflowed.
     const V pl = select(abs_(ph) < V(1000.0), ph_lo + y * ll, zero);
     V r = exp_extended(ph, pl);
-    const bool y_integer = floor_(y) == y;
-    const bool y_odd = y_integer & (abs_(y) < V(0x1p53)) & (floor_(y * V(0.5)) * V(2.0) != y);
+    const auto y_integer = floor_(y) == y;
+    const auto y_odd = y_integer & (abs_(y) < V(0x1p53)) & (floor_(y * V(0.5)) * V(2.0) != y);
     r = select(ax == zero, select(y < zero, inf, zero), r);
     r = select(ax == inf, select(y < zero, zero, inf), r);
     r = select(y == inf, select(ax < one, zero, select(ax == one, one, inf)), r);

@@ -26,7 +26,7 @@ struct TrigReduced {
 };
 
 template <class V>
-HCI_ALWAYS_INLINE TrigReduced<V> reduce_medium(V x) {
+HCI_ALWAYS_INLINE TrigReduced<V> reduce_medium(const V& x) {
   namespace k = coefficients;
   const V n = rint_small(x * V(0.63661977236758138));  // 2/pi
   const V t = x - n * V(k::kHalfPi1);                  // both exact
@@ -38,7 +38,7 @@ HCI_ALWAYS_INLINE TrigReduced<V> reduce_medium(V x) {
 
 // sin and cos of hi + lo for |hi| <= pi/4 + a little, by their Taylor series.
 template <class V>
-HCI_ALWAYS_INLINE V sin_kernel(V hi, V lo) {
+HCI_ALWAYS_INLINE V sin_kernel(const V& hi, const V& lo) {
   static constexpr auto inv = inverse_factorials<double, 3, 19>();
   static constexpr std::array<double, 9> c = {-inv[0], inv[2],   -inv[4], inv[6],  -inv[8],
                                               inv[10], -inv[12], inv[14], -inv[16]};
@@ -46,7 +46,7 @@ HCI_ALWAYS_INLINE V sin_kernel(V hi, V lo) {
   return hi + (hi * z * horner(z, c) + lo * (V(1.0) - z * V(0.5)));
 }
 template <class V>
-HCI_ALWAYS_INLINE V cos_kernel(V hi, V lo) {
+HCI_ALWAYS_INLINE V cos_kernel(const V& hi, const V& lo) {
   static constexpr auto inv = inverse_factorials<double, 2, 20>();
   static constexpr std::array<double, 10> c = {-inv[0], inv[2],   -inv[4], inv[6],   -inv[8],
                                                inv[10], -inv[12], inv[14], -inv[16], inv[18]};
@@ -59,7 +59,7 @@ enum class TrigFn { Sin, Cos, Tan };
 template <TrigFn F, class V>
 HCI_ALWAYS_INLINE V trig_of_reduced(const TrigReduced<V>& r) {
   const V s = sin_kernel(r.hi, r.lo), c = cos_kernel(r.hi, r.lo);
-  const bool odd = (r.quadrant == V(1.0)) | (r.quadrant == V(3.0));
+  const auto odd = (r.quadrant == V(1.0)) | (r.quadrant == V(3.0));
   if constexpr (F == TrigFn::Sin)
     return select(r.quadrant >= V(2.0), -V(1.0), V(1.0)) * select(odd, c, s);
   else if constexpr (F == TrigFn::Cos)
@@ -70,15 +70,15 @@ HCI_ALWAYS_INLINE V trig_of_reduced(const TrigReduced<V>& r) {
 
 // F(x) in double for |x| < kMediumLimit; NaN for infinities and NaN.
 template <TrigFn F, class V>
-HCI_ALWAYS_INLINE V trig_medium(V x) {
+HCI_ALWAYS_INLINE V trig_medium(const V& x) {
   V result = trig_of_reduced<F>(reduce_medium(x));
   if constexpr (F != TrigFn::Cos) result = select(abs_(x) < V(0x1p-27), x, result);  // keeps -0, and tiny x exact
   return select(is_finite(x), result, quiet_nan<V>());
 }
 
 template <TrigFn F, class V>
-HCI_ALWAYS_INLINE V trig(V x) {
-  using T = decltype(+x);
+HCI_ALWAYS_INLINE V trig(const V& x) {
+  using T = scalar_t<V>;
   if constexpr (sizeof(T) == 4)
     return narrow<V>(trig_medium<F>(widen(x)));
   else
@@ -86,15 +86,15 @@ HCI_ALWAYS_INLINE V trig(V x) {
 }
 
 template <class V>
-HCI_ALWAYS_INLINE V sin(V x) {
+HCI_ALWAYS_INLINE V sin(const V& x) {
   return trig<TrigFn::Sin>(x);
 }
 template <class V>
-HCI_ALWAYS_INLINE V cos(V x) {
+HCI_ALWAYS_INLINE V cos(const V& x) {
   return trig<TrigFn::Cos>(x);
 }
 template <class V>
-HCI_ALWAYS_INLINE V tan(V x) {
+HCI_ALWAYS_INLINE V tan(const V& x) {
   return trig<TrigFn::Tan>(x);
 }
 

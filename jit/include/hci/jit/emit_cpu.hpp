@@ -4,12 +4,14 @@
 // [start, end) of the iteration space and returns 0. Pointers, sizes, offsets, strides and
 // scalars are all read from `params` (see pack_params), never baked in, so one compiled kernel
 // serves every tensor of the same structure. The text is canonical: the same structure and
-// vector width always give the same text. Values are explicit vectors of the host's width, with
-// a scalar loop for the remainder; a kernel whose buffers are all contiguous or broadcast walks
-// the linear index, any other walks rows of the last dim with per-row base offsets.
+// vector width always give the same text. Values are explicit vectors of the host's width; the
+// last, partial vector runs with its lanes past the end masked off. A kernel whose buffers are
+// all contiguous or broadcast walks the linear index, any other walks rows of the last dim with
+// per-row base offsets.
 //
 // Each op computes exactly what the interpreter computes, in the same compute types (int64,
-// float, double) with the same rounding after each op, so the two agree bit for bit.
+// float, double) with the same rounding after each op, so the two agree bit for bit; the math
+// library and float16/bfloat16 rounding are traced from the interpreter's own generic code.
 #pragma once
 
 #include <hci/kernel.hpp>
@@ -34,18 +36,15 @@ HCI_END_NAMESPACE
 
 #if HCI_RUNTIME_DEFINITIONS
 
-#include <hci/error.hpp>
+#include <hci/jit/ir_builder.hpp>
+#include <hci/jit/symbolic.hpp>
+#include <hci/math.hpp>
 
-#include <bit>
 #include <functional>
 
 HCI_BEGIN_NAMESPACE
 
 namespace jit::detail {
-
-using hci::detail::format;
-
-inline bool supported_dtype(DType t) { return t != kFloat16 && t != kBFloat16; }
 
 inline bool supported_op(OpKind op) {
   switch (op) {
@@ -80,7 +79,19 @@ inline bool supported_op(OpKind op) {
     case OpKind::Floor:
     case OpKind::Ceil:
     case OpKind::Round:
-    case OpKind::Trunc: return true;  // integers only; see supported()
+    case OpKind::Trunc:
+    case OpKind::Exp:
+    case OpKind::Exp2:
+    case OpKind::Expm1:
+    case OpKind::Log:
+    case OpKind::Log2:
+    case OpKind::Log1p:
+    case OpKind::Tanh:
+    case OpKind::Sigmoid:
+    case OpKind::Silu:
+    case OpKind::Gelu:
+    case OpKind::Erf: return true;
+    case OpKind::Pow: return true;  // floats only; see cpu_kernel_supported
     default: return false;
   }
 }
@@ -99,7 +110,9 @@ inline std::string_view storage_ir(DType t) {
     case kBool:
     case kUInt8:
     case kInt8: return "i8";
-    case kInt16: return "i16";
+    case kInt16:
+    case kFloat16:
+    case kBFloat16: return "i16";
     case kInt32: return "i32";
     case kInt64: return "i64";
     case kFloat32: return "float";
@@ -112,19 +125,22 @@ inline std::string_view storage_ir(DType t) {
 inline std::string_view bits_ir(ComputeType c) { return c == ComputeType::Float32 ? "i32" : "i64"; }
 
 // Where a buffer's elements are, for the lanes being computed: the first lane's element offset;
-// the others follow at the buffer's innermost stride (1 for contiguous buffers).
+// the others follow at the buffer's innermost stride (1 for contiguous buffers). At the end of a
+// range only the first `active` lanes are elements: `mask` says which.
 struct Site {
   int lanes = 1;
   std::vector<std::string> first;  // per buffer
+  std::string mask;                // empty: every lane is active
+  std::string active;              // the number of active lanes, when masked
 };
 
-class CpuKernelEmitter {
+class CpuKernelEmitter : IrBuilder {
  public:
   CpuKernelEmitter(const KernelStructure& s, int lanes) : s_(s), lanes_(lanes) {}
 
   std::string module(const std::string& name) {
     const int rank = s_.rank;
-    body_ += "entry:\n";
+    start_block("entry");
     // Parameters: sizes, then per buffer its address, offset and strides, then scalars.
     for (int d = 0; d < rank; ++d) sizes_.push_back(param_i64(d));
     const int per_buffer = 2 + rank;
@@ -145,57 +161,19 @@ class CpuKernelEmitter {
     else
       emit_rows();
     line("ret i32 0");
-
-    std::string text = format("define i32 @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0 {{\n", name);
-    // Counters live in memory until mem2reg makes them SSA, so loops need no phi bookkeeping.
-    const size_t first_line = body_.find('\n') + 1;
-    text += body_.substr(0, first_line) + allocas_ + body_.substr(first_line) + "}\n\n";
-    for (const std::string& d : declarations_) text += d + "\n";
     // no-builtins: LLVM must not turn loops into calls (memset, memcpy); nothing is linked in.
-    text += "attributes #0 = { nounwind \"no-builtins\" \"no-trapping-math\"=\"true\" }\n";
-    return text;
+    return function(format("i32 @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0", name),
+                    "attributes #0 = { nounwind \"no-builtins\" \"no-trapping-math\"=\"true\" }\n");
   }
 
  private:
   // -- text helpers -------------------------------------------------------------------------
-  void line(const std::string& text) { body_ += "  " + text + "\n"; }
-  template <class... A>
-  std::string def(fmt::format_string<A...> f, const A&... args) {
-    std::string name = "%t" + std::to_string(next_++);
-    line(name + " = " + hci::detail::vformat_string(f, fmt::make_format_args(args...)));
-    return name;
-  }
-  std::string label() { return "L" + std::to_string(next_label_++); }
-  void start_block(const std::string& l) { body_ += l + ":\n"; }
-  void declare(const std::string& d) {
-    for (const std::string& x : declarations_)
-      if (x == d) return;
-    declarations_.push_back(d);
-  }
-
   std::string param_ptr(int index) { return def("getelementptr i64, ptr %p, i64 {}", index); }
   std::string param_i64(int index) { return def("load i64, ptr {}", param_ptr(index)); }
 
-  static std::string vec(std::string_view scalar, int lanes) {
-    return lanes == 1 ? std::string(scalar) : format("<{} x {}>", lanes, scalar);
-  }
-  // A constant of every lane: `value` is the scalar's IR text.
-  static std::string splat_constant(std::string_view scalar, const std::string& value, int lanes) {
-    if (lanes == 1) return value;
-    std::string text = "<";
-    for (int i = 0; i < lanes; ++i) text += format("{}{} {}", i ? ", " : "", scalar, value);
-    return text + ">";
-  }
-  static std::string float_constant(double v) { return format("0x{:016X}", std::bit_cast<uint64_t>(v)); }
   std::string constant(ComputeType c, double v, int lanes) const {
     const std::string text = c == ComputeType::Int64 ? std::to_string(int64_t(v)) : float_constant(v);
     return splat_constant(compute_ir(c), text, lanes);
-  }
-  std::string splat(std::string_view scalar, const std::string& value, int lanes) {
-    if (lanes == 1) return value;
-    const std::string v = vec(scalar, lanes);
-    const std::string one = def("insertelement {} poison, {} {}, i64 0", v, scalar, value);
-    return def("shufflevector {} {}, {} poison, <{} x i32> zeroinitializer", v, one, v, lanes);
   }
   std::string iota(int lanes) const {
     std::string text = "<";
@@ -214,8 +192,8 @@ class CpuKernelEmitter {
   // for (i = begin; i < end; i += step): body returns the step (it may add blocks).
   void loop(const std::string& begin, const std::string& end,
             const std::function<std::string(const std::string&)>& body) {
-    const std::string counter = "%c" + std::to_string(next_counter_++);
-    allocas_ += "  " + counter + " = alloca i64\n";
+    // Counters live in memory until mem2reg makes them SSA, so loops need no phi bookkeeping.
+    const std::string counter = alloca_slot("i64");
     line(format("store i64 {}, ptr {}", begin, counter));
     const std::string head = label(), inside = label(), after = label();
     line("br label %" + head);
@@ -230,27 +208,32 @@ class CpuKernelEmitter {
     start_block(after);
   }
 
-  // [begin, end) in whole vectors, then one element at a time; `site(i, lanes)` places the lanes.
-  void vector_then_scalar(const std::string& begin, const std::string& end,
-                          const std::function<Site(const std::string&, int)>& site) {
+  // [begin, end) in whole vectors, then the rest as one vector with the lanes past the end
+  // masked off (one copy of the computation, not a second scalar one); `site(i)` places the lanes.
+  void vectors(const std::string& begin, const std::string& end, const std::function<Site(const std::string&)>& site) {
     const std::string count = def("sub i64 {}, {}", end, begin);
     const std::string whole = def("and i64 {}, {}", count, -int64_t(lanes_));
     const std::string vector_end = def("add i64 {}, {}", begin, whole);
-    if (lanes_ > 1)
-      loop(begin, vector_end, [&](const std::string& i) {
-        compute(site(i, lanes_));
-        return std::to_string(lanes_);
-      });
-    loop(lanes_ > 1 ? vector_end : begin, end, [&](const std::string& i) {
-      compute(site(i, 1));
-      return std::string("1");
+    loop(begin, vector_end, [&](const std::string& i) {
+      compute(site(i));
+      return std::to_string(lanes_);
     });
+    const std::string left = def("sub i64 {}, {}", end, vector_end);
+    const std::string tail = label(), after = label();
+    line(format("br i1 {}, label %{}, label %{}", def("icmp sgt i64 {}, 0", left), tail, after));
+    start_block(tail);
+    Site last = site(vector_end);
+    last.active = left;
+    last.mask = def("icmp slt {} {}, {}", vec("i64", lanes_), iota(lanes_), splat("i64", left, lanes_));
+    compute(last);
+    line("br label %" + after);
+    start_block(after);
   }
 
   // Every buffer contiguous or broadcast: the linear index is each buffer's position.
   void emit_linear() {
-    vector_then_scalar("%start", "%end", [&](const std::string& i, int lanes) {
-      Site site{lanes, {}};
+    vectors("%start", "%end", [&](const std::string& i) {
+      Site site{lanes_, {}, {}, {}};
       for (size_t b = 0; b < s_.layouts.size(); ++b)
         site.first.push_back(s_.layouts[b] == Layout::Broadcast ? offsets_[b] : def("add i64 {}, {}", offsets_[b], i));
       return site;
@@ -284,8 +267,8 @@ class CpuKernelEmitter {
         row_base.push_back(base);
       }
       const std::string column_end = def("add i64 {}, {}", column, run);
-      vector_then_scalar(column, column_end, [&](const std::string& k, int lanes) {
-        Site site{lanes, {}};
+      vectors(column, column_end, [&](const std::string& k) {
+        Site site{lanes_, {}, {}, {}};
         for (size_t b = 0; b < s_.layouts.size(); ++b) {
           if (s_.layouts[b] == Layout::Broadcast)
             site.first.push_back(row_base[b]);
@@ -306,55 +289,62 @@ class CpuKernelEmitter {
     return def("getelementptr {}, ptr {}, {} {}", storage_ir(dtype), data_[b], vec("i64", site.lanes), offsets);
   }
 
-  // A buffer's value at the site, in its storage type.
+  // The site's lane mask: every lane, or the active ones.
+  std::string mask_of(const Site& site) const {
+    return site.mask.empty() ? splat_constant("i1", "true", site.lanes) : site.mask;
+  }
+
+  // A buffer's value at the site, in its storage type; masked-off lanes read nothing and are 0.
   std::string load_storage(size_t b, DType dtype, const Site& site) {
     const std::string_view s = storage_ir(dtype);
     const size_t align = element_size(dtype);
-    if (s_.layouts[b] == Layout::Broadcast) {
+    const std::string v = vec(s, site.lanes), suffix = overload_suffix(s, site.lanes);
+    if (s_.layouts[b] == Layout::Broadcast) {  // one element, and at least one lane is active
       const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[b], site.first[b]);
       return splat(s, def("load {}, ptr {}, align {}", s, ptr, align), site.lanes);
     }
-    if (site.lanes == 1 || s_.layouts[b] == Layout::Contiguous) {
+    if (s_.layouts[b] == Layout::Contiguous) {
       const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[b], site.first[b]);
-      return def("load {}, ptr {}, align {}", vec(s, site.lanes), ptr, align);
+      if (site.mask.empty()) return def("load {}, ptr {}, align {}", v, ptr, align);
+      declare(format("declare {} @llvm.masked.load.{}.p0(ptr, i32, <{} x i1>, {})", v, suffix, site.lanes, v));
+      return def("call {} @llvm.masked.load.{}.p0(ptr {}, i32 {}, <{} x i1> {}, {} zeroinitializer)", v, suffix, ptr,
+                 align, site.lanes, site.mask, v);
     }
     const std::string ptrs = lane_pointers(b, dtype, site);
-    const std::string v = vec(s, site.lanes), suffix = overload_suffix(s, site.lanes);
     declare(format("declare {} @llvm.masked.gather.{}.v{}p0(<{} x ptr>, i32, <{} x i1>, {})", v, suffix, site.lanes,
                    site.lanes, site.lanes, v));
-    return def("call {} @llvm.masked.gather.{}.v{}p0(<{} x ptr> {}, i32 {}, <{} x i1> {}, {} poison)", v, suffix,
-               site.lanes, site.lanes, ptrs, align, site.lanes, splat_constant("i1", "true", site.lanes), v);
+    return def("call {} @llvm.masked.gather.{}.v{}p0(<{} x ptr> {}, i32 {}, <{} x i1> {}, {} zeroinitializer)", v,
+               suffix, site.lanes, site.lanes, ptrs, align, site.lanes, mask_of(site), v);
   }
 
+  // Stores the active lanes of the kernel's result.
   void store_output(const std::string& value, ComputeType c, const Site& site) {
     const DType dtype = s_.ops.back().dtype;
     const std::string_view s = storage_ir(dtype);
-    std::string stored = to_storage(value, c, dtype, site.lanes);
+    const std::string stored = to_storage(value, c, dtype, site.lanes);
     const size_t align = element_size(dtype);
-    if (site.lanes > 1 && s_.layouts[0] == Layout::Strided) {
+    const std::string v = vec(s, site.lanes), suffix = overload_suffix(s, site.lanes);
+    if (s_.layouts[0] == Layout::Strided) {
       const std::string ptrs = lane_pointers(0, dtype, site);
-      const std::string v = vec(s, site.lanes), suffix = overload_suffix(s, site.lanes);
       declare(format("declare void @llvm.masked.scatter.{}.v{}p0({}, <{} x ptr>, i32, <{} x i1>)", suffix, site.lanes,
                      v, site.lanes, site.lanes));
       line(format("call void @llvm.masked.scatter.{}.v{}p0({} {}, <{} x ptr> {}, i32 {}, <{} x i1> {})", suffix,
-                  site.lanes, v, stored, site.lanes, ptrs, align, site.lanes,
-                  splat_constant("i1", "true", site.lanes)));
+                  site.lanes, v, stored, site.lanes, ptrs, align, site.lanes, mask_of(site)));
       return;
     }
-    std::string type = vec(s, site.lanes);
-    if (site.lanes > 1 && s_.layouts[0] == Layout::Broadcast) {
-      // A broadcast output has one element: every lane writes the same value, the last one wins.
-      stored = def("extractelement {} {}, i64 {}", type, stored, site.lanes - 1);
-      type = s;
-    }
     const std::string ptr = def("getelementptr {}, ptr {}, i64 {}", s, data_[0], site.first[0]);
-    line(format("store {} {}, ptr {}, align {}", type, stored, ptr, align));
-  }
-
-  // The type part of an overloaded intrinsic's name: f32, v16f32, v16i8, ...
-  static std::string overload_suffix(std::string_view scalar, int lanes) {
-    const std::string element = scalar == "float" ? "f32" : scalar == "double" ? "f64" : std::string(scalar);
-    return lanes == 1 ? element : format("v{}{}", lanes, element);
+    if (s_.layouts[0] == Layout::Broadcast) {
+      // A broadcast output has one element: every lane writes the same value, the last one wins.
+      const std::string last = site.mask.empty() ? std::to_string(site.lanes - 1) : def("sub i64 {}, 1", site.active);
+      line(
+          format("store {} {}, ptr {}, align {}", s, def("extractelement {} {}, i64 {}", v, stored, last), ptr, align));
+    } else if (site.mask.empty()) {
+      line(format("store {} {}, ptr {}, align {}", v, stored, ptr, align));
+    } else {
+      declare(format("declare void @llvm.masked.store.{}.p0({}, ptr, i32, <{} x i1>)", suffix, v, site.lanes));
+      line(format("call void @llvm.masked.store.{}.p0({} {}, ptr {}, i32 {}, <{} x i1> {})", suffix, v, stored, ptr,
+                  align, site.lanes, site.mask));
+    }
   }
 
   // storage -> compute, as the interpreter's convert_value.
@@ -366,6 +356,14 @@ class CpuKernelEmitter {
       case kInt8:
       case kInt16:
       case kInt32: return def("sext {} {} to {}", vec(s, lanes), v, vec("i64", lanes));
+      case kFloat16:
+      case kBFloat16: {
+        Trace trace(*this, lanes);
+        const auto bits = Sym<int32_t>::value(def("zext {} {} to {}", vec(s, lanes), v, vec("i32", lanes)));
+        return (dtype == kFloat16 ? math::float16_bits_to_float<Sym<float>>(bits)
+                                  : math::bfloat16_bits_to_float<Sym<float>>(bits))
+            .ir();
+      }
       default: return v;
     }
   }
@@ -376,6 +374,12 @@ class CpuKernelEmitter {
     if (dtype == kBool) return def("zext {} {} to {}", vec("i1", lanes), nonzero(v, c, lanes), vec("i8", lanes));
     if (c == ComputeType::Int64 && dtype != kInt64)
       return def("trunc {} {} to {}", vec("i64", lanes), v, vec(s, lanes));
+    if (dtype == kFloat16 || dtype == kBFloat16) {
+      Trace trace(*this, lanes);
+      const auto x = Sym<float>::value(v);
+      const auto bits = dtype == kFloat16 ? math::float_to_float16_bits(x) : math::float_to_bfloat16_bits(x);
+      return def("trunc {} {} to {}", vec("i32", lanes), bits.ir(), vec(s, lanes));
+    }
     return v;
   }
 
@@ -395,6 +399,15 @@ class CpuKernelEmitter {
       }
       default: return v;
     }
+  }
+
+  // Rounds (float16, bfloat16) or wraps (integers) a result to its dtype, as the interpreter.
+  std::string round_to_dtype(const std::string& v, DType dtype, int lanes) {
+    if (compute_type(dtype) == ComputeType::Int64) return wrap_to_dtype(v, dtype, lanes);
+    if (dtype != kFloat16 && dtype != kBFloat16) return v;
+    Trace trace(*this, lanes);
+    const auto x = Sym<float>::value(v);
+    return (dtype == kFloat16 ? math::round_to_float16(x) : math::round_to_bfloat16(x)).ir();
   }
 
   // a <cc> b as a mask: `icmp int_cc` on integers, `fcmp float_cc` on floats.
@@ -422,10 +435,6 @@ class CpuKernelEmitter {
   std::string select(const std::string& mask, const std::string& a, const std::string& b, const std::string& type,
                      int lanes) {
     return def("select {} {}, {} {}, {} {}", vec("i1", lanes), mask, type, a, type, b);
-  }
-  std::string call_intrinsic(const std::string& name, const std::string& type, const std::string& arg) {
-    declare(format("declare {} @{}({})", type, name, type));
-    return def("call {} @{}({} {})", type, name, type, arg);
   }
 
   // float -> int64 as the interpreter's float_to_int: NaN is 0, beyond int64 saturates.
@@ -499,11 +508,23 @@ class CpuKernelEmitter {
         return def("fsub {} {}, {}", t, def("uitofp {} {} to {}", vec("i1", lanes), positive, t),
                    def("uitofp {} {} to {}", vec("i1", lanes), negative, t));
       }
-      case OpKind::Floor:
-      case OpKind::Ceil:
+      case OpKind::Floor: return integer ? a : traced(c, lanes, args, [](const auto& x) { return math::floor_(x); });
+      case OpKind::Ceil: return integer ? a : traced(c, lanes, args, [](const auto& x) { return math::ceil_(x); });
       case OpKind::Round:
-      case OpKind::Trunc: return a;  // integers only
-      case OpKind::Sqrt: return call_intrinsic(format("llvm.sqrt.{}", overload_suffix(compute_ir(c), lanes)), t, a);
+        return integer ? a : traced(c, lanes, args, [](const auto& x) { return math::round_half_even(x); });
+      case OpKind::Trunc: return integer ? a : traced(c, lanes, args, [](const auto& x) { return math::trunc_(x); });
+      case OpKind::Exp: return traced(c, lanes, args, [](const auto& x) { return math::exp(x); });
+      case OpKind::Exp2: return traced(c, lanes, args, [](const auto& x) { return math::exp2(x); });
+      case OpKind::Expm1: return traced(c, lanes, args, [](const auto& x) { return math::expm1(x); });
+      case OpKind::Log: return traced(c, lanes, args, [](const auto& x) { return math::log(x); });
+      case OpKind::Log2: return traced(c, lanes, args, [](const auto& x) { return math::log2(x); });
+      case OpKind::Log1p: return traced(c, lanes, args, [](const auto& x) { return math::log1p(x); });
+      case OpKind::Tanh: return traced(c, lanes, args, [](const auto& x) { return math::tanh(x); });
+      case OpKind::Sigmoid: return traced(c, lanes, args, [](const auto& x) { return math::sigmoid(x); });
+      case OpKind::Silu: return traced(c, lanes, args, [](const auto& x) { return math::silu(x); });
+      case OpKind::Gelu: return traced(c, lanes, args, [](const auto& x) { return math::gelu(x); });
+      case OpKind::Erf: return traced(c, lanes, args, [](const auto& x) { return math::erf(x); });
+      case OpKind::Sqrt: return call_intrinsic(format("llvm.sqrt.{}", overload_suffix(compute_ir(c), lanes)), t, {a});
       case OpKind::Rsqrt: {
         const std::string root = arithmetic(KernelOp{OpKind::Sqrt, op.dtype, op.in_dtype}, args, c, lanes);
         return def("fdiv {} {}, {}", t, constant(c, 1.0, lanes), root);
@@ -516,6 +537,7 @@ class CpuKernelEmitter {
       case OpKind::Sub: return def("{} {} {}, {}", integer ? "sub" : "fsub", t, a, b);
       case OpKind::Mul: return def("{} {} {}, {}", integer ? "mul" : "fmul", t, a, b);
       case OpKind::Div: return def("fdiv {} {}, {}", t, a, b);
+      case OpKind::Pow: return traced(c, lanes, args, [](const auto& x, const auto& y) { return math::pow(x, y); });
       case OpKind::Maximum:
       case OpKind::Minimum: {
         const bool max = op.op == OpKind::Maximum;
@@ -532,6 +554,19 @@ class CpuKernelEmitter {
       default: break;
     }
     hci::detail::throw_error("the CPU JIT cannot emit {}", op_name(op.op));
+  }
+
+  // A function of the math library, traced on symbolic values of the float compute type c.
+  template <class F>
+  std::string traced(ComputeType c, int lanes, const std::vector<std::string>& args, F f) {
+    Trace trace(*this, lanes);
+    auto run = [&]<class T>(T) {
+      if constexpr (std::is_invocable_v<F, Sym<T>>)
+        return f(Sym<T>::value(args[0])).ir();
+      else
+        return f(Sym<T>::value(args[0]), Sym<T>::value(args[1])).ir();
+    };
+    return c == ComputeType::Float32 ? run(0.0f) : run(0.0);
   }
 
   // Computes every op at the site and stores the last.
@@ -560,19 +595,16 @@ class CpuKernelEmitter {
         v = predicate(op, args, compute_type(op.in_dtype), lanes);
       else
         v = arithmetic(op, args, c, lanes);
-      values[i] = c == ComputeType::Int64 ? wrap_to_dtype(v, op.dtype, lanes) : v;
+      values[i] = round_to_dtype(v, op.dtype, lanes);
     }
     store_output(values.back(), compute_type(s_.ops.back().dtype), site);
   }
 
   const KernelStructure& s_;
   const int lanes_;
-  std::string body_, allocas_;
-  std::vector<std::string> declarations_;
   std::vector<std::string> sizes_, data_, offsets_;
   std::vector<std::vector<std::string>> strides_;
   int scalars_base_ = 0;
-  int next_ = 0, next_label_ = 0, next_counter_ = 0;
 };
 
 }  // namespace jit::detail
@@ -580,17 +612,15 @@ class CpuKernelEmitter {
 HCI_RUNTIME_DEF bool jit::cpu_kernel_supported(const KernelStructure& s) {
   if (s.ops.empty() || s.is_reduction() || s.is_row_wise() || !is_elementwise(s.root())) return false;
   for (const KernelOp& op : s.ops) {
-    if (!detail::supported_op(op.op) || !detail::supported_dtype(op.dtype) || !detail::supported_dtype(op.in_dtype))
-      return false;
-    const bool rounding =
-        op.op == OpKind::Floor || op.op == OpKind::Ceil || op.op == OpKind::Round || op.op == OpKind::Trunc;
-    if (rounding && compute_type(op.dtype) != ComputeType::Int64) return false;
-    if (op.op == OpKind::Div && compute_type(op.dtype) == ComputeType::Int64) return false;
+    if (!detail::supported_op(op.op)) return false;
+    const bool integer = compute_type(op.dtype) == ComputeType::Int64;
+    if (integer && (op.op == OpKind::Div || op.op == OpKind::Pow)) return false;
   }
   return true;
 }
 
 HCI_RUNTIME_DEF std::string jit::emit_cpu_kernel(const KernelStructure& s, int lanes, const std::string& name) {
+  HCI_CHECK(lanes >= 2, "the CPU kernel emitter needs vectors of at least 2 lanes, not {}", lanes);
   return detail::CpuKernelEmitter(s, lanes).module(name);
 }
 

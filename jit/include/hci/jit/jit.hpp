@@ -23,6 +23,9 @@ struct Stats {
 };
 HCI_RUNTIME_DECL Stats stats();
 HCI_RUNTIME_DECL void reset_stats();
+// Forgets every compiled kernel, so that the next use of each compiles it again (benchmarks of
+// compile latency, tests). Their code stays loaded: kernels may still be running.
+HCI_RUNTIME_DECL void clear_memory_cache();
 
 // Whether kernels go through the JIT: LLVM usable, HCI_JIT not "0", and not switched off here.
 HCI_RUNTIME_DECL bool enabled();
@@ -66,7 +69,6 @@ inline constexpr int64_t kBlock = 16384;  // elements per piece of work on the p
 
 struct CompiledKernel {
   KernelStructure structure;
-  size_t index = 0;  // among the kernels sharing its hash: keeps their symbol names apart
   std::once_flag compiled;
   KernelFn fn = nullptr;  // null if LLVM refused it
 };
@@ -99,18 +101,40 @@ inline std::shared_ptr<CompiledKernel> find_or_add(const Kernel& k, bool& hit) {
   hit = false;
   auto entry = std::make_shared<CompiledKernel>();
   entry->structure = k.structure;
-  entry->index = same_hash.size();
   same_hash.push_back(entry);
   return entry;
 }
 
+// HCI_JIT_DUMP=dir: each compiled kernel's IR and assembly go to dir/kernel_<hash>_<n>.ll and .s.
+inline std::string dump_path(uint64_t hash) {
+  static const char* const dir = std::getenv("HCI_JIT_DUMP");
+  static std::atomic<uint64_t> count{0};
+  if (!dir || !*dir) return {};
+  return hci::detail::format("{}/kernel_{:016x}_{}", dir, hash, count++);
+}
+
+inline void write_file(const std::string& path, const std::string& text) {
+  if (FILE* f = std::fopen(path.c_str(), "w")) {
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    if (std::fclose(f) == 0 && ok) return;
+  }
+  std::fprintf(stderr, "hci: HCI_JIT_DUMP: could not write %s\n", path.c_str());
+}
+
 inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler) {
   const auto begin = std::chrono::steady_clock::now();
-  const std::string name = hci::detail::format("hci_k{:016x}_{}", hash, entry.index);
+  const std::string name = "hci_kernel";
   const int lanes = compiler.vector_bytes() / 4;
   bool failed = false;
   try {
-    entry.fn = reinterpret_cast<KernelFn>(compiler.compile(emit_cpu_kernel(entry.structure, lanes, name), name));
+    const std::string ir = emit_cpu_kernel(entry.structure, lanes, name);
+    const std::string dump_base = dump_path(hash);
+    std::string assembly;
+    entry.fn = reinterpret_cast<KernelFn>(compiler.compile(ir, name, dump_base.empty() ? nullptr : &assembly));
+    if (!dump_base.empty()) {
+      write_file(dump_base + ".ll", ir);
+      write_file(dump_base + ".s", assembly);
+    }
   } catch (const Error& e) {
     failed = true;
     std::fprintf(stderr, "hci: the JIT could not compile a kernel (it runs on the interpreter): %s\n", e.what());
@@ -155,6 +179,12 @@ HCI_RUNTIME_DEF void jit::reset_stats() {
   detail::JitState& s = detail::state();
   std::lock_guard lock(s.mutex);
   s.stats = Stats{};
+}
+
+HCI_RUNTIME_DEF void jit::clear_memory_cache() {
+  detail::JitState& s = detail::state();
+  std::lock_guard lock(s.mutex);
+  s.kernels.clear();
 }
 
 HCI_RUNTIME_DEF std::string jit::status() {

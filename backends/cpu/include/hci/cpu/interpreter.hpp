@@ -81,9 +81,9 @@ template <class T>
 inline void round_to_dtype(T* v, int n, DType dtype) {
   if constexpr (std::is_same_v<T, float>) {
     if (dtype == kFloat16)
-      for (int i = 0; i < n; ++i) v[i] = hci::detail::half_bits_to_float(hci::detail::float_to_half_bits(v[i]));
+      for (int i = 0; i < n; ++i) v[i] = math::round_to_float16(v[i]);
     else if (dtype == kBFloat16)
-      for (int i = 0; i < n; ++i) v[i] = hci::detail::bfloat16_bits_to_float(hci::detail::float_to_bfloat16_bits(v[i]));
+      for (int i = 0; i < n; ++i) v[i] = math::round_to_bfloat16(v[i]);
   } else if constexpr (std::is_same_v<T, int64_t>) {
     switch (dtype) {
       case kBool:

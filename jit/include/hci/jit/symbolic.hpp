@@ -1,0 +1,213 @@
+// Symbolic values: running hci's generic math library (math/value.hpp) on Sym<T> instead of T
+// appends each operation it performs to an IR function, so the compiled kernel does exactly
+// what the interpreter does, operation for operation, and the two agree bit for bit.
+//
+// A Sym<T> names an IR value of `lanes` elements of T (float, double, int32_t, int64_t, or bool
+// for masks). The function and the lane count being traced are the thread's current Trace, so
+// that constants written as V(1.5) in the generic code know where they go.
+#pragma once
+
+#include <hci/jit/ir_builder.hpp>
+#include <hci/math/value.hpp>
+
+#include <string>
+#include <type_traits>
+#include <utility>
+
+HCI_BEGIN_NAMESPACE
+
+namespace jit::detail {
+
+// The function being traced into, and how many lanes each value has.
+class Trace {
+ public:
+  Trace(IrBuilder& ir, int lanes) : ir_(ir), lanes_(lanes), outer_(current_) { current_ = this; }
+  ~Trace() { current_ = outer_; }
+  Trace(const Trace&) = delete;
+  Trace& operator=(const Trace&) = delete;
+
+  static Trace& current() {
+    if (!current_) hci::detail::throw_error("a symbolic value was used outside a Trace");
+    return *current_;
+  }
+  IrBuilder& ir() const { return ir_; }
+  int lanes() const { return lanes_; }
+
+ private:
+  IrBuilder& ir_;
+  int lanes_;
+  Trace* outer_;
+  static inline thread_local Trace* current_ = nullptr;
+};
+
+template <class T>
+constexpr std::string_view ir_scalar() {
+  if constexpr (std::is_same_v<T, float>)
+    return "float";
+  else if constexpr (std::is_same_v<T, double>)
+    return "double";
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return "i32";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "i64";
+  else
+    return "i1";
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int32_t> ||
+                std::is_same_v<T, int64_t> || std::is_same_v<T, bool>);
+}
+
+template <class T>
+class Sym {
+  static constexpr bool kFloat = std::is_floating_point_v<T>;
+  static constexpr bool kMask = std::is_same_v<T, bool>;
+
+ public:
+  using Scalar = T;
+
+  // An IR value already defined, such as a kernel argument.
+  static Sym value(std::string name) {
+    Sym s;
+    s.name_ = std::move(name);
+    return s;
+  }
+  // A constant in every lane. Explicit for floats, so that generic code cannot mix in a plain
+  // double where a plain float would compute differently.
+  explicit(kFloat) Sym(T constant) {
+    std::string text;
+    if constexpr (kFloat)
+      text = IrBuilder::float_constant(double(constant));
+    else if constexpr (kMask)
+      text = constant ? "true" : "false";
+    else
+      text = std::to_string(constant);
+    name_ = IrBuilder::splat_constant(ir_scalar<T>(), text, Trace::current().lanes());
+  }
+
+  const std::string& ir() const { return name_; }
+  static std::string type() { return IrBuilder::vec(ir_scalar<T>(), Trace::current().lanes()); }
+
+  // -- arithmetic ---------------------------------------------------------------------------
+  friend Sym operator+(const Sym& a, const Sym& b) { return op(kFloat ? "fadd" : "add", a, b); }
+  friend Sym operator-(const Sym& a, const Sym& b) { return op(kFloat ? "fsub" : "sub", a, b); }
+  friend Sym operator*(const Sym& a, const Sym& b) { return op(kFloat ? "fmul" : "mul", a, b); }
+  friend Sym operator/(const Sym& a, const Sym& b)
+    requires kFloat
+  {
+    return op("fdiv", a, b);
+  }
+  friend Sym operator-(const Sym& a) {
+    if constexpr (kFloat)
+      return value(builder().def("fneg {} {}", type(), a.name_));
+    else
+      return Sym(T(0)) - a;
+  }
+  // Bitwise on integers, logical on masks.
+  friend Sym operator&(const Sym& a, const Sym& b)
+    requires(!kFloat)
+  {
+    return op("and", a, b);
+  }
+  friend Sym operator|(const Sym& a, const Sym& b)
+    requires(!kFloat)
+  {
+    return op("or", a, b);
+  }
+  friend Sym operator^(const Sym& a, const Sym& b)
+    requires(!kFloat)
+  {
+    return op("xor", a, b);
+  }
+  friend Sym operator~(const Sym& a)
+    requires(!kFloat && !kMask)
+  {
+    return a ^ Sym(T(-1));
+  }
+  friend Sym operator!(const Sym& a)
+    requires kMask
+  {
+    return a ^ Sym(true);
+  }
+  // Shifts as C++'s on signed integers: arithmetic to the right.
+  friend Sym operator<<(const Sym& a, const Sym& b)
+    requires(!kFloat && !kMask)
+  {
+    return op("shl", a, b);
+  }
+  friend Sym operator>>(const Sym& a, const Sym& b)
+    requires(!kFloat && !kMask)
+  {
+    return op("ashr", a, b);
+  }
+
+  // -- comparisons: ordered on floats (false with a NaN) except !=, as C++'s ----------------
+  friend Sym<bool> operator==(const Sym& a, const Sym& b) { return compare(kFloat ? "oeq" : "eq", a, b); }
+  friend Sym<bool> operator!=(const Sym& a, const Sym& b) { return compare(kFloat ? "une" : "ne", a, b); }
+  friend Sym<bool> operator<(const Sym& a, const Sym& b) { return compare(kFloat ? "olt" : "slt", a, b); }
+  friend Sym<bool> operator<=(const Sym& a, const Sym& b) { return compare(kFloat ? "ole" : "sle", a, b); }
+  friend Sym<bool> operator>(const Sym& a, const Sym& b) { return compare(kFloat ? "ogt" : "sgt", a, b); }
+  friend Sym<bool> operator>=(const Sym& a, const Sym& b) { return compare(kFloat ? "oge" : "sge", a, b); }
+
+  // -- conversions ----------------------------------------------------------------------------
+  // `instruction` (bitcast, fptosi, fpext, ...) of this value to Sym<U>.
+  template <class U>
+  Sym<U> convert(std::string_view instruction) const {
+    return Sym<U>::value(builder().def("{} {} {} to {}", instruction, type(), name_, Sym<U>::type()));
+  }
+
+ private:
+  Sym() = default;
+  static IrBuilder& builder() { return Trace::current().ir(); }
+  static Sym op(std::string_view instruction, const Sym& a, const Sym& b) {
+    return value(builder().def("{} {} {}, {}", instruction, type(), a.name_, b.name_));
+  }
+  static Sym<bool> compare(std::string_view cc, const Sym& a, const Sym& b) {
+    return Sym<bool>::value(builder().def("{} {} {} {}, {}", kFloat ? "fcmp" : "icmp", cc, type(), a.name_, b.name_));
+  }
+
+  std::string name_;
+};
+
+}  // namespace jit::detail
+
+// Symbolic floats and doubles as value types of the math library.
+template <class T>
+  requires std::is_floating_point_v<T>
+struct math::ValueTraits<jit::detail::Sym<T>> {
+  template <class U>
+  using Sym = jit::detail::Sym<U>;
+  using V = Sym<T>;
+  using Scalar = T;
+  using Bits = Sym<typename FloatTraits<T>::Bits>;
+  using Wide = Sym<double>;
+
+  template <class U>
+  static Sym<U> select(const Sym<bool>& mask, const Sym<U>& a, const Sym<U>& b) {
+    return Sym<U>::value(jit::detail::Trace::current().ir().def(
+        "select {} {}, {} {}, {} {}", Sym<bool>::type(), mask.ir(), Sym<U>::type(), a.ir(), Sym<U>::type(), b.ir()));
+  }
+  static Bits select_bits(const Sym<bool>& mask, const Bits& a, const Bits& b) { return select(mask, a, b); }
+  static Bits to_bits(const V& x) { return x.template convert<typename Bits::Scalar>("bitcast"); }
+  static V from_bits(const Bits& b) { return b.template convert<T>("bitcast"); }
+  static Bits to_int(const V& x) { return x.template convert<typename Bits::Scalar>("fptosi"); }
+  static V to_float(const Bits& n) { return n.template convert<T>("sitofp"); }
+  static Wide widen(const V& x) {
+    if constexpr (std::is_same_v<T, double>)
+      return x;
+    else
+      return x.template convert<double>("fpext");
+  }
+  static V narrow(const Wide& x) {
+    if constexpr (std::is_same_v<T, double>)
+      return x;
+    else
+      return x.template convert<float>("fptrunc");
+  }
+  static V sqrt(const V& x) {
+    auto& ir = jit::detail::Trace::current().ir();
+    const int lanes = jit::detail::Trace::current().lanes();
+    const std::string name = "llvm.sqrt." + jit::detail::IrBuilder::overload_suffix(jit::detail::ir_scalar<T>(), lanes);
+    return V::value(ir.call_intrinsic(name, V::type(), {x.ir()}));
+  }
+};
+
+HCI_END_NAMESPACE
