@@ -129,6 +129,30 @@ void BM_jit_compile_chain(benchmark::State& state) {
       benchmark::Counter(double(hci::jit::stats().kernels_compiled - compiled), benchmark::Counter::kAvgIterations);
 }
 
+// Finding the compiled code of a kernel compiled before: structural hash lookup and comparison,
+// the memory-cache hit every launch after the first pays.
+void BM_jit_memory_hit(benchmark::State& state) {
+  if (!hci::jit::enabled()) {
+    state.SkipWithError(("the JIT is off: " + hci::jit::status()).c_str());
+    return;
+  }
+  float out = 0, a = 1, b = 2;
+  hci::Kernel k;
+  k.structure.ops = {{hci::OpKind::Load, hci::kFloat32, hci::kFloat32, 0, {1, -1, -1}},
+                     {hci::OpKind::Load, hci::kFloat32, hci::kFloat32, 0, {2, -1, -1}},
+                     {hci::OpKind::Add, hci::kFloat32, hci::kFloat32, 0, {0, 1, -1}}};
+  k.structure.layouts = {hci::Layout::Contiguous, hci::Layout::Contiguous, hci::Layout::Contiguous};
+  k.structure.rank = 1;
+  k.params.sizes = {1};
+  for (float* p : {&out, &a, &b}) k.params.buffers.push_back({p, hci::kFloat32, 0, {1}});
+  k.hash = k.structure.hash();
+  if (!hci::jit::detail::compiled_code(k)) {
+    state.SkipWithError("the JIT did not compile a + b");
+    return;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(hci::jit::detail::compiled_code(k));
+}
+
 }  // namespace
 
 BENCHMARK(BM_add_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -139,4 +163,5 @@ BENCHMARK(BM_sum_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sum_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_tiny_add_hci)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_jit_compile_chain)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_jit_memory_hit)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

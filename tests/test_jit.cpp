@@ -4,6 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -275,6 +280,46 @@ TEST_CASE("the JIT reports itself and can be switched off", "[jit]") {
   const hci::jit::Stats stats = hci::jit::stats();
   CHECK(stats.launches == 2 * first);
   CHECK(stats.memory_hits >= first);
+}
+
+TEST_CASE("a call site that keeps making new kernels is counted and warned about once", "[jit]") {
+  require_jit();
+  hci::jit::clear_memory_cache();
+  hci::jit::reset_stats();
+  // Inputs from sites of their own (one per column), then one op site that sees 9 dtypes.
+  const std::vector<Tensor> inputs = {
+      hci::ones({3}, hci::kInt8),     hci::ones({3}, hci::kInt16),   hci::ones({3}, hci::kInt32),
+      hci::ones({3}, hci::kInt64),    hci::ones({3}, hci::kUInt8),   hci::ones({3}, hci::kFloat16),
+      hci::ones({3}, hci::kBFloat16), hci::ones({3}, hci::kFloat32), hci::ones({3}, hci::kFloat64)};
+  for (const Tensor& x : inputs) hci::eval(x);
+  CHECK(hci::jit::stats().busy_call_sites == 0);
+  for (const Tensor& x : inputs) hci::eval(x * 3);
+  CHECK(hci::jit::stats().kernels_compiled >= 9);
+  CHECK(hci::jit::stats().busy_call_sites == 1);
+}
+
+// Run by the test_jit_guard_pages entry, which sets HCI_GUARD_PAGES=1 (as the sanitizer stage
+// does for every JIT test: AddressSanitizer cannot see into compiled kernels).
+TEST_CASE("with HCI_GUARD_PAGES=1 the byte after a buffer faults", "[.guard]") {
+  REQUIRE(hci::cpu::guard_pages::enabled());
+  hci::cpu::CachingAllocator& allocator = hci::cpu::allocator();
+  auto* block = static_cast<volatile unsigned char*>(allocator.allocate(100));
+  block[0] = 1;
+  block[127] = 1;  // 100 bytes round up to the 64-byte alignment: the block ends at 128
+  const pid_t child = fork();
+  if (child == 0) {
+    std::signal(SIGSEGV, SIG_DFL);  // not a sanitizer's report: die of the fault itself
+    block[128] = 1;
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGSEGV);
+  allocator.deallocate(const_cast<unsigned char*>(block), 100);
+  // Compiled kernels run on such memory, up to the last element and not beyond.
+  const Tensor a = hci::arange(1000, hci::kFloat32) + 1;
+  CHECK(hci::exp(a * 0).sum().item<float>() == 1000.0f);
 }
 
 // Run by the test_jit_dump entry, which sets HCI_JIT_DUMP to an empty directory.

@@ -59,6 +59,10 @@ struct ValueTraits<T> {
   static HCI_ALWAYS_INLINE T to_float(Bits n) { return T(n); }
   static HCI_ALWAYS_INLINE double widen(T x) { return double(x); }
   static HCI_ALWAYS_INLINE T narrow(double x) { return T(x); }
+  static HCI_ALWAYS_INLINE T copysign(T magnitude, T sign) {
+    const Bits sign_bit = std::numeric_limits<Bits>::min();
+    return from_bits((to_bits(magnitude) & Bits(~sign_bit)) | (to_bits(sign) & sign_bit));
+  }
   static HCI_ALWAYS_INLINE T sqrt(T x) {
     if constexpr (sizeof(T) == 4)
       return __builtin_sqrtf(x);
@@ -139,11 +143,10 @@ template <class V>
 HCI_ALWAYS_INLINE V abs_(const V& x) {
   return from_bits<V>(to_bits(x) & kMagnitudeMask<scalar_t<V>>);
 }
+// magnitude's bits with sign's sign bit: exact, a bit operation for every value type.
 template <class V>
 HCI_ALWAYS_INLINE V copysign_(const V& magnitude, const V& sign) {
-  using B = typename FloatTraits<scalar_t<V>>::Bits;
-  const B sign_bit = std::numeric_limits<B>::min();
-  return from_bits<V>((to_bits(magnitude) & B(~sign_bit)) | (to_bits(sign) & sign_bit));
+  return ValueTraits<V>::copysign(magnitude, sign);
 }
 
 template <class V>

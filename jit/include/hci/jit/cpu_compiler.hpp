@@ -85,11 +85,6 @@ HCI_RUNTIME_DEF CpuCompiler::CpuCompiler(const LlvmApi& api) : api_(api) {
   vector_bytes_ = features_.find("+avx512f") != std::string::npos ? 64
                   : features_.find("+avx2") != std::string::npos  ? 32
                                                                   : 16;
-  // LLVM 19's lowering to 512-bit registers miscompiled a float16/bfloat16 kernel that test_jit
-  // found (a rounded 68 came out as 0; 256-bit EVEX code of the same IR is right). Kernels keep
-  // their 16-lane vectors, which the backend splits into 256-bit halves with AVX-512's masks
-  // and instructions: no slower on CPUs that execute 512-bit operations as two halves.
-  if (vector_bytes_ == 64) features_ += ",-evex512";
   llvm_c::Target target = nullptr;
   char* message = nullptr;
   if (api_.LLVMGetTargetFromTriple(triple_.c_str(), &target, &message)) {

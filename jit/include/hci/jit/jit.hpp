@@ -20,6 +20,10 @@ struct Stats {
   uint64_t interpreted = 0;       // kernels left to the interpreter (JIT off, or not supported yet)
   uint64_t compile_failures = 0;  // kernels LLVM refused (then interpreted; a bug to report)
   double compile_seconds = 0;
+  // Call sites (the op a kernel materialises) for which kMaxKernelsPerSite distinct kernels were
+  // compiled, each warned about once on stderr: a loop over ever new dtypes, layouts or ranks
+  // pays a compile each time.
+  uint64_t busy_call_sites = 0;
 };
 HCI_RUNTIME_DECL Stats stats();
 HCI_RUNTIME_DECL void reset_stats();
@@ -37,6 +41,9 @@ HCI_RUNTIME_DECL std::string status();
 namespace detail {
 // Runs the kernel as compiled code and returns true, or returns false for the interpreter.
 HCI_RUNTIME_DECL bool run_kernel(const Kernel& kernel, cpu::ThreadPool& pool);
+// The compiled code of the kernel's structure (compiled now if it is new), or null where the
+// JIT is off, cannot compile it, or LLVM refused it. What run_kernel does before running.
+HCI_RUNTIME_DECL void* compiled_code(const Kernel& kernel);
 }  // namespace detail
 
 }  // namespace jit
@@ -66,6 +73,7 @@ namespace jit::detail {
 using KernelFn = int32_t (*)(int64_t start, int64_t end, const int64_t* params);
 
 inline constexpr int64_t kBlock = 16384;  // elements per piece of work on the pool
+inline constexpr int kMaxKernelsPerSite = 8;
 
 struct CompiledKernel {
   KernelStructure structure;
@@ -76,6 +84,7 @@ struct CompiledKernel {
 struct JitState {
   std::mutex mutex;  // guards kernels and the counters below; never held while compiling
   std::unordered_map<uint64_t, std::vector<std::shared_ptr<CompiledKernel>>> kernels;
+  std::unordered_map<std::string, int> kernels_per_site;  // "file:line:column" -> kernels compiled
   Stats stats;
   std::atomic<bool> switched_on{true};
   const bool env_allows = [] {
@@ -99,6 +108,15 @@ inline std::shared_ptr<CompiledKernel> find_or_add(const Kernel& k, bool& hit) {
       return entry;
     }
   hit = false;
+  const std::source_location& at = k.recorded_at;
+  const std::string site = hci::detail::format("{}:{}:{}", at.file_name(), at.line(), at.column());
+  if (++s.kernels_per_site[site] == kMaxKernelsPerSite) {
+    ++s.stats.busy_call_sites;
+    std::fprintf(stderr,
+                 "hci: %d different kernels were compiled for the op at %s (its dtypes, layouts or ranks keep "
+                 "changing); each new one costs a compile\n",
+                 kMaxKernelsPerSite, site.c_str());
+  }
   auto entry = std::make_shared<CompiledKernel>();
   entry->structure = k.structure;
   same_hash.push_back(entry);
@@ -154,6 +172,13 @@ inline bool params_match(const Kernel& k) {
   return true;
 }
 
+// The kernel's compiled code, compiled on first use; hit says whether it was compiled before.
+inline KernelFn lookup(const Kernel& k, bool& hit) {
+  const std::shared_ptr<CompiledKernel> entry = find_or_add(k, hit);
+  std::call_once(entry->compiled, [&] { compile(*entry, k.hash, *CpuCompiler::instance()); });
+  return entry->fn;  // the entry stays alive in the cache (code is never unloaded)
+}
+
 inline void count_interpreted() {
   JitState& s = state();
   std::lock_guard lock(s.mutex);
@@ -185,6 +210,7 @@ HCI_RUNTIME_DEF void jit::clear_memory_cache() {
   detail::JitState& s = detail::state();
   std::lock_guard lock(s.mutex);
   s.kernels.clear();
+  s.kernels_per_site.clear();
 }
 
 HCI_RUNTIME_DEF std::string jit::status() {
@@ -197,15 +223,20 @@ HCI_RUNTIME_DEF std::string jit::status() {
   return text;
 }
 
+HCI_RUNTIME_DEF void* jit::detail::compiled_code(const Kernel& k) {
+  if (!enabled() || !cpu_kernel_supported(k.structure) || !params_match(k)) return nullptr;
+  bool hit = false;
+  return reinterpret_cast<void*>(lookup(k, hit));
+}
+
 HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& pool) {
   if (!enabled() || !cpu_kernel_supported(k.structure) || !params_match(k)) {
     count_interpreted();
     return false;
   }
   bool hit = false;
-  const std::shared_ptr<CompiledKernel> entry = find_or_add(k, hit);
-  std::call_once(entry->compiled, [&] { compile(*entry, k.hash, *CpuCompiler::instance()); });
-  if (!entry->fn) {
+  const KernelFn fn = lookup(k, hit);
+  if (!fn) {
     count_interpreted();
     return false;
   }
@@ -218,7 +249,6 @@ HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& p
   const int64_t total = hci::detail::numel(k.params.sizes);
   if (total == 0) return true;
   const std::vector<int64_t> params = pack_params(k.params);
-  const KernelFn fn = entry->fn;
   const int64_t blocks = (total + kBlock - 1) / kBlock;
   const int parts = int(std::clamp<int64_t>(blocks, 1, pool.size()));
   std::atomic<int32_t> status{0};

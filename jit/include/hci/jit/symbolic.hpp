@@ -13,6 +13,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 HCI_BEGIN_NAMESPACE
 
@@ -202,11 +203,18 @@ struct math::ValueTraits<jit::detail::Sym<T>> {
     else
       return x.template convert<float>("fptrunc");
   }
-  static V sqrt(const V& x) {
-    auto& ir = jit::detail::Trace::current().ir();
+  static V sqrt(const V& x) { return intrinsic("sqrt", {x.ir()}); }
+  // The intrinsic rather than the bit operations: LLVM 19's AVX-512 code generation
+  // miscompiled `select(m, (a & sign) | fabs(b), a)` (merged into one masked vpternlog), which
+  // copysign written in bits becomes inside round_half_even.
+  static V copysign(const V& magnitude, const V& sign) { return intrinsic("copysign", {magnitude.ir(), sign.ir()}); }
+
+ private:
+  static V intrinsic(std::string_view name, const std::vector<std::string>& args) {
     const int lanes = jit::detail::Trace::current().lanes();
-    const std::string name = "llvm.sqrt." + jit::detail::IrBuilder::overload_suffix(jit::detail::ir_scalar<T>(), lanes);
-    return V::value(ir.call_intrinsic(name, V::type(), {x.ir()}));
+    const std::string full = hci::detail::format(
+        "llvm.{}.{}", name, jit::detail::IrBuilder::overload_suffix(jit::detail::ir_scalar<T>(), lanes));
+    return V::value(jit::detail::Trace::current().ir().call_intrinsic(full, V::type(), args));
   }
 };
 

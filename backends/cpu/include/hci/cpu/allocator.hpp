@@ -2,6 +2,7 @@
 // repeated evaluations do not pay for fresh pages and page faults.
 #pragma once
 
+#include <hci/cpu/guard_pages.hpp>
 #include <hci/error.hpp>
 
 #include <bit>
@@ -43,7 +44,10 @@ class CachingAllocator {
     ++stats_.allocations;
     void* block = nullptr;
     auto it = free_.find(size);
-    if (it != free_.end() && !it->second.empty()) {
+    if (guard_pages::enabled()) {
+      block = guard_pages::allocate(bytes, kAlignment);
+      HCI_CHECK(block, "cpu allocator: out of memory allocating {} bytes with a guard page", bytes);
+    } else if (it != free_.end() && !it->second.empty()) {
       block = it->second.back();
       it->second.pop_back();
       stats_.cached_bytes -= int64_t(size);
@@ -67,6 +71,10 @@ class CachingAllocator {
     const size_t size = size_class(bytes);
     std::lock_guard lock(mutex_);
     stats_.allocated_bytes -= int64_t(size);
+    if (guard_pages::enabled()) {
+      guard_pages::deallocate(block, bytes, kAlignment);
+      return;
+    }
     if (stats_.cached_bytes + int64_t(size) > max_cached_bytes_) {
       std::free(block);
       return;
