@@ -108,13 +108,16 @@ void BM_tiny_add_hci(benchmark::State& state) {
       benchmark::Counter(double(hci::jit::stats().launches - launches), benchmark::Counter::kAvgIterations);
 }
 
+// Benchmarks of the JIT itself report an error where it is off.
+bool jit_available(benchmark::State& state) {
+  if (!hci::jit::enabled()) state.SkipWithError(("the JIT is off: " + hci::jit::status()).c_str());
+  return hci::jit::enabled();
+}
+
 // Compiling the chain's kernel from nothing (after LLVM's one-time start-up): IR, optimisation,
 // code generation and linking, on small tensors so that running it costs little.
 void BM_jit_compile_chain(benchmark::State& state) {
-  if (!hci::jit::enabled()) {
-    state.SkipWithError(("the JIT is off: " + hci::jit::status()).c_str());
-    return;
-  }
+  if (!jit_available(state)) return;
   const hci::Tensor a = hci::rand({64}), b = hci::rand({64}), c = hci::rand({64}), d = hci::rand({64});
   hci::eval(a, b, c, d);
   const uint64_t compiled = hci::jit::stats().kernels_compiled;
@@ -132,10 +135,7 @@ void BM_jit_compile_chain(benchmark::State& state) {
 // Finding the compiled code of a kernel compiled before: structural hash lookup and comparison,
 // the memory-cache hit every launch after the first pays.
 void BM_jit_memory_hit(benchmark::State& state) {
-  if (!hci::jit::enabled()) {
-    state.SkipWithError(("the JIT is off: " + hci::jit::status()).c_str());
-    return;
-  }
+  if (!jit_available(state)) return;
   float out = 0, a = 1, b = 2;
   hci::Kernel k;
   k.structure.ops = {{hci::OpKind::Load, hci::kFloat32, hci::kFloat32, 0, {1, -1, -1}},

@@ -121,9 +121,6 @@ inline std::string_view storage_ir(DType t) {
   }
 }
 
-// The bits-as-integer type of a float compute type.
-inline std::string_view bits_ir(ComputeType c) { return c == ComputeType::Float32 ? "i32" : "i64"; }
-
 // Where a buffer's elements are, for the lanes being computed: the first lane's element offset;
 // the others follow at the buffer's innermost stride (1 for contiguous buffers). At the end of a
 // range only the first `active` lanes are elements: `mask` says which.
@@ -422,13 +419,6 @@ class CpuKernelEmitter : IrBuilder {
   std::string nonzero(const std::string& v, ComputeType c, int lanes) {
     return compare("ne", "une", v, "zeroinitializer", c, lanes);
   }
-  // A float's bits with the sign cleared.
-  std::string magnitude_bits(const std::string& v, ComputeType c, int lanes) {
-    const std::string bits = vec(bits_ir(c), lanes);
-    const std::string mask =
-        splat_constant(bits_ir(c), c == ComputeType::Float32 ? "2147483647" : "9223372036854775807", lanes);
-    return def("and {} {}, {}", bits, def("bitcast {} {} to {}", vec(compute_ir(c), lanes), v, bits), mask);
-  }
   std::string bool_to_i64(const std::string& mask, int lanes) {
     return def("zext {} {} to {}", vec("i1", lanes), mask, vec("i64", lanes));
   }
@@ -469,10 +459,9 @@ class CpuKernelEmitter : IrBuilder {
       case OpKind::IsInf:
       case OpKind::IsFinite: {
         if (integer) return constant(ComputeType::Int64, op.op == OpKind::IsFinite ? 1 : 0, lanes);
-        const std::string exponent =
-            splat_constant(bits_ir(in), in == ComputeType::Float32 ? "2139095040" : "9218868437227405312", lanes);
-        return bool_to_i64(def("icmp {} {} {}, {}", op.op == OpKind::IsInf ? "eq" : "slt", vec(bits_ir(in), lanes),
-                               magnitude_bits(a, in, lanes), exponent),
+        return bool_to_i64(op.op == OpKind::IsInf
+                               ? traced(in, lanes, args, [](const auto& x) { return math::is_inf(x); })
+                               : traced(in, lanes, args, [](const auto& x) { return math::is_finite(x); }),
                            lanes);
       }
       default: break;
@@ -499,7 +488,7 @@ class CpuKernelEmitter : IrBuilder {
       case OpKind::Abs:
         if (integer)
           return select(compare("slt", "", a, zero, c, lanes), def("sub {} zeroinitializer, {}", t, a), a, t, lanes);
-        return def("bitcast {} {} to {}", vec(bits_ir(c), lanes), magnitude_bits(a, c, lanes), t);
+        return traced(c, lanes, args, [](const auto& x) { return math::abs_(x); });
       case OpKind::Relu: return select(compare("slt", "olt", a, zero, c, lanes), zero, a, t, lanes);
       case OpKind::Sign: {  // (a > 0) - (a < 0): NaN gives 0
         const std::string positive = compare("sgt", "ogt", a, zero, c, lanes);
@@ -524,11 +513,12 @@ class CpuKernelEmitter : IrBuilder {
       case OpKind::Silu: return traced(c, lanes, args, [](const auto& x) { return math::silu(x); });
       case OpKind::Gelu: return traced(c, lanes, args, [](const auto& x) { return math::gelu(x); });
       case OpKind::Erf: return traced(c, lanes, args, [](const auto& x) { return math::erf(x); });
-      case OpKind::Sqrt: return call_intrinsic(format("llvm.sqrt.{}", overload_suffix(compute_ir(c), lanes)), t, {a});
-      case OpKind::Rsqrt: {
-        const std::string root = arithmetic(KernelOp{OpKind::Sqrt, op.dtype, op.in_dtype}, args, c, lanes);
-        return def("fdiv {} {}, {}", t, constant(c, 1.0, lanes), root);
-      }
+      case OpKind::Sqrt: return traced(c, lanes, args, [](const auto& x) { return math::sqrt_(x); });
+      case OpKind::Rsqrt:  // as the interpreter: 1 / sqrt(x), two roundings
+        return traced(c, lanes, args, [](const auto& x) {
+          using V = std::decay_t<decltype(x)>;
+          return V(math::scalar_t<V>(1)) / math::sqrt_(x);
+        });
       default: break;
     }
     const std::string& b = args[1];
