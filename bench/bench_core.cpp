@@ -7,6 +7,10 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
 namespace {
 
 constexpr int64_t kN = int64_t(1) << 24;  // 16M float32
@@ -114,22 +118,60 @@ bool jit_available(benchmark::State& state) {
   return hci::jit::enabled();
 }
 
-// Compiling the chain's kernel from nothing (after LLVM's one-time start-up): IR, optimisation,
-// code generation and linking, on small tensors so that running it costs little.
-void BM_jit_compile_chain(benchmark::State& state) {
-  if (!jit_available(state)) return;
+// Uses `directory` as the JIT's disk cache ("" for none) while it lives, then the one before.
+class CacheDirectory {
+ public:
+  explicit CacheDirectory(const std::string& directory) { hci::jit::set_cache_directory(directory); }
+  ~CacheDirectory() { hci::jit::set_cache_directory(previous_); }
+
+ private:
+  std::string previous_ = hci::jit::cache_directory();
+};
+
+// Making the chain's kernel again and again once the memory cache has forgotten it, on small
+// tensors so that running it costs little; `counted` picks the statistic that counts each make.
+template <typename Counted>
+void remake_chain_kernel(benchmark::State& state, const char* name, Counted counted) {
   const hci::Tensor a = hci::rand({64}), b = hci::rand({64}), c = hci::rand({64}), d = hci::rand({64});
   hci::eval(a, b, c, d);
-  const uint64_t compiled = hci::jit::stats().kernels_compiled;
+  auto make = [&] {
+    hci::Tensor y = hci::relu(a * b + c) * 0.5 + hci::exp(-d);
+    hci::eval(y);
+  };
+  make();  // once untimed: a disk cache then holds the kernel
+  const uint64_t before = counted(hci::jit::stats());
   for (auto _ : state) {
     state.PauseTiming();
     hci::jit::clear_memory_cache();
     state.ResumeTiming();
-    hci::Tensor y = hci::relu(a * b + c) * 0.5 + hci::exp(-d);
-    hci::eval(y);
+    make();
   }
-  state.counters["kernels_compiled"] =
-      benchmark::Counter(double(hci::jit::stats().kernels_compiled - compiled), benchmark::Counter::kAvgIterations);
+  state.counters[name] =
+      benchmark::Counter(double(counted(hci::jit::stats()) - before), benchmark::Counter::kAvgIterations);
+}
+
+// Compiling the chain's kernel from nothing (after LLVM's one-time start-up): IR, optimisation,
+// code generation and linking.
+void BM_jit_compile_chain(benchmark::State& state) {
+  if (!jit_available(state)) return;
+  const CacheDirectory memory_only("");
+  remake_chain_kernel(state, "kernels_compiled", [](const hci::jit::Stats& s) { return s.kernels_compiled; });
+}
+
+// Loading the chain's kernel from the disk cache, as a new process would: IR, its digest,
+// reading and checking the entry, linking.
+void BM_jit_disk_hit(benchmark::State& state) {
+  if (!jit_available(state)) return;
+  char directory[] = "/tmp/hci_bench_cache_XXXXXX";
+  if (!mkdtemp(directory)) {
+    state.SkipWithError("could not make a temporary directory");
+    return;
+  }
+  {
+    const CacheDirectory cache(directory);
+    remake_chain_kernel(state, "disk_hits", [](const hci::jit::Stats& s) { return s.disk_hits; });
+  }
+  std::filesystem::remove_all(directory);
 }
 
 // Finding the compiled code of a kernel compiled before: structural hash lookup and comparison,
@@ -164,4 +206,5 @@ BENCHMARK(BM_sum_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_tiny_add_hci)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_jit_compile_chain)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_jit_memory_hit)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_jit_disk_hit)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -8,6 +8,7 @@
 
 #include <mutex>
 #include <string>
+#include <vector>
 
 HCI_BEGIN_NAMESPACE
 
@@ -24,10 +25,18 @@ class CpuCompiler {
   // The address of `symbol`, defined by `ir`, which is linked alone: the same symbol may be
   // compiled any number of times. With `assembly`, also the machine code as assembly text.
   // Throws hci::Error with LLVM's message.
-  void* compile(const std::string& ir, const std::string& symbol, std::string* assembly = nullptr);
+  void* compile(const std::string& ir, const std::string& symbol, std::string* assembly = nullptr) {
+    return load(object_code(ir, symbol, assembly), symbol);
+  }
+  // The two halves of compile(). object_code optimises and generates code; threads run it at
+  // the same time (each borrows a target machine of its own). load links an object file (made
+  // here or read from the disk cache) and is quick; one thread links at a time.
+  std::string object_code(const std::string& ir, const std::string& symbol, std::string* assembly = nullptr);
+  void* load(const std::string& object, const std::string& symbol);
 
   const LlvmApi& api() const { return api_; }
   const std::string& cpu() const { return cpu_; }
+  const std::string& features() const { return features_; }
   const std::string& triple() const { return triple_; }
   int vector_bytes() const { return vector_bytes_; }  // of the widest vector registers
 
@@ -36,13 +45,19 @@ class CpuCompiler {
 
   const LlvmApi& api_;
   std::string triple_, cpu_, features_;
-  llvm_c::TargetMachine machine_ = nullptr;
+  // A target machine serves one compile at a time: compiles borrow one and return it.
+  llvm_c::TargetMachine borrow_machine();
+  void return_machine(llvm_c::TargetMachine machine);
+  std::mutex machines_mutex_;
+  std::vector<llvm_c::TargetMachine> idle_machines_;  // never disposed: the process keeps its code
+
+  llvm_c::Target target_ = nullptr;
   llvm_c::TargetData data_layout_ = nullptr;
   llvm_c::LLJIT jit_ = nullptr;
-  uint64_t modules_ = 0;  // compiled so far; names each one's JITDylib
   int vector_bytes_ = 16;
-  std::mutex mutex_;        // LLVM's objects here are used by one thread at a time
-  std::string link_error_;  // what ORC reported while linking the kernel being compiled
+  std::mutex link_mutex_;   // guards the two below: ORC reports link errors session-wide
+  uint64_t modules_ = 0;    // linked so far; names each one's JITDylib
+  std::string link_error_;  // what ORC reported while linking the kernel being loaded
 };
 
 }  // namespace jit
@@ -85,16 +100,14 @@ HCI_RUNTIME_DEF CpuCompiler::CpuCompiler(const LlvmApi& api) : api_(api) {
   vector_bytes_ = features_.find("+avx512f") != std::string::npos ? 64
                   : features_.find("+avx2") != std::string::npos  ? 32
                                                                   : 16;
-  llvm_c::Target target = nullptr;
   char* message = nullptr;
-  if (api_.LLVMGetTargetFromTriple(triple_.c_str(), &target, &message)) {
+  if (api_.LLVMGetTargetFromTriple(triple_.c_str(), &target_, &message)) {
     const std::string text = take_string(message);
     hci::detail::throw_error("LLVM has no target for {}: {}", triple_, text);
   }
-  machine_ = api_.LLVMCreateTargetMachine(target, triple_.c_str(), cpu_.c_str(), features_.c_str(),
-                                          llvm_c::kOptAggressive, llvm_c::kRelocPIC, llvm_c::kCodeModelSmall);
-  HCI_CHECK(machine_ != nullptr, "LLVM could not create a target machine for {} ({})", triple_, cpu_);
-  data_layout_ = api_.LLVMCreateTargetDataLayout(machine_);
+  llvm_c::TargetMachine machine = borrow_machine();
+  data_layout_ = api_.LLVMCreateTargetDataLayout(machine);
+  return_machine(machine);
   if (llvm_c::ErrorRef error = api_.LLVMOrcCreateLLJIT(&jit_, api_.LLVMOrcCreateLLJITBuilder()))
     hci::detail::throw_error("LLVM's JIT could not start: {}", take_error(error));
   llvm_c::ExecutionSession session = api_.LLVMOrcLLJITGetExecutionSession(jit_);
@@ -108,9 +121,35 @@ HCI_RUNTIME_DEF CpuCompiler::CpuCompiler(const LlvmApi& api) : api_(api) {
       this);
 }
 
-HCI_RUNTIME_DEF void* CpuCompiler::compile(const std::string& ir, const std::string& symbol, std::string* assembly) {
-  std::lock_guard lock(mutex_);
-  // IR text -> optimised module -> object file.
+HCI_RUNTIME_DEF llvm_c::TargetMachine CpuCompiler::borrow_machine() {
+  std::lock_guard lock(machines_mutex_);
+  if (!idle_machines_.empty()) {
+    llvm_c::TargetMachine machine = idle_machines_.back();
+    idle_machines_.pop_back();
+    return machine;
+  }
+  llvm_c::TargetMachine machine =
+      api_.LLVMCreateTargetMachine(target_, triple_.c_str(), cpu_.c_str(), features_.c_str(), llvm_c::kOptAggressive,
+                                   llvm_c::kRelocPIC, llvm_c::kCodeModelSmall);
+  HCI_CHECK(machine != nullptr, "LLVM could not create a target machine for {} ({})", triple_, cpu_);
+  return machine;
+}
+
+HCI_RUNTIME_DEF void CpuCompiler::return_machine(llvm_c::TargetMachine machine) {
+  std::lock_guard lock(machines_mutex_);
+  idle_machines_.push_back(machine);
+}
+
+HCI_RUNTIME_DEF std::string CpuCompiler::object_code(const std::string& ir, const std::string& symbol,
+                                                     std::string* assembly) {
+  // IR text -> optimised module -> object file, in a context and on a target machine of this
+  // compile's own.
+  struct Borrowed {
+    CpuCompiler& compiler;
+    llvm_c::TargetMachine machine;
+    ~Borrowed() { compiler.return_machine(machine); }
+  } borrowed{*this, borrow_machine()};
+  llvm_c::TargetMachine machine = borrowed.machine;
   llvm_c::Context context = api_.LLVMContextCreate();
   std::unique_ptr<std::remove_pointer_t<llvm_c::Context>, void (*)(llvm_c::Context)> context_guard(
       context, api_.LLVMContextDispose);
@@ -127,12 +166,12 @@ HCI_RUNTIME_DEF void* CpuCompiler::compile(const std::string& ir, const std::str
   api_.LLVMSetTarget(module, triple_.c_str());
   api_.LLVMSetModuleDataLayout(module, data_layout_);
   llvm_c::PassBuilderOptions options = api_.LLVMCreatePassBuilderOptions();
-  llvm_c::ErrorRef error = api_.LLVMRunPasses(module, "default<O3>", machine_, options);
+  llvm_c::ErrorRef error = api_.LLVMRunPasses(module, "default<O3>", machine, options);
   api_.LLVMDisposePassBuilderOptions(options);
   if (error) hci::detail::throw_error("LLVM could not optimise {}: {}", symbol, take_error(error));
   auto emit = [&](llvm_c::CodeGenFileType type) {
     llvm_c::MemoryBuffer out = nullptr;
-    if (api_.LLVMTargetMachineEmitToMemoryBuffer(machine_, module, type, &message, &out)) {
+    if (api_.LLVMTargetMachineEmitToMemoryBuffer(machine, module, type, &message, &out)) {
       const std::string why = message ? message : "";
       api_.LLVMDisposeMessage(message);
       hci::detail::throw_error("LLVM could not generate code for {}: {}", symbol, why);
@@ -145,9 +184,17 @@ HCI_RUNTIME_DEF void* CpuCompiler::compile(const std::string& ir, const std::str
     api_.LLVMDisposeMemoryBuffer(text_out);
   }
   llvm_c::MemoryBuffer object = emit(llvm_c::kObjectFile);
+  std::string bytes(api_.LLVMGetBufferStart(object), api_.LLVMGetBufferSize(object));
+  api_.LLVMDisposeMemoryBuffer(object);
+  return bytes;
+}
 
+HCI_RUNTIME_DEF void* CpuCompiler::load(const std::string& object_file, const std::string& symbol) {
   // Link it alone, in a JITDylib of its own, and find the symbol; a reference to anything
   // outside fails here.
+  std::lock_guard lock(link_mutex_);
+  llvm_c::MemoryBuffer object =
+      api_.LLVMCreateMemoryBufferWithMemoryRangeCopy(object_file.data(), object_file.size(), symbol.c_str());
   const std::string dylib_name = hci::detail::format("hci.kernel.{}", modules_++);
   llvm_c::JITDylib dylib =
       api_.LLVMOrcExecutionSessionCreateBareJITDylib(api_.LLVMOrcLLJITGetExecutionSession(jit_), dylib_name.c_str());

@@ -19,7 +19,10 @@ struct Stats {
   uint64_t memory_hits = 0;       // of those, served by code compiled before
   uint64_t interpreted = 0;       // kernels left to the interpreter (JIT off, or not supported yet)
   uint64_t compile_failures = 0;  // kernels LLVM refused (then interpreted; a bug to report)
-  double compile_seconds = 0;
+  uint64_t disk_hits = 0;         // kernels loaded from the disk cache instead of compiled
+  uint64_t disk_writes = 0;       // kernels compiled and written to the disk cache
+  uint64_t disk_rejects = 0;      // disk cache entries found corrupt, truncated or foreign (then rebuilt)
+  double compile_seconds = 0;     // making kernels: IR, then compiling or loading from disk
   // Call sites (the op a kernel materialises) for which kMaxKernelsPerSite distinct kernels were
   // compiled, each warned about once on stderr: a loop over ever new dtypes, layouts or ranks
   // pays a compile each time.
@@ -30,6 +33,15 @@ HCI_RUNTIME_DECL void reset_stats();
 // Forgets every compiled kernel, so that the next use of each compiles it again (benchmarks of
 // compile latency, tests). Their code stays loaded: kernels may still be running.
 HCI_RUNTIME_DECL void clear_memory_cache();
+
+// The on-disk kernel cache, which keeps compiled code across processes: its directory, or ""
+// where kernels are cached in memory only. Chosen at first use from HCI_CACHE_DIR (set but
+// empty: memory only), else $XDG_CACHE_HOME/hci, else ~/.cache/hci; capped at HCI_CACHE_MAX_MB
+// megabytes (default 1024), least recently used entries going first. A directory that another
+// user owns or may write to is not used (a warning says so): it holds code hci runs.
+HCI_RUNTIME_DECL std::string cache_directory();
+// Uses `directory` for the disk cache from now on ("" for memory only), as HCI_CACHE_DIR would.
+HCI_RUNTIME_DECL void set_cache_directory(const std::string& directory, uint64_t max_bytes = uint64_t(1) << 30);
 
 // Whether kernels go through the JIT: LLVM usable, HCI_JIT not "0", and not switched off here.
 HCI_RUNTIME_DECL bool enabled();
@@ -53,6 +65,7 @@ HCI_END_NAMESPACE
 #if HCI_RUNTIME_DEFINITIONS
 
 #include <hci/jit/cpu_compiler.hpp>
+#include <hci/jit/disk_cache.hpp>
 #include <hci/jit/emit_cpu.hpp>
 #include <hci/precise_fp.hpp>
 
@@ -86,6 +99,8 @@ struct JitState {
   std::unordered_map<uint64_t, std::vector<std::shared_ptr<CompiledKernel>>> kernels;
   std::unordered_map<std::string, int> kernels_per_site;  // "file:line:column" -> kernels compiled
   Stats stats;
+  bool disk_cache_chosen = false;
+  std::shared_ptr<DiskCache> disk_cache;  // null: memory only; shared with compiles using it
   std::atomic<bool> switched_on{true};
   const bool env_allows = [] {
     const char* v = std::getenv("HCI_JIT");
@@ -139,19 +154,76 @@ inline void write_file(const std::string& path, const std::string& text) {
   std::fprintf(stderr, "hci: HCI_JIT_DUMP: could not write %s\n", path.c_str());
 }
 
+// The disk cache in use (null for none), chosen from the environment on first use.
+inline std::shared_ptr<DiskCache> open_disk_cache(const std::string& directory, uint64_t max_bytes) {
+  if (directory.empty()) return nullptr;
+  auto cache = std::make_shared<DiskCache>(directory, max_bytes);
+  if (cache->usable()) return cache;
+  std::fprintf(stderr, "hci: not using %s as kernel cache (%s); kernels are cached in memory only\n", directory.c_str(),
+               cache->problem().c_str());
+  return nullptr;
+}
+
+inline std::shared_ptr<DiskCache> disk_cache() {
+  JitState& s = state();
+  std::lock_guard lock(s.mutex);
+  if (!s.disk_cache_chosen) {
+    s.disk_cache_chosen = true;
+    std::string directory;
+    if (const char* dir = std::getenv("HCI_CACHE_DIR"))
+      directory = dir;
+    else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+      directory = std::string(xdg) + "/hci";
+    else if (const char* home = std::getenv("HOME"); home && *home)
+      directory = std::string(home) + "/.cache/hci";
+    const char* megabytes = std::getenv("HCI_CACHE_MAX_MB");
+    const uint64_t max_bytes =
+        megabytes && std::atoll(megabytes) > 0 ? uint64_t(std::atoll(megabytes)) << 20 : DiskCache::kDefaultMaxBytes;
+    s.disk_cache = open_disk_cache(directory, max_bytes);
+  }
+  return s.disk_cache;
+}
+
+// What host code depends on besides its IR: the disk cache keeps it apart per CPU and LLVM.
+inline std::string host_target(const CpuCompiler& compiler) {
+  const LlvmApi& api = compiler.api();
+  return hci::detail::format("{} {} {} LLVM {}.{}.{}", compiler.triple(), compiler.cpu(), compiler.features(),
+                             api.major, api.minor, api.patch);
+}
+
+// Makes the kernel's code: from the disk cache when it holds it, else compiled (and stored).
 inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler) {
   const auto begin = std::chrono::steady_clock::now();
   const std::string name = "hci_kernel";
   const int lanes = compiler.vector_bytes() / 4;
-  bool failed = false;
+  bool failed = false, from_disk = false, stored = false;
+  std::string rejected;
   try {
     const std::string ir = emit_cpu_kernel(entry.structure, lanes, name);
-    const std::string dump_base = dump_path(hash);
-    std::string assembly;
-    entry.fn = reinterpret_cast<KernelFn>(compiler.compile(ir, name, dump_base.empty() ? nullptr : &assembly));
-    if (!dump_base.empty()) {
-      write_file(dump_base + ".ll", ir);
-      write_file(dump_base + ".s", assembly);
+    const std::string dump_base = dump_path(hash);  // dumps want the assembly: they compile
+    const std::shared_ptr<DiskCache> cache = disk_cache();
+    const CacheKey key{"cpu", host_target(compiler), digest(ir), hash};
+    if (cache && dump_base.empty()) {
+      if (std::optional<std::string> object = cache->load(key, &rejected)) {
+        try {
+          entry.fn = reinterpret_cast<KernelFn>(compiler.load(*object, name));
+          from_disk = true;
+        } catch (const Error& e) {
+          rejected = e.what();
+        }
+      }
+    }
+    if (!from_disk) {
+      std::string assembly;
+      const std::string object = compiler.object_code(ir, name, dump_base.empty() ? nullptr : &assembly);
+      entry.fn = reinterpret_cast<KernelFn>(compiler.load(object, name));
+      const LlvmApi& api = compiler.api();
+      stored =
+          cache && cache->store(key, object, hci::detail::format("LLVM {}.{}.{}", api.major, api.minor, api.patch));
+      if (!dump_base.empty()) {
+        write_file(dump_base + ".ll", ir);
+        write_file(dump_base + ".s", assembly);
+      }
     }
   } catch (const Error& e) {
     failed = true;
@@ -161,7 +233,9 @@ inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler)
   JitState& s = state();
   std::lock_guard lock(s.mutex);
   s.stats.compile_seconds += seconds;
-  ++(failed ? s.stats.compile_failures : s.stats.kernels_compiled);
+  ++(failed ? s.stats.compile_failures : from_disk ? s.stats.disk_hits : s.stats.kernels_compiled);
+  s.stats.disk_writes += stored;
+  s.stats.disk_rejects += !rejected.empty();
 }
 
 // The structure's dtypes must be the buffers' (they are, for kernels the runtime schedules).
@@ -211,6 +285,19 @@ HCI_RUNTIME_DEF void jit::clear_memory_cache() {
   std::lock_guard lock(s.mutex);
   s.kernels.clear();
   s.kernels_per_site.clear();
+}
+
+HCI_RUNTIME_DEF std::string jit::cache_directory() {
+  const std::shared_ptr<detail::DiskCache> cache = detail::disk_cache();
+  return cache ? cache->directory() : std::string();
+}
+
+HCI_RUNTIME_DEF void jit::set_cache_directory(const std::string& directory, uint64_t max_bytes) {
+  std::shared_ptr<detail::DiskCache> cache = detail::open_disk_cache(directory, max_bytes);
+  detail::JitState& s = detail::state();
+  std::lock_guard lock(s.mutex);
+  s.disk_cache_chosen = true;
+  s.disk_cache = std::move(cache);
 }
 
 HCI_RUNTIME_DEF std::string jit::status() {
