@@ -15,4 +15,31 @@ void chain_loop(const float* a, const float* b, const float* c, const float* d, 
   }
 }
 
+void softmax_rows_loop(const float* in, float* out, int64_t columns, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* x = in + r * columns;
+    float* y = out + r * columns;
+    float max = x[0];
+    for (int64_t j = 1; j < columns; ++j) max = x[j] > max ? x[j] : max;
+    float sum = 0;
+    for (int64_t j = 0; j < columns; ++j) sum += (y[j] = std::exp(x[j] - max));
+    const float scale = 1 / sum;
+    for (int64_t j = 0; j < columns; ++j) y[j] *= scale;
+  }
+}
+
+void sum_rows_loop(const float* in, float* out, int64_t columns, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    float sum = 0;
+    for (int64_t j = 0; j < columns; ++j) sum += in[r * columns + j];
+    out[r] = sum;
+  }
+}
+
+void sum_columns_loop(const float* in, float* out, int64_t rows, int64_t columns, int64_t begin, int64_t end) {
+  for (int64_t j = begin; j < end; ++j) out[j] = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = begin; j < end; ++j) out[j] += in[r * columns + j];
+}
+
 }  // namespace bench

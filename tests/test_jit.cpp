@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -43,6 +44,7 @@ struct Step {
   int a, b, c;
   double number;
   DType dtype;
+  uint32_t bits;  // of a reduction: the dims reduced (none: all), and bit 8 for keepdim
 };
 struct Program {
   hci::Dims shape;
@@ -53,7 +55,7 @@ struct Program {
 constexpr DType kDTypes[] = {hci::kBool,  hci::kUInt8,   hci::kInt8,     hci::kInt16,   hci::kInt32,
                              hci::kInt64, hci::kFloat16, hci::kBFloat16, hci::kFloat32, hci::kFloat64};
 constexpr int kNumDTypes = int(std::size(kDTypes));
-constexpr int kOps = 42;
+constexpr int kOps = 52;
 
 Program random_program(std::mt19937_64& rng) {
   auto pick = [&](int n) { return int(rng() % uint64_t(n)); };
@@ -79,7 +81,8 @@ Program random_program(std::mt19937_64& rng) {
     // Recent values are more likely operands, so chains grow long.
     auto operand = [&] { return std::max(0, values - 1 - pick(std::min(values, 3))); };
     static constexpr double numbers[] = {0.0, -1.0, 2.5, 3.0, -0.0, 1e30, 0.1, 7.0};
-    p.steps.push_back(Step{pick(kOps), operand(), operand(), operand(), numbers[pick(8)], kDTypes[pick(kNumDTypes)]});
+    p.steps.push_back(Step{pick(kOps), operand(), operand(), operand(), numbers[pick(8)], kDTypes[pick(kNumDTypes)],
+                           uint32_t(rng())});
   }
   return p;
 }
@@ -138,6 +141,10 @@ Tensor make_input(const hci::Dims& shape, DType dtype, int view, uint64_t seed) 
 
 Tensor apply_step(const Step& s, const std::vector<Tensor>& v) {
   const Tensor &a = v[size_t(s.a)], &b = v[size_t(s.b)], &c = v[size_t(s.c)];
+  hci::Dims dims;  // of a reduction
+  for (int64_t d = 0; d < a.dim(); ++d)
+    if (s.bits >> d & 1) dims.push_back(d);
+  const bool keepdim = s.bits >> 8 & 1;
   switch (s.op) {
     case 0: return a + b;
     case 1: return a - b;
@@ -180,6 +187,15 @@ Tensor apply_step(const Step& s, const std::vector<Tensor>& v) {
     case 38: return hci::erf(a);
     case 39: return hci::pow(a, b);
     case 40: return hci::ceil(a) + hci::round(b);
+    case 41: return a.sum(dims, keepdim);
+    case 42: return a.mean(dims, keepdim);
+    case 43: return a.prod(dims, keepdim);
+    case 44: return a.amax(dims, keepdim);
+    case 45: return a.amin(dims, keepdim);
+    case 46: return a.all(dims, keepdim);
+    case 47: return a.any(dims, keepdim);
+    case 48: return a.softmax(a.dim() == 0 ? 0 : int64_t(s.bits % uint32_t(a.dim())));
+    case 49: return a.log_softmax(a.dim() == 0 ? 0 : int64_t(s.bits % uint32_t(a.dim())));
     default: return hci::sin(a);  // not compiled yet: the interpreter runs it between JIT kernels
   }
 }
@@ -260,6 +276,46 @@ TEST_CASE("JIT-compiled kernels agree bit for bit with the interpreter on random
   WARN(graphs << " graphs: " << stats.kernels_compiled << " kernels compiled in " << stats.compile_seconds << " s, "
               << stats.launches << " launches (" << stats.memory_hits << " memory hits), " << stats.interpreted
               << " kernels interpreted");
+}
+
+TEST_CASE("reductions and softmax compile with their producers fused and agree with the interpreter", "[jit]") {
+  require_jit();
+  // Several blocks of 4096 per output, a partial last vector, NaN and signed zeros.
+  std::vector<double> values(100003);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = double(int64_t(i * 7919 % 2001) - 1000) / 7.0;
+  values[5] = -0.0;
+  const Tensor x = hci::from_vector<double>(values, {100003});
+  const Tensor m = hci::from_vector<double>({values.begin(), values.end() - 1}, {7, 14286});
+  std::vector<double> with_nan = values;
+  with_nan[77777] = std::numeric_limits<double>::quiet_NaN();
+  const Tensor n = hci::from_vector<double>(with_nan, {100003});
+  hci::eval(x, m, n);
+  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+      {"sum float32", [&] { return x.to(hci::kFloat32).sum(); }},
+      {"sum of exp, fused", [&] { return hci::exp(x.to(hci::kFloat32) * 0.01f).sum(); }},
+      {"mean float64 over rows", [&] { return m.mean({1}); }},
+      {"amax with NaN", [&] { return n.to(hci::kFloat32).amax(); }},
+      {"amin float16", [&] { return x.to(hci::kFloat16).amin(); }},
+      {"sum bfloat16 keepdim", [&] { return m.to(hci::kBFloat16).sum({1}, true); }},
+      {"prod int64 wraps", [&] { return (x.to(hci::kInt64) + 1001).prod(); }},
+      {"sum int8 over rows", [&] { return m.to(hci::kInt8).sum({1}); }},
+      {"all", [&] { return hci::ne(x, 3.0).all(); }},
+      {"any", [&] { return hci::eq(m, 3.0).any({1}); }},
+      {"softmax float32 of a fused producer", [&] { return (m.to(hci::kFloat32) * 0.5f).softmax(1); }},
+      {"log_softmax float64", [&] { return n.reshape({1, 100003}).log_softmax(1); }},
+  };
+  for (const auto& [name, make] : cases) {
+    INFO(name);
+    hci::jit::reset_stats();
+    const Tensor compiled = make();
+    const std::vector<uint64_t> got = bits_of(compiled);
+    CHECK(hci::jit::stats().interpreted == 0);
+    CHECK(hci::jit::stats().launches >= 1);
+    hci::jit::set_enabled(false);
+    const std::vector<uint64_t> want = bits_of(make());
+    hci::jit::set_enabled(true);
+    CHECK(got == want);
+  }
 }
 
 TEST_CASE("the JIT reports itself and can be switched off", "[jit]") {

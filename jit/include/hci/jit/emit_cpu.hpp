@@ -46,6 +46,11 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit::detail {
 
+// A reduction combines its blocks' elements in kAccumulators lanes over blocks of kReduceBlock
+// elements, as the interpreter does (cpu::interp::kLanes and kBlock).
+inline constexpr int kAccumulators = 8;
+inline constexpr int64_t kReduceBlock = 4096;
+
 inline bool supported_op(OpKind op) {
   switch (op) {
     case OpKind::Load:
@@ -153,7 +158,11 @@ class CpuKernelEmitter : IrBuilder {
 
     bool any_strided = false;
     for (Layout l : s_.layouts) any_strided = any_strided || l == Layout::Strided;
-    if (!any_strided || rank == 0)
+    if (s_.is_row_wise())
+      emit_softmax();
+    else if (s_.is_reduction())
+      emit_reduction();
+    else if (!any_strided || rank == 0)
       emit_linear();
     else
       emit_rows();
@@ -206,13 +215,15 @@ class CpuKernelEmitter : IrBuilder {
   }
 
   // [begin, end) in whole vectors, then the rest as one vector with the lanes past the end
-  // masked off (one copy of the computation, not a second scalar one); `site(i)` places the lanes.
-  void vectors(const std::string& begin, const std::string& end, const std::function<Site(const std::string&)>& site) {
+  // masked off (one copy of the computation, not a second scalar one); `site(i)` places the
+  // lanes, `body` computes there.
+  void vectors(const std::string& begin, const std::string& end, const std::function<Site(const std::string&)>& site,
+               const std::function<void(const Site&)>& body) {
     const std::string count = def("sub i64 {}, {}", end, begin);
     const std::string whole = def("and i64 {}, {}", count, -int64_t(lanes_));
     const std::string vector_end = def("add i64 {}, {}", begin, whole);
     loop(begin, vector_end, [&](const std::string& i) {
-      compute(site(i));
+      body(site(i));
       return std::to_string(lanes_);
     });
     const std::string left = def("sub i64 {}, {}", end, vector_end);
@@ -222,19 +233,207 @@ class CpuKernelEmitter : IrBuilder {
     Site last = site(vector_end);
     last.active = left;
     last.mask = def("icmp slt {} {}, {}", vec("i64", lanes_), iota(lanes_), splat("i64", left, lanes_));
-    compute(last);
+    body(last);
     line("br label %" + after);
     start_block(after);
   }
 
   // Every buffer contiguous or broadcast: the linear index is each buffer's position.
+  Site linear_site(const std::string& i) {
+    Site site{lanes_, {}, {}, {}};
+    for (size_t b = 0; b < s_.layouts.size(); ++b)
+      site.first.push_back(s_.layouts[b] == Layout::Broadcast ? offsets_[b] : def("add i64 {}, {}", offsets_[b], i));
+    return site;
+  }
   void emit_linear() {
-    vectors("%start", "%end", [&](const std::string& i) {
-      Site site{lanes_, {}, {}, {}};
-      for (size_t b = 0; b < s_.layouts.size(); ++b)
-        site.first.push_back(s_.layouts[b] == Layout::Broadcast ? offsets_[b] : def("add i64 {}, {}", offsets_[b], i));
-      return site;
+    vectors(
+        "%start", "%end", [&](const std::string& i) { return linear_site(i); },
+        [&](const Site& site) { compute(site); });
+  }
+
+  // A reduction (every input contiguous or broadcast), in the interpreter's order. The range
+  // [start, end) counts items `output * blocks + block`: each reduces up to kReduceBlock elements
+  // of its output into the accumulator lanes, combines them to one value and writes it to the
+  // scratch array that follows the scalars among the parameters. The host combines the blocks
+  // left to right.
+  void emit_reduction() {
+    const std::string length = reduced_length();
+    const std::string blocks = def("sdiv i64 {}, {}", def("add i64 {}, {}", length, kReduceBlock - 1), kReduceBlock);
+    const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
+    const KernelOp& root = s_.ops.back();
+    const ComputeType acc = compute_type(root.in_dtype);
+    loop("%start", "%end", [&](const std::string& item) {
+      const std::string output = def("sdiv i64 {}, {}", item, blocks);
+      const std::string block = def("sub i64 {}, {}", item, def("mul i64 {}, {}", output, blocks));
+      const std::string skipped = def("mul i64 {}, {}", block, kReduceBlock);
+      const std::string begin = def("add i64 {}, {}", def("mul i64 {}, {}", output, length), skipped);
+      const std::string left = def("sub i64 {}, {}", length, skipped);
+      const std::string count =
+          def("select i1 {}, i64 {}, i64 {}", def("icmp slt i64 {}, {}", left, kReduceBlock), left, kReduceBlock);
+      const std::string accumulators = start_accumulators(root.op, acc);
+      vectors(
+          begin, def("add i64 {}, {}", begin, count), [&](const std::string& i) { return linear_site(i); },
+          [&](const Site& site) {
+            accumulate(root.op, acc, accumulators, compute_values(site, s_.ops.size() - 1), site);
+          });
+      line(format("store {} {}, ptr {}", compute_ir(acc), combine_accumulators(root.op, acc, accumulators),
+                  def("getelementptr {}, ptr {}, i64 {}", compute_ir(acc), scratch, item)));
+      return std::string("1");
     });
+  }
+
+  // softmax and log_softmax as the interpreter's run_softmax, one row per item of [start, end)
+  // (inputs contiguous or broadcast, the output contiguous in the compute type): the row's
+  // maximum; e^(x - max) written out and summed (x - max written and e^(x - max) summed for
+  // log_softmax); the written row divided by the sum (less the sum's log). The maximum and sum
+  // combine in accumulator lanes over the whole row.
+  void emit_softmax() {
+    const std::string length = reduced_length();
+    const KernelOp& root = s_.ops.back();
+    const bool log = root.op == OpKind::LogSoftmax;
+    const ComputeType acc = compute_type(root.dtype);
+    const std::string t = vec(compute_ir(acc), lanes_);
+    const size_t count = s_.ops.size() - 1;
+    auto site = [&](const std::string& i) { return linear_site(i); };
+    loop("%start", "%end", [&](const std::string& row) {
+      const std::string begin = def("mul i64 {}, {}", row, length), end = def("add i64 {}, {}", begin, length);
+      const std::string max_lanes = start_accumulators(OpKind::Amax, acc);
+      vectors(begin, end, site,
+              [&](const Site& at) { accumulate(OpKind::Amax, acc, max_lanes, compute_values(at, count), at); });
+      const std::string max = splat(compute_ir(acc), combine_accumulators(OpKind::Amax, acc, max_lanes), lanes_);
+      const std::string sum_lanes = start_accumulators(OpKind::Sum, acc);
+      vectors(begin, end, site, [&](const Site& at) {
+        const std::string shifted = def("fsub {} {}, {}", t, compute_values(at, count), max);
+        const std::string e = traced(acc, lanes_, {shifted}, [](const auto& x) { return math::exp(x); });
+        store_output(log ? shifted : e, acc, at);
+        accumulate(OpKind::Sum, acc, sum_lanes, e, at);
+      });
+      std::string sum = combine_accumulators(OpKind::Sum, acc, sum_lanes);
+      if (log) sum = traced(acc, 1, {sum}, [](const auto& x) { return math::log(x); });
+      const std::string divisor = splat(compute_ir(acc), sum, lanes_);
+      vectors(begin, end, site, [&](const Site& at) {
+        const std::string written = load_storage(0, root.dtype, at);
+        store_output(def("{} {} {}, {}", log ? "fsub" : "fdiv", t, written, divisor), acc, at);
+      });
+      return std::string("1");
+    });
+  }
+
+  // The number of elements each output reduces (each row of a row-wise op): the trailing dims.
+  std::string reduced_length() {
+    std::string length = "1";
+    for (int d = s_.rank - s_.reduce_rank; d < s_.rank; ++d) length = def("mul i64 {}, {}", length, sizes_[size_t(d)]);
+    return length;
+  }
+
+  // Accumulators as the interpreter's Reducer keeps them: kAccumulators lanes, element i of a
+  // block (or row) into lane i % kAccumulators, combined as a fixed tree at the end. They live in
+  // a stack slot, which LLVM turns into registers.
+  std::string start_accumulators(OpKind op, ComputeType c) {
+    const std::string type = vec(compute_ir(c), kAccumulators), slot = alloca_slot(type);
+    line(format("store {} {}, ptr {}", type, identity(op, c, kAccumulators), slot));
+    return slot;
+  }
+  // Adds the site's values: lanes of a vector wider than the accumulators in order (lane l takes
+  // l, then l + 8, ...); masked-off lanes leave their accumulators as they were (combining with
+  // an identity would not: -0 + 0 is +0).
+  void accumulate(OpKind op, ComputeType c, const std::string& slot, const std::string& values, const Site& site) {
+    const std::string type = vec(compute_ir(c), kAccumulators);
+    std::string lanes = def("load {}, ptr {}", type, slot);
+    if (regroupable(op, c) && lanes_ > kAccumulators) {
+      // The vector's parts combine among themselves first (masked-off lanes as the identity,
+      // which these ops leave exact), so the running accumulators wait on one combine, not two.
+      std::string merged;
+      for (int first = 0; first < lanes_; first += kAccumulators) {
+        std::string part = lanes_part(values, compute_ir(c), lanes_, first, kAccumulators);
+        if (!site.mask.empty())
+          part = select(lanes_part(site.mask, "i1", lanes_, first, kAccumulators), part, identity(op, c, kAccumulators),
+                        type, kAccumulators);
+        merged = merged.empty() ? part : combine(op, c, merged, part, kAccumulators);
+      }
+      line(format("store {} {}, ptr {}", type, combine(op, c, lanes, merged, kAccumulators), slot));
+      return;
+    }
+    for (int first = 0; first < lanes_; first += kAccumulators) {
+      const std::string part = lanes_part(values, compute_ir(c), lanes_, first, kAccumulators);
+      const std::string combined = combine(op, c, lanes, part, kAccumulators);
+      lanes = site.mask.empty() ? combined
+                                : select(lanes_part(site.mask, "i1", lanes_, first, kAccumulators), combined, lanes,
+                                         type, kAccumulators);
+    }
+    line(format("store {} {}, ptr {}", type, lanes, slot));
+  }
+  // The accumulators combined as Reducer::combine_lanes: (0 1) (2 3) (4 5) (6 7), then pairs of
+  // those, then the last pair; a scalar.
+  std::string combine_accumulators(OpKind op, ComputeType c, const std::string& slot) {
+    std::string tree = def("load {}, ptr {}", vec(compute_ir(c), kAccumulators), slot);
+    for (int n = kAccumulators; n > 1; n /= 2)
+      tree = combine(op, c, lanes_part(tree, compute_ir(c), n, 0, n / 2, 2),
+                     lanes_part(tree, compute_ir(c), n, 1, n / 2, 2), n / 2);
+    return tree;
+  }
+
+  // Lanes first, first + step, ... (count of them) of a vector of `lanes` elements of `scalar`;
+  // one lane is a scalar.
+  std::string lanes_part(const std::string& v, std::string_view scalar, int lanes, int first, int count, int step = 1) {
+    if (first == 0 && count == lanes && step == 1) return v;
+    if (count == 1) return def("extractelement {} {}, i64 {}", vec(scalar, lanes), v, first);
+    std::string indices = "<";
+    for (int i = 0; i < count; ++i) indices += format("{}i32 {}", i ? ", " : "", first + i * step);
+    return def("shufflevector {} {}, {} poison, <{} x i32> {}>", vec(scalar, lanes), v, vec(scalar, lanes), count,
+               indices);
+  }
+
+  // The number of scalar parameters: the scratch pointer of a reduction follows them.
+  int scalar_count() const {
+    int count = 0;
+    for (const KernelOp& op : s_.ops)
+      if (op.op == OpKind::Scalar) count = std::max(count, op.args[0] + 1);
+    return count;
+  }
+
+  // Whether grouping the combines differently cannot change a result's bits: max and min (the
+  // first maximal element, or the first NaN, wins in any grouping), all and any, and integer
+  // arithmetic, which wraps. Float sums and products round differently in another grouping.
+  static bool regroupable(OpKind op, ComputeType c) {
+    return op == OpKind::Amax || op == OpKind::Amin || op == OpKind::All || op == OpKind::Any ||
+           c == ComputeType::Int64;
+  }
+
+  // A reduction's starting value and combining step, as the interpreter's Reducer.
+  std::string identity(OpKind op, ComputeType c, int lanes) const {
+    const bool integer = c == ComputeType::Int64;
+    switch (op) {
+      case OpKind::Amax:
+        return integer ? splat_constant("i64", std::to_string(INT64_MIN), lanes) : constant(c, -INFINITY, lanes);
+      case OpKind::Amin:
+        return integer ? splat_constant("i64", std::to_string(INT64_MAX), lanes) : constant(c, INFINITY, lanes);
+      case OpKind::Prod:
+      case OpKind::All: return constant(c, 1, lanes);
+      default: return constant(c, 0, lanes);
+    }
+  }
+  std::string combine(OpKind op, ComputeType c, const std::string& a, const std::string& b, int lanes) {
+    const bool integer = c == ComputeType::Int64;
+    const std::string t = vec(compute_ir(c), lanes);
+    auto as_value = [&](const std::string& mask) {
+      return integer ? bool_to_i64(mask, lanes) : def("uitofp {} {} to {}", vec("i1", lanes), mask, t);
+    };
+    switch (op) {
+      case OpKind::Sum:
+      case OpKind::Mean: return def("{} {} {}, {}", integer ? "add" : "fadd", t, a, b);
+      case OpKind::Prod: return def("{} {} {}, {}", integer ? "mul" : "fmul", t, a, b);
+      case OpKind::Amax:  // NaN wins, as maximum and minimum
+      case OpKind::Amin: {
+        const KernelOp pairwise{op == OpKind::Amax ? OpKind::Maximum : OpKind::Minimum, kFloat32, kFloat32};
+        return arithmetic(pairwise, {a, b}, c, lanes);
+      }
+      case OpKind::All:
+      case OpKind::Any:
+        return as_value(def("{} {} {}, {}", op == OpKind::All ? "and" : "or", vec("i1", lanes), nonzero(a, c, lanes),
+                            nonzero(b, c, lanes)));
+      default: hci::detail::throw_error("the CPU JIT cannot reduce with {}", op_name(op));
+    }
   }
 
   // Rows of the last dim: per row, each buffer's base from the row's index in the outer dims.
@@ -264,7 +463,7 @@ class CpuKernelEmitter : IrBuilder {
         row_base.push_back(base);
       }
       const std::string column_end = def("add i64 {}, {}", column, run);
-      vectors(column, column_end, [&](const std::string& k) {
+      auto site = [&](const std::string& k) {
         Site site{lanes_, {}, {}, {}};
         for (size_t b = 0; b < s_.layouts.size(); ++b) {
           if (s_.layouts[b] == Layout::Broadcast)
@@ -274,7 +473,8 @@ class CpuKernelEmitter : IrBuilder {
                 def("add i64 {}, {}", row_base[b], def("mul i64 {}, {}", k, strides_[b][size_t(rank - 1)])));
         }
         return site;
-      });
+      };
+      vectors(column, column_end, site, [&](const Site& at) { compute(at); });
       return run;
     });
   }
@@ -561,9 +761,14 @@ class CpuKernelEmitter : IrBuilder {
 
   // Computes every op at the site and stores the last.
   void compute(const Site& site) {
-    std::vector<std::string> values(s_.ops.size());
+    store_output(compute_values(site, s_.ops.size()), compute_type(s_.ops.back().dtype), site);
+  }
+
+  // The first `count` ops at the site: the last one's value.
+  std::string compute_values(const Site& site, size_t count) {
+    std::vector<std::string> values(count);
     const int lanes = site.lanes;
-    for (size_t i = 0; i < s_.ops.size(); ++i) {
+    for (size_t i = 0; i < count; ++i) {
       const KernelOp& op = s_.ops[i];
       const ComputeType c = compute_type(op.dtype);
       if (op.op == OpKind::Load) {
@@ -587,7 +792,7 @@ class CpuKernelEmitter : IrBuilder {
         v = arithmetic(op, args, c, lanes);
       values[i] = round_to_dtype(v, op.dtype, lanes);
     }
-    store_output(values.back(), compute_type(s_.ops.back().dtype), site);
+    return values.back();
   }
 
   const KernelStructure& s_;
@@ -600,8 +805,31 @@ class CpuKernelEmitter : IrBuilder {
 }  // namespace jit::detail
 
 HCI_RUNTIME_DEF bool jit::cpu_kernel_supported(const KernelStructure& s) {
-  if (s.ops.empty() || s.is_reduction() || s.is_row_wise() || !is_elementwise(s.root())) return false;
-  for (const KernelOp& op : s.ops) {
+  if (s.ops.empty()) return false;
+  const KernelOp& root = s.ops.back();
+  // A reduction or row op reads the value just before it, which has its accumulator's compute
+  // type (as the interpreter's evaluation hands it over), from inputs read in linear order.
+  const bool reads_previous = s.ops.size() >= 2 && root.args[0] == int(s.ops.size()) - 2;
+  auto inputs_linear = [&] {
+    for (size_t b = 1; b < s.layouts.size(); ++b)
+      if (s.layouts[b] == Layout::Strided) return false;
+    return true;
+  };
+  if (s.is_row_wise()) {  // softmax and log_softmax, writing float32 or float64 rows in place
+    if ((root.op != OpKind::Softmax && root.op != OpKind::LogSoftmax) || !reads_previous || !inputs_linear() ||
+        (root.dtype != kFloat32 && root.dtype != kFloat64) || s.layouts[0] != Layout::Contiguous ||
+        compute_type(s.ops[s.ops.size() - 2].dtype) != compute_type(root.dtype))
+      return false;
+  } else if (s.is_reduction()) {
+    if (is_arg_reduction(root.op) || !reads_previous || !inputs_linear() ||
+        compute_type(s.ops[s.ops.size() - 2].dtype) != compute_type(root.in_dtype))
+      return false;
+  } else if (!is_elementwise(s.root())) {
+    return false;
+  }
+  const bool elementwise = is_elementwise(root.op);
+  for (size_t i = 0; i + (elementwise ? 0 : 1) < s.ops.size(); ++i) {
+    const KernelOp& op = s.ops[i];
     if (!detail::supported_op(op.op)) return false;
     const bool integer = compute_type(op.dtype) == ComputeType::Int64;
     if (integer && (op.op == OpKind::Div || op.op == OpKind::Pow)) return false;
@@ -611,6 +839,8 @@ HCI_RUNTIME_DEF bool jit::cpu_kernel_supported(const KernelStructure& s) {
 
 HCI_RUNTIME_DEF std::string jit::emit_cpu_kernel(const KernelStructure& s, int lanes, const std::string& name) {
   HCI_CHECK(lanes >= 2, "the CPU kernel emitter needs vectors of at least 2 lanes, not {}", lanes);
+  // Reductions and row ops: vectors hold whole groups of their accumulator lanes.
+  if (!is_elementwise(s.root())) lanes = std::max(lanes, detail::kAccumulators);
   return detail::CpuKernelEmitter(s, lanes).module(name);
 }
 

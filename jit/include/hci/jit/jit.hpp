@@ -64,6 +64,7 @@ HCI_END_NAMESPACE
 
 #if HCI_RUNTIME_DEFINITIONS
 
+#include <hci/cpu/interpreter.hpp>
 #include <hci/jit/cpu_compiler.hpp>
 #include <hci/jit/disk_cache.hpp>
 #include <hci/jit/emit_cpu.hpp>
@@ -91,7 +92,7 @@ inline constexpr int kMaxKernelsPerSite = 8;
 struct CompiledKernel {
   KernelStructure structure;
   std::once_flag compiled;
-  KernelFn fn = nullptr;  // null if LLVM refused it
+  std::atomic<KernelFn> fn{nullptr};  // set once compiled; stays null if LLVM refused it
 };
 
 struct JitState {
@@ -113,9 +114,8 @@ inline JitState& state() {
   return s;
 }
 
-inline std::shared_ptr<CompiledKernel> find_or_add(const Kernel& k, bool& hit) {
-  JitState& s = state();
-  std::lock_guard lock(s.mutex);
+// The cache entry of the kernel's structure, added if new; with s.mutex held.
+inline std::shared_ptr<CompiledKernel> find_or_add_locked(JitState& s, const Kernel& k, bool& hit) {
   auto& same_hash = s.kernels[k.hash];
   for (const auto& entry : same_hash)
     if (entry->structure == k.structure) {
@@ -246,11 +246,84 @@ inline bool params_match(const Kernel& k) {
   return true;
 }
 
-// The kernel's compiled code, compiled on first use; hit says whether it was compiled before.
-inline KernelFn lookup(const Kernel& k, bool& hit) {
-  const std::shared_ptr<CompiledKernel> entry = find_or_add(k, hit);
+// Whether the JIT takes the kernel: on, able to emit its structure, and given matching buffers.
+inline bool takes(const Kernel& k) { return enabled() && cpu_kernel_supported(k.structure) && params_match(k); }
+
+// The kernel's compiled code, compiled on first use (null if LLVM refused it). With `launch`, a
+// launch is counted, and a memory hit if it was compiled before: on a hit, under the one lock
+// taken to find it.
+inline KernelFn lookup(const Kernel& k, bool launch) {
+  JitState& s = state();
+  std::shared_ptr<CompiledKernel> entry;
+  bool hit = false;
+  {
+    std::lock_guard lock(s.mutex);
+    entry = find_or_add_locked(s, k, hit);
+    if (const KernelFn ready = hit ? entry->fn.load() : nullptr) {
+      s.stats.launches += launch;
+      s.stats.memory_hits += launch;
+      return ready;
+    }
+  }
   std::call_once(entry->compiled, [&] { compile(*entry, k.hash, *CpuCompiler::instance()); });
-  return entry->fn;  // the entry stays alive in the cache (code is never unloaded)
+  const KernelFn fn = entry->fn.load();  // the entry stays in the cache: code is never unloaded
+  if (fn && launch) {
+    std::lock_guard lock(s.mutex);
+    ++s.stats.launches;
+    s.stats.memory_hits += hit;  // compiled by another thread meanwhile
+  }
+  return fn;
+}
+
+// Runs fn over [0, count) in `parts` ranges, each a multiple of `unit` long but the last, on the
+// pool (inline for one part: tiny kernels).
+inline void run_parts(KernelFn fn, const std::vector<int64_t>& params, int64_t count, int64_t unit, int parts,
+                      cpu::ThreadPool& pool) {
+  const int64_t units = (count + unit - 1) / unit;
+  std::atomic<int32_t> status{0};
+  auto run_part = [&](int part) {
+    hci::detail::PreciseFloatMode mode;
+    const int64_t begin = units * part / parts * unit, end = std::min(count, units * (part + 1) / parts * unit);
+    if (int32_t rc = fn(begin, end, params.data())) status = rc;
+  };
+  if (parts == 1)
+    run_part(0);
+  else
+    pool.run(parts, run_part);
+  HCI_CHECK(status.load() == 0, "a compiled kernel failed with code {}", status.load());
+}
+
+static_assert(kReduceBlock == cpu::interp::kBlock && kAccumulators == cpu::interp::kLanes,
+              "compiled reductions combine in the interpreter's order");
+
+// A reduction: the compiled kernel computes every block's value, then the blocks of each output
+// combine left to right here, as in the interpreter, which also rounds and stores the results.
+template <class Acc>
+void run_reduction(const Kernel& k, KernelFn fn, cpu::ThreadPool& pool) {
+  namespace interp = cpu::interp;
+  const KernelOp& root = k.structure.ops.back();
+  const interp::Reducer<Acc> reducer{root.op};
+  const auto [outputs, length] = interp::outputs_and_length(k);
+  if (outputs == 0) return;
+  const int64_t blocks = std::max<int64_t>(1, (length + kReduceBlock - 1) / kReduceBlock);
+  std::vector<Acc> values(size_t(outputs * blocks), reducer.identity());
+  if (length > 0) {
+    std::vector<int64_t> params = pack_params(k.params);
+    params.push_back(int64_t(reinterpret_cast<uintptr_t>(values.data())));
+    const int64_t items = outputs * blocks;
+    run_parts(fn, params, items, 1,
+              int(std::clamp<int64_t>(outputs * length / kBlock, 1, std::min<int64_t>(items, pool.size()))), pool);
+  }
+  hci::detail::PreciseFloatMode mode;
+  std::vector<Acc> results(static_cast<size_t>(outputs));
+  for (int64_t o = 0; o < outputs; ++o) {
+    const Acc* value = values.data() + o * blocks;
+    Acc total = value[0];
+    for (int64_t b = 1; b < blocks; ++b) total = reducer.combine(total, value[b]);
+    results[size_t(o)] = root.op == OpKind::Mean ? total / Acc(length) : total;
+  }
+  interp::round_to_dtype(results.data(), int(results.size()), root.dtype);
+  interp::store_reduced(k, results);
 }
 
 inline void count_interpreted() {
@@ -311,44 +384,33 @@ HCI_RUNTIME_DEF std::string jit::status() {
 }
 
 HCI_RUNTIME_DEF void* jit::detail::compiled_code(const Kernel& k) {
-  if (!enabled() || !cpu_kernel_supported(k.structure) || !params_match(k)) return nullptr;
-  bool hit = false;
-  return reinterpret_cast<void*>(lookup(k, hit));
+  return takes(k) ? reinterpret_cast<void*>(lookup(k, false)) : nullptr;
 }
 
 HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& pool) {
-  if (!enabled() || !cpu_kernel_supported(k.structure) || !params_match(k)) {
-    count_interpreted();
-    return false;
-  }
-  bool hit = false;
-  const KernelFn fn = lookup(k, hit);
+  // A reduction over the outer dim of a matrix the interpreter runs row by row; it stays there.
+  const KernelFn fn =
+      takes(k) && !(k.structure.is_reduction() && cpu::interp::reduces_outer_dim(k)) ? lookup(k, true) : nullptr;
   if (!fn) {
     count_interpreted();
     return false;
   }
-  {
-    JitState& s = state();
-    std::lock_guard lock(s.mutex);
-    ++s.stats.launches;
-    if (hit) ++s.stats.memory_hits;
+  if (k.structure.is_reduction()) {
+    cpu::interp::visit_compute_type(k.structure.ops.back().in_dtype,
+                                    [&](auto zero) { run_reduction<decltype(zero)>(k, fn, pool); });
+    return true;
+  }
+  if (k.structure.is_row_wise()) {  // one row per item, several rows per part
+    const auto [rows, length] = cpu::interp::outputs_and_length(k);
+    if (rows > 0 && length > 0)
+      run_parts(fn, pack_params(k.params), rows, 1,
+                int(std::clamp<int64_t>(rows * length / kBlock, 1, std::min<int64_t>(rows, pool.size()))), pool);
+    return true;
   }
   const int64_t total = hci::detail::numel(k.params.sizes);
   if (total == 0) return true;
-  const std::vector<int64_t> params = pack_params(k.params);
   const int64_t blocks = (total + kBlock - 1) / kBlock;
-  const int parts = int(std::clamp<int64_t>(blocks, 1, pool.size()));
-  std::atomic<int32_t> status{0};
-  auto run_part = [&](int part) {
-    hci::detail::PreciseFloatMode mode;
-    const int64_t begin = blocks * part / parts * kBlock, end = std::min(total, blocks * (part + 1) / parts * kBlock);
-    if (int32_t rc = fn(begin, end, params.data())) status = rc;
-  };
-  if (parts == 1)
-    run_part(0);  // tiny kernels run inline
-  else
-    pool.run(parts, run_part);
-  HCI_CHECK(status.load() == 0, "a compiled kernel failed with code {}", status.load());
+  run_parts(fn, pack_params(k.params), total, kBlock, int(std::clamp<int64_t>(blocks, 1, pool.size())), pool);
   return true;
 }
 
