@@ -301,6 +301,11 @@ TEST_CASE("reductions and softmax compile with their producers fused and agree w
       {"sum int8 over rows", [&] { return m.to(hci::kInt8).sum({1}); }},
       {"all", [&] { return hci::ne(x, 3.0).all(); }},
       {"any", [&] { return hci::eq(m, 3.0).any({1}); }},
+      {"sum over the outer dim", [&] { return m.to(hci::kFloat32).sum({0}); }},
+      {"amax over the outer dim, several blocks", [&] { return n.slice(0, 0, 100002).reshape({4762, 21}).amax({0}); }},
+      {"mean over the outer dim of a fused producer",
+       [&] { return (hci::exp(x.slice(0, 0, 100002).reshape({4762, 21}) * 0.001) * 3).mean({0}); }},
+      {"int64 sum over the outer dim", [&] { return (m.to(hci::kInt64) * 3).sum({0}, true); }},
       {"softmax float32 of a fused producer", [&] { return (m.to(hci::kFloat32) * 0.5f).softmax(1); }},
       {"log_softmax float64", [&] { return n.reshape({1, 100003}).log_softmax(1); }},
   };

@@ -44,6 +44,9 @@ struct KernelStructure {
   std::vector<Layout> layouts;  // per buffer; buffer 0 is the output
   int32_t rank = 0;             // of the iteration space, after coalescing
   int32_t reduce_rank = 0;      // trailing dims that are reduced, or the row of a row-wise op
+  // A reduction over the outer dim of a matrix, transposed for executors that walk it row by
+  // row: the iteration space is [reduced, outputs] instead of [outputs, reduced].
+  bool reduces_leading = false;
 
   OpKind root() const { return ops.empty() ? OpKind::Load : ops.back().op; }
   bool is_reduction() const { return hci::is_reduction(root()); }
@@ -60,6 +63,7 @@ struct KernelStructure {
       }
     };
     mix(uint64_t(rank) | uint64_t(reduce_rank) << 32);
+    mix(uint64_t(reduces_leading));
     for (const KernelOp& op : ops)
       mix(uint64_t(op.op) | uint64_t(op.dtype) << 8 | uint64_t(op.in_dtype) << 16 |
           uint64_t(uint32_t(op.args[0])) << 32),

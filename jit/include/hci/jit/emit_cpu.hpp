@@ -50,6 +50,8 @@ namespace jit::detail {
 // elements, as the interpreter does (cpu::interp::kLanes and kBlock).
 inline constexpr int kAccumulators = 8;
 inline constexpr int64_t kReduceBlock = 4096;
+// Outputs per item of a reduction over the outer dim: each reduced row is read a strip at a time.
+inline constexpr int64_t kStrip = 512;
 
 inline bool supported_op(OpKind op) {
   switch (op) {
@@ -130,10 +132,12 @@ inline std::string_view storage_ir(DType t) {
 // the others follow at the buffer's innermost stride (1 for contiguous buffers). At the end of a
 // range only the first `active` lanes are elements: `mask` says which.
 struct Site {
+  explicit Site(int lane_count) : lanes(lane_count) {}
   int lanes = 1;
   std::vector<std::string> first;  // per buffer
   std::string mask;                // empty: every lane is active
   std::string active;              // the number of active lanes, when masked
+  std::string position;            // the first lane's linear position in the range walked
 };
 
 class CpuKernelEmitter : IrBuilder {
@@ -160,6 +164,8 @@ class CpuKernelEmitter : IrBuilder {
     for (Layout l : s_.layouts) any_strided = any_strided || l == Layout::Strided;
     if (s_.is_row_wise())
       emit_softmax();
+    else if (s_.reduces_leading)
+      emit_reduction_by_rows();
     else if (s_.is_reduction())
       emit_reduction();
     else if (!any_strided || rank == 0)
@@ -223,7 +229,9 @@ class CpuKernelEmitter : IrBuilder {
     const std::string whole = def("and i64 {}, {}", count, -int64_t(lanes_));
     const std::string vector_end = def("add i64 {}, {}", begin, whole);
     loop(begin, vector_end, [&](const std::string& i) {
-      body(site(i));
+      Site at = site(i);
+      at.position = i;
+      body(at);
       return std::to_string(lanes_);
     });
     const std::string left = def("sub i64 {}, {}", end, vector_end);
@@ -231,6 +239,7 @@ class CpuKernelEmitter : IrBuilder {
     line(format("br i1 {}, label %{}, label %{}", def("icmp sgt i64 {}, 0", left), tail, after));
     start_block(tail);
     Site last = site(vector_end);
+    last.position = vector_end;
     last.active = left;
     last.mask = def("icmp slt {} {}, {}", vec("i64", lanes_), iota(lanes_), splat("i64", left, lanes_));
     body(last);
@@ -240,7 +249,7 @@ class CpuKernelEmitter : IrBuilder {
 
   // Every buffer contiguous or broadcast: the linear index is each buffer's position.
   Site linear_site(const std::string& i) {
-    Site site{lanes_, {}, {}, {}};
+    Site site(lanes_);
     for (size_t b = 0; b < s_.layouts.size(); ++b)
       site.first.push_back(s_.layouts[b] == Layout::Broadcast ? offsets_[b] : def("add i64 {}, {}", offsets_[b], i));
     return site;
@@ -278,6 +287,108 @@ class CpuKernelEmitter : IrBuilder {
           });
       line(format("store {} {}, ptr {}", compute_ir(acc), combine_accumulators(root.op, acc, accumulators),
                   def("getelementptr {}, ptr {}, i64 {}", compute_ir(acc), scratch, item)));
+      return std::string("1");
+    });
+  }
+
+  // A reduction over the outer dim, walked row by row over the iteration space [reduced,
+  // outputs], in the interpreter's order (run_reduction_by_rows): each item of [start, end) is a
+  // strip of kStrip outputs. Per block of kReduceBlock rows, row i goes into accumulator row
+  // (i - block start) % 8 of the strip; the 8 rows combine as the fixed tree, and the blocks in
+  // order. The strip's results go to the scratch array.
+  void emit_reduction_by_rows() {
+    const std::string &rows = sizes_[0], &outputs = sizes_[1];
+    const KernelOp& root = s_.ops.back();
+    const ComputeType acc = compute_type(root.in_dtype);
+    const std::string t = std::string(compute_ir(acc)), tv = vec(t, lanes_);
+    const int align = acc == ComputeType::Float32 ? 4 : 8;  // vectors in the slots are at element alignment
+    const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
+    const std::string accumulators = alloca_slot(format("[{} x {}]", kAccumulators * kStrip, t));
+    const std::string totals = alloca_slot(format("[{} x {}]", kStrip, t));
+    auto nowhere = [&](const std::string&) { return Site(lanes_); };  // for loops over the strip alone
+    loop("%start", "%end", [&](const std::string& strip) {
+      const std::string first = def("mul i64 {}, {}", strip, kStrip);
+      const std::string left = def("sub i64 {}, {}", outputs, first);
+      const std::string last =
+          def("add i64 {}, {}", first,
+              def("select i1 {}, i64 {}, i64 {}", def("icmp slt i64 {}, {}", left, kStrip), left, kStrip));
+      // Element `at` of accumulator row `row` (or of the totals), as a vector: the strip's slots
+      // cover whole vectors, so these loads and stores never need a mask.
+      auto slot = [&](const std::string& base, const std::string& row, const Site& at) {
+        std::string index = def("sub i64 {}, {}", at.position, first);
+        if (!row.empty()) index = def("add i64 {}, {}", index, def("mul i64 {}, {}", row, kStrip));
+        return def("getelementptr {}, ptr {}, i64 {}", t, base, index);
+      };
+      auto row_site = [&](const std::string& i) {
+        return [&, i](const std::string& j) {
+          Site at(lanes_);
+          for (size_t b = 0; b < s_.layouts.size(); ++b) {
+            if (s_.layouts[b] == Layout::Broadcast) {
+              at.first.push_back(offsets_[b]);
+              continue;
+            }
+            const std::string row = def("mul i64 {}, {}", i, strides_[b][0]);
+            at.first.push_back(def("add i64 {}, {}", def("add i64 {}, {}", offsets_[b], row),
+                                   def("mul i64 {}, {}", j, strides_[b][1])));
+          }
+          return at;
+        };
+      };
+      // Defined before the first block replaces them (it does not combine with them).
+      vectors(first, last, nowhere, [&](const Site& at) {
+        line(format("store {} {}, ptr {}, align {}", tv, identity(root.op, acc, lanes_), slot(totals, "", at), align));
+      });
+      loop("0", rows, [&](const std::string& block) {
+        for (int row = 0; row < kAccumulators; ++row)
+          vectors(first, last, nowhere, [&](const Site& at) {
+            line(format("store {} {}, ptr {}, align {}", tv, identity(root.op, acc, lanes_),
+                        slot(accumulators, std::to_string(row), at), align));
+          });
+        const std::string block_end = def("select i1 {}, i64 {}, i64 {}",
+                                          def("icmp slt i64 {}, {}", rows, def("add i64 {}, {}", block, kReduceBlock)),
+                                          rows, def("add i64 {}, {}", block, kReduceBlock));
+        loop(block, block_end, [&](const std::string& i) {
+          const std::string row = def("and i64 {}, {}", def("sub i64 {}, {}", i, block), kAccumulators - 1);
+          vectors(first, last, row_site(i), [&](const Site& at) {
+            const std::string values = compute_values(at, s_.ops.size() - 1);
+            const std::string where = slot(accumulators, row, at);
+            const std::string before = def("load {}, ptr {}, align {}", tv, where, align);
+            std::string after = combine(root.op, acc, before, values, lanes_);
+            if (!at.mask.empty()) after = select(at.mask, after, before, tv, lanes_);
+            line(format("store {} {}, ptr {}, align {}", tv, after, where, align));
+          });
+          return std::string("1");
+        });
+        // The block's value per output, then the running total.
+        vectors(first, last, nowhere, [&](const Site& at) {
+          // The tree of combine_lanes, in place: pairs (0 1) (2 3) (4 5) (6 7), then pairs of those.
+          std::vector<std::string> level(kAccumulators);
+          for (int row = 0; row < kAccumulators; ++row)
+            level[size_t(row)] =
+                def("load {}, ptr {}, align {}", tv, slot(accumulators, std::to_string(row), at), align);
+          for (size_t n = level.size(); n > 1; n /= 2)
+            for (size_t k = 0; k < n / 2; ++k) level[k] = combine(root.op, acc, level[2 * k], level[2 * k + 1], lanes_);
+          const std::string where = slot(totals, "", at);
+          const std::string running =
+              combine(root.op, acc, def("load {}, ptr {}, align {}", tv, where, align), level[0], lanes_);
+          line(format("store {} {}, ptr {}, align {}", tv,
+                      def("select i1 {}, {} {}, {} {}", def("icmp eq i64 {}, 0", block), tv, level[0], tv, running),
+                      where, align));
+        });
+        return std::to_string(kReduceBlock);
+      });
+      vectors(first, last, nowhere, [&](const Site& at) {
+        const std::string value = def("load {}, ptr {}, align {}", tv, slot(totals, "", at), align);
+        const std::string out = def("getelementptr {}, ptr {}, i64 {}", t, scratch, at.position);
+        if (at.mask.empty()) {
+          line(format("store {} {}, ptr {}, align {}", tv, value, out, align));
+          return;
+        }
+        const std::string suffix = overload_suffix(t, lanes_);
+        declare(format("declare void @llvm.masked.store.{}.p0({}, ptr, i32, <{} x i1>)", suffix, tv, lanes_));
+        line(format("call void @llvm.masked.store.{}.p0({} {}, ptr {}, i32 {}, <{} x i1> {})", suffix, tv, value, out,
+                    align, lanes_, at.mask));
+      });
       return std::string("1");
     });
   }
@@ -464,7 +575,7 @@ class CpuKernelEmitter : IrBuilder {
       }
       const std::string column_end = def("add i64 {}, {}", column, run);
       auto site = [&](const std::string& k) {
-        Site site{lanes_, {}, {}, {}};
+        Site site(lanes_);
         for (size_t b = 0; b < s_.layouts.size(); ++b) {
           if (s_.layouts[b] == Layout::Broadcast)
             site.first.push_back(row_base[b]);
@@ -821,7 +932,8 @@ HCI_RUNTIME_DEF bool jit::cpu_kernel_supported(const KernelStructure& s) {
         compute_type(s.ops[s.ops.size() - 2].dtype) != compute_type(root.dtype))
       return false;
   } else if (s.is_reduction()) {
-    if (is_arg_reduction(root.op) || !reads_previous || !inputs_linear() ||
+    const bool by_rows = s.reduces_leading && s.rank == 2 && s.reduce_rank == 1;  // any strides
+    if (is_arg_reduction(root.op) || !reads_previous || (!by_rows && (s.reduces_leading || !inputs_linear())) ||
         compute_type(s.ops[s.ops.size() - 2].dtype) != compute_type(root.in_dtype))
       return false;
   } else if (!is_elementwise(s.root())) {

@@ -77,6 +77,7 @@ HCI_END_NAMESPACE
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -296,24 +297,33 @@ inline void run_parts(KernelFn fn, const std::vector<int64_t>& params, int64_t c
 static_assert(kReduceBlock == cpu::interp::kBlock && kAccumulators == cpu::interp::kLanes,
               "compiled reductions combine in the interpreter's order");
 
-// A reduction: the compiled kernel computes every block's value, then the blocks of each output
-// combine left to right here, as in the interpreter, which also rounds and stores the results.
+// Runs a reduction kernel over `items` with a scratch array of `values` after its parameters.
 template <class Acc>
-void run_reduction(const Kernel& k, KernelFn fn, cpu::ThreadPool& pool) {
+void run_with_scratch(const Kernel& compiled, KernelFn fn, int64_t items, int64_t work, std::vector<Acc>& values,
+                      cpu::ThreadPool& pool) {
+  std::vector<int64_t> params = pack_params(compiled.params);
+  params.push_back(int64_t(reinterpret_cast<uintptr_t>(values.data())));
+  run_parts(fn, params, items, 1, int(std::clamp<int64_t>(work / kBlock, 1, std::min<int64_t>(items, pool.size()))),
+            pool);
+}
+
+// A reduction, as the interpreter's run_reduction_as. Over the last dims, the compiled kernel
+// computes every block's value and the blocks of each output combine left to right here; over
+// the outer dim, it runs on the transposed kernel (`by_rows`) and gives each output's total.
+// Then means divide, and results are rounded and stored.
+template <class Acc>
+void run_reduction(const Kernel& k, const Kernel* by_rows, KernelFn fn, cpu::ThreadPool& pool) {
   namespace interp = cpu::interp;
   const KernelOp& root = k.structure.ops.back();
   const interp::Reducer<Acc> reducer{root.op};
   const auto [outputs, length] = interp::outputs_and_length(k);
   if (outputs == 0) return;
-  const int64_t blocks = std::max<int64_t>(1, (length + kReduceBlock - 1) / kReduceBlock);
+  const int64_t blocks = by_rows ? 1 : std::max<int64_t>(1, (length + kReduceBlock - 1) / kReduceBlock);
   std::vector<Acc> values(size_t(outputs * blocks), reducer.identity());
-  if (length > 0) {
-    std::vector<int64_t> params = pack_params(k.params);
-    params.push_back(int64_t(reinterpret_cast<uintptr_t>(values.data())));
-    const int64_t items = outputs * blocks;
-    run_parts(fn, params, items, 1,
-              int(std::clamp<int64_t>(outputs * length / kBlock, 1, std::min<int64_t>(items, pool.size()))), pool);
-  }
+  if (length > 0 && by_rows)
+    run_with_scratch(*by_rows, fn, (outputs + kStrip - 1) / kStrip, outputs * length, values, pool);
+  else if (length > 0)
+    run_with_scratch(k, fn, outputs * blocks, outputs * length, values, pool);
   hci::detail::PreciseFloatMode mode;
   std::vector<Acc> results(static_cast<size_t>(outputs));
   for (int64_t o = 0; o < outputs; ++o) {
@@ -388,16 +398,19 @@ HCI_RUNTIME_DEF void* jit::detail::compiled_code(const Kernel& k) {
 }
 
 HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& pool) {
-  // A reduction over the outer dim of a matrix the interpreter runs row by row; it stays there.
-  const KernelFn fn =
-      takes(k) && !(k.structure.is_reduction() && cpu::interp::reduces_outer_dim(k)) ? lookup(k, true) : nullptr;
+  // A reduction over the outer dim of a matrix compiles transposed, to walk it row by row.
+  const bool outer = k.structure.is_reduction() && cpu::interp::reduces_outer_dim(k);
+  const std::optional<Kernel> by_rows = outer ? std::optional(cpu::interp::transposed_to_rows(k)) : std::nullopt;
+  const Kernel& compiled = by_rows ? *by_rows : k;
+  const KernelFn fn = takes(compiled) ? lookup(compiled, true) : nullptr;
   if (!fn) {
     count_interpreted();
     return false;
   }
   if (k.structure.is_reduction()) {
-    cpu::interp::visit_compute_type(k.structure.ops.back().in_dtype,
-                                    [&](auto zero) { run_reduction<decltype(zero)>(k, fn, pool); });
+    cpu::interp::visit_compute_type(k.structure.ops.back().in_dtype, [&](auto zero) {
+      run_reduction<decltype(zero)>(k, by_rows ? &*by_rows : nullptr, fn, pool);
+    });
     return true;
   }
   if (k.structure.is_row_wise()) {  // one row per item, several rows per part

@@ -713,6 +713,20 @@ inline bool reduces_outer_dim(const Kernel& k) {
   return true;
 }
 
+// The kernel of a reduction over the outer dim (see reduces_outer_dim) over the iteration space
+// [reduced, outputs]: each reduced row of the operands is a run along the outputs.
+inline Kernel transposed_to_rows(const Kernel& k) {
+  Kernel transposed = k;
+  std::swap(transposed.params.sizes[0], transposed.params.sizes[1]);
+  for (BufferParam& b : transposed.params.buffers) std::swap(b.strides[0], b.strides[1]);
+  const Dims contiguous = hci::detail::contiguous_strides(transposed.params.sizes);
+  for (size_t b = 0; b < transposed.params.buffers.size(); ++b)
+    transposed.structure.layouts[b] = layout_of(transposed.params.buffers[b].strides, contiguous);
+  transposed.structure.reduces_leading = true;
+  transposed.hash = transposed.structure.hash();
+  return transposed;
+}
+
 // The reduction over the outer dim in the same order as reduce_block (element i of an output to
 // lane i % kLanes within blocks of kBlock, the lanes as a tree, the blocks left to right), but
 // walking memory row by row: the operands are evaluated a strip of outputs at a time through
@@ -720,12 +734,7 @@ inline bool reduces_outer_dim(const Kernel& k) {
 template <class Acc>
 inline void run_reduction_by_rows(const Kernel& k, ThreadPool& pool, const Reducer<Acc>& r, std::vector<Acc>& results) {
   const int64_t outputs = k.params.sizes[0], length = k.params.sizes[1];
-  Kernel transposed = k;  // iteration space [reduced, outputs]
-  std::swap(transposed.params.sizes[0], transposed.params.sizes[1]);
-  for (BufferParam& b : transposed.params.buffers) std::swap(b.strides[0], b.strides[1]);
-  const Dims contiguous = hci::detail::contiguous_strides(transposed.params.sizes);
-  for (size_t b = 0; b < transposed.params.buffers.size(); ++b)
-    transposed.structure.layouts[b] = layout_of(transposed.params.buffers[b].strides, contiguous);
+  const Kernel transposed = transposed_to_rows(k);
   const size_t count = k.structure.ops.size() - 1;
   const int64_t strips = (outputs + kChunk - 1) / kChunk;
   const int threads = int(std::clamp<int64_t>(outputs * length / kGrain, 1, std::min<int64_t>(strips, pool.size())));
