@@ -2,8 +2,8 @@
 # Installs what building and testing hci needs (Debian packages), skipping what is present.
 set -euo pipefail
 # OpenBLAS, the reference BLAS and LLVM are found at run time (never linked): by the matmul tests
-# and by the JIT.
-packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev libopenblas0-pthread libblas3 libllvm19)
+# and by the JIT. ld.lld-19 links the AMD GPU objects the JIT's tests make into code objects.
+packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev libopenblas0-pthread libblas3 libllvm19 lld-19)
 [ "${HCI_SETUP_LINT:-0}" = 1 ] && packages+=(clang-format-19 clang-tidy-19)
 missing=()
 for p in "${packages[@]}"; do

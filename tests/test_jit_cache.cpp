@@ -3,6 +3,8 @@
 // directories other users could write to are refused; a read-only one is read; the size cap
 // evicts the least recently used entries; threads and processes asking for the same kernel at
 // once get one compile each and valid entries.
+#include "jit_support.hpp"
+
 #include <hci/hci.hpp>
 #include <hci/jit/disk_cache.hpp>
 
@@ -27,13 +29,7 @@ using hci::DType;
 using hci::Tensor;
 using hci::jit::detail::CacheKey;
 using hci::jit::detail::DiskCache;
-
-void require_jit() {
-  if (hci::jit::enabled()) return;
-  if (std::getenv("HCI_TEST_REQUIRE_JIT")) FAIL("the JIT is required here, but " << hci::jit::status());
-  WARN("skipped: the JIT is not available: " << hci::jit::status());
-  std::exit(77);
-}
+using jit_test::require_jit;
 
 // This process's scratch space, removed when it ends.
 struct Scratch {
@@ -337,16 +333,7 @@ TEST_CASE("the size cap evicts the least recently used entries", "[cache]") {
 TEST_CASE("threads asking for the same new kernel compile it once", "[cache]") {
   require_jit();
   float out = 0, a = 1, b = 2;
-  hci::Kernel k;
-  k.structure.ops = {{hci::OpKind::Load, hci::kFloat32, hci::kFloat32, 0, {1, -1, -1}},
-                     {hci::OpKind::Load, hci::kFloat32, hci::kFloat32, 0, {2, -1, -1}},
-                     {hci::OpKind::Mul, hci::kFloat32, hci::kFloat32, 0, {0, 1, -1}},
-                     {hci::OpKind::Add, hci::kFloat32, hci::kFloat32, 0, {2, 0, -1}}};
-  k.structure.layouts = {hci::Layout::Contiguous, hci::Layout::Contiguous, hci::Layout::Contiguous};
-  k.structure.rank = 1;
-  k.params.sizes = {1};
-  for (float* p : {&out, &a, &b}) k.params.buffers.push_back({p, hci::kFloat32, 0, {1}});
-  k.hash = k.structure.hash();
+  const hci::Kernel k = jit_test::multiply_add_kernel(&out, &a, &b);
   for (const char* cache : {"", "threads"}) {
     INFO("cache directory '" << cache << "'");
     start_over(*cache ? fresh_directory(cache) : fs::path());

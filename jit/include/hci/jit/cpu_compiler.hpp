@@ -4,7 +4,7 @@
 // test instead of resolving to whatever the process happens to hold.
 #pragma once
 
-#include <hci/jit/llvm_api.hpp>
+#include <hci/jit/codegen.hpp>
 
 #include <mutex>
 #include <string>
@@ -52,7 +52,6 @@ class CpuCompiler {
   std::vector<llvm_c::TargetMachine> idle_machines_;  // never disposed: the process keeps its code
 
   llvm_c::Target target_ = nullptr;
-  llvm_c::TargetData data_layout_ = nullptr;
   llvm_c::LLJIT jit_ = nullptr;
   int vector_bytes_ = 16;
   std::mutex link_mutex_;   // guards the two below: ORC reports link errors session-wide
@@ -77,10 +76,7 @@ HCI_BEGIN_NAMESPACE
 namespace jit {
 
 HCI_RUNTIME_DEF std::string CpuCompiler::take_error(llvm_c::ErrorRef error) const {
-  char* message = api_.LLVMGetErrorMessage(error);  // consumes the error
-  std::string text = message ? message : "unknown LLVM error";
-  api_.LLVMDisposeErrorMessage(message);
-  return text;
+  return detail::take_error(api_, error);
 }
 
 HCI_RUNTIME_DEF CpuCompiler::CpuCompiler(const LlvmApi& api) : api_(api) {
@@ -105,9 +101,7 @@ HCI_RUNTIME_DEF CpuCompiler::CpuCompiler(const LlvmApi& api) : api_(api) {
     const std::string text = take_string(message);
     hci::detail::throw_error("LLVM has no target for {}: {}", triple_, text);
   }
-  llvm_c::TargetMachine machine = borrow_machine();
-  data_layout_ = api_.LLVMCreateTargetDataLayout(machine);
-  return_machine(machine);
+  return_machine(borrow_machine());  // fails here, not in a compile, if LLVM cannot make one
   if (llvm_c::ErrorRef error = api_.LLVMOrcCreateLLJIT(&jit_, api_.LLVMOrcCreateLLJITBuilder()))
     hci::detail::throw_error("LLVM's JIT could not start: {}", take_error(error));
   llvm_c::ExecutionSession session = api_.LLVMOrcLLJITGetExecutionSession(jit_);
@@ -142,51 +136,12 @@ HCI_RUNTIME_DEF void CpuCompiler::return_machine(llvm_c::TargetMachine machine) 
 
 HCI_RUNTIME_DEF std::string CpuCompiler::object_code(const std::string& ir, const std::string& symbol,
                                                      std::string* assembly) {
-  // IR text -> optimised module -> object file, in a context and on a target machine of this
-  // compile's own.
   struct Borrowed {
     CpuCompiler& compiler;
     llvm_c::TargetMachine machine;
     ~Borrowed() { compiler.return_machine(machine); }
   } borrowed{*this, borrow_machine()};
-  llvm_c::TargetMachine machine = borrowed.machine;
-  llvm_c::Context context = api_.LLVMContextCreate();
-  std::unique_ptr<std::remove_pointer_t<llvm_c::Context>, void (*)(llvm_c::Context)> context_guard(
-      context, api_.LLVMContextDispose);
-  llvm_c::MemoryBuffer text = api_.LLVMCreateMemoryBufferWithMemoryRangeCopy(ir.data(), ir.size(), symbol.c_str());
-  llvm_c::Module module = nullptr;
-  char* message = nullptr;
-  if (api_.LLVMParseIRInContext(context, text, &module, &message)) {  // takes the buffer
-    const std::string why = message ? message : "";
-    api_.LLVMDisposeMessage(message);
-    hci::detail::throw_error("LLVM rejected the IR of {}: {}", symbol, why);
-  }
-  std::unique_ptr<std::remove_pointer_t<llvm_c::Module>, void (*)(llvm_c::Module)> module_guard(module,
-                                                                                                api_.LLVMDisposeModule);
-  api_.LLVMSetTarget(module, triple_.c_str());
-  api_.LLVMSetModuleDataLayout(module, data_layout_);
-  llvm_c::PassBuilderOptions options = api_.LLVMCreatePassBuilderOptions();
-  llvm_c::ErrorRef error = api_.LLVMRunPasses(module, "default<O3>", machine, options);
-  api_.LLVMDisposePassBuilderOptions(options);
-  if (error) hci::detail::throw_error("LLVM could not optimise {}: {}", symbol, take_error(error));
-  auto emit = [&](llvm_c::CodeGenFileType type) {
-    llvm_c::MemoryBuffer out = nullptr;
-    if (api_.LLVMTargetMachineEmitToMemoryBuffer(machine, module, type, &message, &out)) {
-      const std::string why = message ? message : "";
-      api_.LLVMDisposeMessage(message);
-      hci::detail::throw_error("LLVM could not generate code for {}: {}", symbol, why);
-    }
-    return out;
-  };
-  if (assembly) {
-    llvm_c::MemoryBuffer text_out = emit(llvm_c::kAssemblyFile);
-    assembly->assign(api_.LLVMGetBufferStart(text_out), api_.LLVMGetBufferSize(text_out));
-    api_.LLVMDisposeMemoryBuffer(text_out);
-  }
-  llvm_c::MemoryBuffer object = emit(llvm_c::kObjectFile);
-  std::string bytes(api_.LLVMGetBufferStart(object), api_.LLVMGetBufferSize(object));
-  api_.LLVMDisposeMemoryBuffer(object);
-  return bytes;
+  return detail::generate_code(api_, borrowed.machine, triple_, ir, symbol, llvm_c::kObjectFile, assembly);
 }
 
 HCI_RUNTIME_DEF void* CpuCompiler::load(const std::string& object_file, const std::string& symbol) {

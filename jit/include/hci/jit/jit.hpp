@@ -4,10 +4,12 @@
 #pragma once
 
 #include <hci/cpu/thread_pool.hpp>
+#include <hci/jit/gpu_target.hpp>
 #include <hci/kernel.hpp>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 HCI_BEGIN_NAMESPACE
 
@@ -27,6 +29,8 @@ struct Stats {
   // compiled, each warned about once on stderr: a loop over ever new dtypes, layouts or ranks
   // pays a compile each time.
   uint64_t busy_call_sites = 0;
+  uint64_t gpu_compiled = 0;  // GPU code compiled for HCI_JIT_TARGETS (or gpu_code), per target
+  uint64_t gpu_failures = 0;  // GPU code LLVM refused (a bug to report)
 };
 HCI_RUNTIME_DECL Stats stats();
 HCI_RUNTIME_DECL void reset_stats();
@@ -50,6 +54,16 @@ HCI_RUNTIME_DECL void set_enabled(bool on);
 // One line for hci-info: the LLVM in use and the host code it makes, or why the JIT is off.
 HCI_RUNTIME_DECL std::string status();
 
+// GPU targets for which every kernel compiled is also compiled to GPU code (kept in the disk
+// cache, and written out with HCI_JIT_DUMP), so that IR mistakes show up without a GPU and a
+// cache filled here serves GPUs elsewhere. Chosen at first use from HCI_JIT_TARGETS, a
+// comma-separated list such as `sm_80,sm_90,gfx90a,gfx942` (see GpuTarget).
+HCI_RUNTIME_DECL std::vector<GpuTarget> gpu_targets();
+HCI_RUNTIME_DECL void set_gpu_targets(std::vector<GpuTarget> targets);
+// The GPU code of a kernel structure (PTX text, or an AMDGPU relocatable object): from the disk
+// cache, or compiled (which needs LLVM) and stored there. Throws hci::Error when neither can.
+HCI_RUNTIME_DECL std::string gpu_code(const KernelStructure& s, const GpuTarget& target);
+
 namespace detail {
 // Runs the kernel as compiled code and returns true, or returns false for the interpreter.
 HCI_RUNTIME_DECL bool run_kernel(const Kernel& kernel, cpu::ThreadPool& pool);
@@ -68,6 +82,8 @@ HCI_END_NAMESPACE
 #include <hci/jit/cpu_compiler.hpp>
 #include <hci/jit/disk_cache.hpp>
 #include <hci/jit/emit_cpu.hpp>
+#include <hci/jit/emit_gpu.hpp>
+#include <hci/jit/gpu_compiler.hpp>
 #include <hci/precise_fp.hpp>
 
 #include <algorithm>
@@ -104,6 +120,7 @@ struct JitState {
   bool disk_cache_chosen = false;
   std::shared_ptr<DiskCache> disk_cache;  // null: memory only; shared with compiles using it
   std::atomic<bool> switched_on{true};
+  std::optional<std::vector<GpuTarget>> gpu_targets;  // chosen at first use
   const bool env_allows = [] {
     const char* v = std::getenv("HCI_JIT");
     return !(v && std::string_view(v) == "0");
@@ -192,6 +209,73 @@ inline std::string host_target(const CpuCompiler& compiler) {
                              api.major, api.minor, api.patch);
 }
 
+// GPU code for `target`: from the disk cache (any LLVM's: the key is the IR and the target), else
+// compiled and stored. With `dump_base`, the IR and code are written there too.
+inline std::string make_gpu_code(const KernelStructure& structure, uint64_t hash, const GpuTarget& target,
+                                 const std::string& dump_base, bool& from_disk) {
+  const std::string name = "hci_kernel";
+  const std::string ir = emit_gpu_kernel(structure, target, name);
+  const std::shared_ptr<DiskCache> cache = disk_cache();
+  const CacheKey key{target.code_kind(), target.name(), digest(ir), hash};
+  std::string rejected;
+  if (cache && dump_base.empty())
+    if (std::optional<std::string> code = cache->load(key, &rejected)) {
+      from_disk = true;
+      return *code;
+    }
+  const CpuCompiler* host = CpuCompiler::instance();
+  HCI_CHECK(host != nullptr, "no GPU code for {} in the kernel cache, and no LLVM to compile it: {}", target.name(),
+            CpuCompiler::reason());
+  const LlvmApi& api = host->api();
+  std::string assembly;
+  std::string code = GpuCompiler(api).compile(ir, target, name, dump_base.empty() ? nullptr : &assembly);
+  if (cache) cache->store(key, code, hci::detail::format("LLVM {}.{}.{}", api.major, api.minor, api.patch));
+  if (!dump_base.empty()) {
+    std::string suffix = target.name();
+    std::replace(suffix.begin(), suffix.end(), ':', '-');
+    const std::string base = dump_base + "." + suffix;
+    write_file(base + ".ll", ir);
+    if (target.vendor == GpuTarget::Vendor::Nvidia) {
+      write_file(base + ".ptx", code);
+    } else {
+      write_file(base + ".s", assembly);
+      write_file(base + ".o", code);
+    }
+  }
+  return code;
+}
+
+inline std::vector<GpuTarget> chosen_gpu_targets() {
+  JitState& s = state();
+  std::lock_guard lock(s.mutex);
+  if (!s.gpu_targets) {
+    s.gpu_targets.emplace();
+    if (const char* list = std::getenv("HCI_JIT_TARGETS")) try {
+        s.gpu_targets = parse_gpu_targets(list);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "hci: HCI_JIT_TARGETS ignored: %s\n", e.what());
+      }
+  }
+  return *s.gpu_targets;
+}
+
+// HCI_JIT_TARGETS: GPU code for each target as well; a failure is reported, counted and
+// otherwise ignored (the host code runs regardless).
+inline void compile_for_gpu_targets(const KernelStructure& structure, uint64_t hash, const std::string& dump_base) {
+  for (const GpuTarget& target : chosen_gpu_targets()) {
+    bool from_disk = false, failed = false;
+    try {
+      make_gpu_code(structure, hash, target, dump_base, from_disk);
+    } catch (const Error& e) {
+      failed = true;
+      std::fprintf(stderr, "hci: the JIT could not compile a kernel for %s: %s\n", target.name().c_str(), e.what());
+    }
+    JitState& s = state();
+    std::lock_guard lock(s.mutex);
+    ++(failed ? s.stats.gpu_failures : from_disk ? s.stats.disk_hits : s.stats.gpu_compiled);
+  }
+}
+
 // Makes the kernel's code: from the disk cache when it holds it, else compiled (and stored).
 inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler) {
   const auto begin = std::chrono::steady_clock::now();
@@ -226,6 +310,7 @@ inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler)
         write_file(dump_base + ".s", assembly);
       }
     }
+    compile_for_gpu_targets(entry.structure, hash, dump_base);
   } catch (const Error& e) {
     failed = true;
     std::fprintf(stderr, "hci: the JIT could not compile a kernel (it runs on the interpreter): %s\n", e.what());
@@ -390,7 +475,22 @@ HCI_RUNTIME_DEF std::string jit::status() {
   std::string text = hci::detail::format("LLVM {}.{}.{} ({}), host code for {} with {} x float32 vectors", api.major,
                                          api.minor, api.patch, api.path, compiler->cpu(), compiler->vector_bytes() / 4);
   if (!detail::state().env_allows) text += "; switched off by HCI_JIT=0";
+  const std::vector<GpuTarget> targets = gpu_targets();
+  for (size_t i = 0; i < targets.size(); ++i) text += (i ? ", " : "; GPU code for ") + targets[i].name();
   return text;
+}
+
+HCI_RUNTIME_DEF std::vector<jit::GpuTarget> jit::gpu_targets() { return detail::chosen_gpu_targets(); }
+
+HCI_RUNTIME_DEF void jit::set_gpu_targets(std::vector<GpuTarget> targets) {
+  detail::JitState& s = detail::state();
+  std::lock_guard lock(s.mutex);
+  s.gpu_targets = std::move(targets);
+}
+
+HCI_RUNTIME_DEF std::string jit::gpu_code(const KernelStructure& s, const GpuTarget& target) {
+  bool from_disk = false;
+  return detail::make_gpu_code(s, s.hash(), target, "", from_disk);
 }
 
 HCI_RUNTIME_DEF void* jit::detail::compiled_code(const Kernel& k) {

@@ -77,6 +77,7 @@ using LookupHandler = void (*)(ErrorRef error, SymbolMapPair* result, size_t cou
   X(LLVMDisposeMemoryBuffer, void, llvm_c::MemoryBuffer)                                                              \
   X(LLVMParseIRInContext, int, llvm_c::Context, llvm_c::MemoryBuffer, llvm_c::Module*, char**)                        \
   X(LLVMDisposeModule, void, llvm_c::Module)                                                                          \
+  X(LLVMCloneModule, llvm_c::Module, llvm_c::Module)                                                                  \
   X(LLVMSetTarget, void, llvm_c::Module, const char*)                                                                 \
   X(LLVMSetModuleDataLayout, void, llvm_c::Module, llvm_c::TargetData)                                                \
   X(LLVMGetDefaultTargetTriple, char*)                                                                                \
@@ -116,7 +117,8 @@ struct LlvmApi {
   HCI_LLVM_FUNCTIONS(HCI_LLVM_POINTER)
 #undef HCI_LLVM_POINTER
   unsigned major = 0, minor = 0, patch = 0;
-  std::string path;  // as dlopen was given it
+  std::string path;        // as dlopen was given it
+  void* handle = nullptr;  // for entry points only some builds have (the GPU targets)
 };
 
 // The outcome of the search, made once per process: the API, or null and why in one line.
@@ -153,6 +155,7 @@ inline std::unique_ptr<LlvmApi> try_llvm(const std::string& path, bool already_l
   }
   auto api = std::make_unique<LlvmApi>();
   api->path = path;
+  api->handle = handle;
   if (!dlsym(handle, "LLVMGetVersion")) {  // added in LLVM 16
     reason = path + " is older than LLVM 16, and hci needs " + std::to_string(kMinimumLlvmMajor);
     return nullptr;

@@ -1,0 +1,384 @@
+// LLVM IR text for a scheduled kernel on a GPU (NVPTX or AMDGPU): one element per thread.
+//
+// The kernel is `void @name(i64 %start, i64 %end, ptr %params)`, launched in blocks of
+// kGpuBlockSize threads on any number of blocks: a grid-stride loop covers [start, end), counted
+// as the host kernel counts it (elements; a reduction's items `output * blocks + block`, each
+// written to the scratch array for the host to combine in order; softmax rows; outputs of a
+// reduction over the outer dim). The parameter block is jit::pack_params's, holding device
+// addresses. The ops are the host emitter's (KernelValues), so GPU results agree with the
+// interpreter bit for bit: a reduction keeps the interpreter's 8 accumulator lanes as 8
+// neighbouring threads, which combine in its fixed tree through shuffles. Index arithmetic is
+// 32-bit where the range allows.
+//
+// Thread and block indices, shuffles and barriers are calls to @hci.simt.* functions, which the
+// module defines for its target with the vendor's intrinsics; a host emulation can define them
+// otherwise.
+#pragma once
+
+#include <hci/jit/gpu_target.hpp>
+#include <hci/kernel.hpp>
+
+#include <string>
+
+HCI_BEGIN_NAMESPACE
+
+namespace jit {
+
+// The module text defining kernel `name` for `target`; the structures cpu_kernel_supported takes.
+HCI_RUNTIME_DECL std::string emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,
+                                             const std::string& name);
+
+}  // namespace jit
+
+HCI_END_NAMESPACE
+
+#if HCI_RUNTIME_DEFINITIONS
+
+#include <hci/jit/emit_cpu.hpp>
+#include <hci/jit/kernel_values.hpp>
+
+HCI_BEGIN_NAMESPACE
+
+namespace jit::detail {
+
+// The @hci.simt.* functions for a target: thread_index, block_index, block_size, block_count,
+// lane_index (in the warp or wave), shuffle(value, source lane, member mask) and barrier.
+inline std::string simt_definitions(const GpuTarget& t) {
+  auto fn = [](std::string_view signature, std::string_view body) {
+    return format("define internal {} alwaysinline nounwind {{\n{}}}\n", signature, body);
+  };
+  auto read = [&](std::string_view name, std::string_view intrinsic) {
+    return fn(format("i32 @hci.simt.{}()", name), format("  %r = call i32 @{}()\n  ret i32 %r\n", intrinsic));
+  };
+  const std::string barrier_sig = "void @hci.simt.barrier()";
+  const std::string shuffle_sig = "i32 @hci.simt.shuffle(i32 %value, i32 %source, i32 %members)";
+  if (t.vendor == GpuTarget::Vendor::Nvidia) {
+    return read("thread_index", "llvm.nvvm.read.ptx.sreg.tid.x") +
+           read("block_index", "llvm.nvvm.read.ptx.sreg.ctaid.x") +
+           read("block_size", "llvm.nvvm.read.ptx.sreg.ntid.x") +
+           read("block_count", "llvm.nvvm.read.ptx.sreg.nctaid.x") +
+           read("lane_index", "llvm.nvvm.read.ptx.sreg.laneid") +
+           fn(shuffle_sig,
+              "  %r = call i32 @llvm.nvvm.shfl.sync.idx.i32(i32 %members, i32 %value, i32 %source, i32 31)\n"
+              "  ret i32 %r\n") +
+           fn(barrier_sig, "  call void @llvm.nvvm.barrier0()\n  ret void\n") +
+           "declare i32 @llvm.nvvm.read.ptx.sreg.tid.x()\n"
+           "declare i32 @llvm.nvvm.read.ptx.sreg.ctaid.x()\n"
+           "declare i32 @llvm.nvvm.read.ptx.sreg.ntid.x()\n"
+           "declare i32 @llvm.nvvm.read.ptx.sreg.nctaid.x()\n"
+           "declare i32 @llvm.nvvm.read.ptx.sreg.laneid()\n"
+           "declare i32 @llvm.nvvm.shfl.sync.idx.i32(i32, i32, i32, i32)\n"
+           "declare void @llvm.nvvm.barrier0()\n";
+  }
+  // AMD: the block size and grid size (in threads) come from the dispatch packet.
+  const std::string lane = t.wave == 64 ? "  %low = call i32 @llvm.amdgcn.mbcnt.lo(i32 -1, i32 0)\n"
+                                          "  %r = call i32 @llvm.amdgcn.mbcnt.hi(i32 -1, i32 %low)\n"
+                                        : "  %r = call i32 @llvm.amdgcn.mbcnt.lo(i32 -1, i32 0)\n";
+  const std::string packet_size =
+      "  %packet = call ptr addrspace(4) @llvm.amdgcn.dispatch.ptr()\n"
+      "  %at = getelementptr i8, ptr addrspace(4) %packet, i64 4\n"
+      "  %size16 = load i16, ptr addrspace(4) %at, align 4\n"
+      "  %size = zext i16 %size16 to i32\n";
+  return read("thread_index", "llvm.amdgcn.workitem.id.x") + read("block_index", "llvm.amdgcn.workgroup.id.x") +
+         fn("i32 @hci.simt.block_size()", packet_size + "  ret i32 %size\n") +
+         fn("i32 @hci.simt.block_count()", packet_size +
+                                               "  %grid_at = getelementptr i8, ptr addrspace(4) %packet, i64 12\n"
+                                               "  %grid = load i32, ptr addrspace(4) %grid_at, align 4\n"
+                                               "  %r = udiv i32 %grid, %size\n  ret i32 %r\n") +
+         fn("i32 @hci.simt.lane_index()", lane + "  ret i32 %r\n") +
+         fn(shuffle_sig,
+            "  %address = shl i32 %source, 2\n"
+            "  %r = call i32 @llvm.amdgcn.ds.bpermute(i32 %address, i32 %value)\n  ret i32 %r\n") +
+         fn(barrier_sig,
+            "  fence syncscope(\"workgroup\") release\n  call void @llvm.amdgcn.s.barrier()\n"
+            "  fence syncscope(\"workgroup\") acquire\n  ret void\n") +
+         "declare i32 @llvm.amdgcn.workitem.id.x()\n"
+         "declare i32 @llvm.amdgcn.workgroup.id.x()\n"
+         "declare ptr addrspace(4) @llvm.amdgcn.dispatch.ptr()\n"
+         "declare i32 @llvm.amdgcn.mbcnt.lo(i32, i32)\n"
+         "declare i32 @llvm.amdgcn.mbcnt.hi(i32, i32)\n"
+         "declare i32 @llvm.amdgcn.ds.bpermute(i32, i32)\n"
+         "declare void @llvm.amdgcn.s.barrier()\n";
+}
+
+class GpuKernelEmitter : KernelValues {
+ public:
+  GpuKernelEmitter(const KernelStructure& s, const GpuTarget& target) : KernelValues(s, 1), target_(target) {}
+
+  std::string module(const std::string& name) {
+    start_block("entry");
+    read_params();
+    // This thread's place in the grid, and the grid's size, in threads.
+    const std::string block = def("zext i32 {} to i64", simt("block_index"));
+    const std::string size = def("zext i32 {} to i64", simt("block_size"));
+    thread_ =
+        def("add i64 {}, {}", def("mul i64 {}, {}", block, size), def("zext i32 {} to i64", simt("thread_index")));
+    threads_ = def("mul i64 {}, {}", def("zext i32 {} to i64", simt("block_count")), size);
+    bool any_strided = false;
+    for (Layout l : s_.layouts) any_strided = any_strided || l == Layout::Strided;
+    if (s_.is_row_wise())
+      emit_softmax();
+    else if (s_.reduces_leading)
+      emit_reduction_by_rows();
+    else if (s_.is_reduction())
+      emit_reduction();
+    else if (!any_strided || s_.rank == 0)
+      loop(def("add i64 %start, {}", thread_), "%end", [&](const std::string& i) {
+        compute(linear_site(i));
+        return threads_;
+      });
+    else
+      emit_strided();
+    line("ret void");
+    const bool nvidia = target_.vendor == GpuTarget::Vendor::Nvidia;
+    std::string tail = format("attributes #0 = {{ nounwind \"no-builtins\" {}}}\n",
+                              nvidia ? "" : format("\"amdgpu-flat-work-group-size\"=\"1,{}\" ", kGpuBlockSize));
+    if (!nvidia)
+      tail += format("!llvm.module.flags = !{{!0}}\n!0 = !{{i32 1, !\"amdhsa_code_object_version\", i32 {}}}\n",
+                     kAmdCodeObjectVersion * 100);
+    return function(format("{} void @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
+                           nvidia ? "ptx_kernel" : "amdgpu_kernel", name),
+                    tail) +
+           "\n" + simt_definitions(target_);
+  }
+
+ private:
+  std::string simt(std::string_view name) { return def("call i32 @hci.simt.{}()", name); }
+
+  // Elementwise over strided buffers: each element's offsets from its index in every dim, in
+  // 32-bit arithmetic when the range fits (a division per dim is the costly part).
+  void emit_strided() {
+    const std::string narrow = label(), wide = label(), after = label();
+    line(format("br i1 {}, label %{}, label %{}", def("icmp sle i64 %end, {}", INT32_MAX), narrow, wide));
+    for (const bool is_narrow : {true, false}) {
+      start_block(is_narrow ? narrow : wide);
+      const std::string type = is_narrow ? "i32" : "i64";
+      auto index = [&](const std::string& v) { return is_narrow ? def("trunc i64 {} to i32", v) : v; };
+      std::vector<std::string> sizes(sizes_.size());
+      for (size_t d = 0; d < sizes.size(); ++d) sizes[d] = index(sizes_[d]);
+      loop(
+          index(def("add i64 %start, {}", thread_)), index("%end"),
+          [&](const std::string& i) {
+            // The element's index in each dim, innermost first.
+            std::vector<std::string> at(sizes.size());
+            std::string rest = i;
+            for (size_t d = sizes.size(); d-- > 0;) {
+              at[d] = d == 0 ? rest : def("urem {} {}, {}", type, rest, sizes[d]);
+              if (d > 0) rest = def("udiv {} {}, {}", type, rest, sizes[d]);
+              if (is_narrow) at[d] = def("zext i32 {} to i64", at[d]);
+            }
+            Site site(1);
+            for (size_t b = 0; b < s_.layouts.size(); ++b) {
+              std::string first = offsets_[b];
+              if (s_.layouts[b] != Layout::Broadcast)
+                for (size_t d = 0; d < at.size(); ++d)
+                  first = def("add i64 {}, {}", first, def("mul i64 {}, {}", at[d], strides_[b][d]));
+              site.first.push_back(first);
+            }
+            compute(site);
+            return index(threads_);
+          },
+          type);
+      line("br label %" + after);
+    }
+    start_block(after);
+  }
+
+  // Eight neighbouring threads per item, as the interpreter's 8 accumulator lanes: thread
+  // `lane` of item's group takes elements lane, lane + 8, ... of the item's range.
+  // `body(item, lane)` runs for each; the range is [start, end) of items.
+  void groups_of_eight(const std::function<void(const std::string&, const std::string&)>& body) {
+    const std::string first = def("add i64 {}, {}", def("mul i64 %start, {}", kAccumulators), thread_);
+    loop(first, def("mul i64 %end, {}", kAccumulators), [&](const std::string& t) {
+      body(def("lshr i64 {}, 3", t), def("and i64 {}, 7", t));
+      return threads_;
+    });
+  }
+
+  // A value of compute type c from thread `source` of the warp (one i32 shuffle per 32 bits).
+  std::string shuffle(const std::string& v, ComputeType c, const std::string& source) {
+    const std::string members = group_members();
+    auto move32 = [&](const std::string& bits) {
+      return def("call i32 @hci.simt.shuffle(i32 {}, i32 {}, i32 {})", bits, source, members);
+    };
+    if (c == ComputeType::Float32) return def("bitcast i32 {} to float", move32(def("bitcast float {} to i32", v)));
+    const std::string bits = c == ComputeType::Float64 ? def("bitcast double {} to i64", v) : v;
+    const std::string low = move32(def("trunc i64 {} to i32", bits));
+    const std::string high = move32(def("trunc i64 {} to i32", def("lshr i64 {}, 32", bits)));
+    const std::string joined =
+        def("or i64 {}, {}", def("zext i32 {} to i64", low), def("shl i64 {}, 32", def("zext i32 {} to i64", high)));
+    return c == ComputeType::Float64 ? def("bitcast i64 {} to double", joined) : joined;
+  }
+  // The 8 threads of this thread's group, as a warp mask (AMD's shuffle takes none).
+  std::string group_members() {
+    const std::string lane = simt("lane_index");
+    return def("shl i32 255, {}", def("and i32 {}, 24", lane));
+  }
+  // The group's 8 values combined as the interpreter's tree, (0 1) (2 3) (4 5) (6 7) then pairs
+  // of those, in the group's first thread; with `everywhere`, handed to all 8.
+  std::string group_tree(OpKind op, ComputeType c, std::string v, bool everywhere) {
+    const std::string lane = simt("lane_index");
+    for (int distance = 1; distance < kAccumulators; distance *= 2)
+      v = combine(op, c, v, shuffle(v, c, def("xor i32 {}, {}", lane, distance)), 1);
+    return everywhere ? shuffle(v, c, def("and i32 {}, -8", lane)) : v;
+  }
+
+  // A scalar accumulator in a stack slot, starting at the op's identity.
+  std::string accumulator(OpKind op, ComputeType c) {
+    const std::string slot = alloca_slot(compute_ir(c));
+    line(format("store {} {}, ptr {}", compute_ir(c), identity(op, c, 1), slot));
+    return slot;
+  }
+  void accumulate(OpKind op, ComputeType c, const std::string& slot, const std::string& value) {
+    const std::string before = def("load {}, ptr {}", compute_ir(c), slot);
+    line(format("store {} {}, ptr {}", compute_ir(c), combine(op, c, before, value, 1), slot));
+  }
+  // for (j = begin + lane; j < end; j += 8) body(j)
+  void lane_elements(const std::string& begin, const std::string& end, const std::string& lane,
+                     const std::function<void(const std::string&)>& body) {
+    loop(def("add i64 {}, {}", begin, lane), end, [&](const std::string& j) {
+      body(j);
+      return std::to_string(kAccumulators);
+    });
+  }
+
+  // A reduction over the inner dims, as the host's emit_reduction: each item reduces up to
+  // kReduceBlock elements of one output in its group of 8 threads; the first writes the result.
+  void emit_reduction() {
+    const std::string length = reduced_length();
+    const std::string blocks = def("sdiv i64 {}, {}", def("add i64 {}, {}", length, kReduceBlock - 1), kReduceBlock);
+    const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
+    const KernelOp& root = s_.ops.back();
+    const ComputeType acc = compute_type(root.in_dtype);
+    groups_of_eight([&](const std::string& item, const std::string& lane) {
+      const std::string output = def("sdiv i64 {}, {}", item, blocks);
+      const std::string block = def("sub i64 {}, {}", item, def("mul i64 {}, {}", output, blocks));
+      const std::string skipped = def("mul i64 {}, {}", block, kReduceBlock);
+      const std::string begin = def("add i64 {}, {}", def("mul i64 {}, {}", output, length), skipped);
+      const std::string count = smaller(def("sub i64 {}, {}", length, skipped), std::to_string(kReduceBlock));
+      const std::string slot = accumulator(root.op, acc);
+      lane_elements(begin, def("add i64 {}, {}", begin, count), lane, [&](const std::string& j) {
+        accumulate(root.op, acc, slot, compute_values(linear_site(j), s_.ops.size() - 1));
+      });
+      const std::string value = group_tree(root.op, acc, def("load {}, ptr {}", compute_ir(acc), slot), false);
+      if_true(def("icmp eq i64 {}, 0", lane), [&] {
+        line(format("store {} {}, ptr {}", compute_ir(acc), value,
+                    def("getelementptr {}, ptr {}, i64 {}", compute_ir(acc), scratch, item)));
+      });
+    });
+  }
+
+  // A reduction over the outer dim of a matrix, one thread per output (column): per block of
+  // kReduceBlock rows, row i into accumulator (i - block start) % 8, the 8 combined as the tree,
+  // the blocks in order, as the interpreter's run_reduction_by_rows. Neighbouring threads read
+  // neighbouring columns of a row.
+  void emit_reduction_by_rows() {
+    const std::string& rows = sizes_[0];
+    const KernelOp& root = s_.ops.back();
+    const ComputeType acc = compute_type(root.in_dtype);
+    const std::string t = std::string(compute_ir(acc));
+    const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
+    loop(def("add i64 %start, {}", thread_), "%end", [&](const std::string& column) {
+      auto value_at = [&](const std::string& row) {
+        Site at(1);
+        for (size_t b = 0; b < s_.layouts.size(); ++b)
+          at.first.push_back(s_.layouts[b] == Layout::Broadcast
+                                 ? offsets_[b]
+                                 : def("add i64 {}, {}",
+                                       def("add i64 {}, {}", offsets_[b], def("mul i64 {}, {}", row, strides_[b][0])),
+                                       def("mul i64 {}, {}", column, strides_[b][1])));
+        return compute_values(at, s_.ops.size() - 1);
+      };
+      const std::string total = alloca_slot(t);
+      loop("0", rows, [&](const std::string& block) {
+        std::vector<std::string> slots(kAccumulators);
+        for (std::string& slot : slots) slot = accumulator(root.op, acc);
+        const std::string block_end = smaller(rows, def("add i64 {}, {}", block, kReduceBlock));
+        const std::string whole_end =
+            def("add i64 {}, {}", block, def("and i64 {}, -8", def("sub i64 {}, {}", block_end, block)));
+        loop(block, whole_end, [&](const std::string& i) {
+          for (int k = 0; k < kAccumulators; ++k)
+            accumulate(root.op, acc, slots[size_t(k)], value_at(def("add i64 {}, {}", i, k)));
+          return std::to_string(kAccumulators);
+        });
+        for (int k = 0; k + 1 < kAccumulators; ++k) {  // the block's last rows, fewer than 8
+          const std::string row = def("add i64 {}, {}", whole_end, k);
+          if_true(def("icmp slt i64 {}, {}", row, block_end),
+                  [&] { accumulate(root.op, acc, slots[size_t(k)], value_at(row)); });
+        }
+        std::vector<std::string> level(kAccumulators);
+        for (int k = 0; k < kAccumulators; ++k) level[size_t(k)] = def("load {}, ptr {}", t, slots[size_t(k)]);
+        for (size_t n = level.size(); n > 1; n /= 2)
+          for (size_t k = 0; k < n / 2; ++k) level[k] = combine(root.op, acc, level[2 * k], level[2 * k + 1], 1);
+        const std::string running = combine(root.op, acc, def("load {}, ptr {}", t, total), level[0], 1);
+        line(format("store {} {}, ptr {}", t,
+                    def("select i1 {}, {} {}, {} {}", def("icmp eq i64 {}, 0", block), t, level[0], t, running),
+                    total));
+        return std::to_string(kReduceBlock);
+      });
+      line(format("store {} {}, ptr {}", t, def("load {}, ptr {}", t, total),
+                  def("getelementptr {}, ptr {}, i64 {}", t, scratch, column)));
+      return threads_;
+    });
+  }
+
+  // softmax and log_softmax as the host's emit_softmax, one row per group of 8 threads: the
+  // maximum and the sum combine over the row in the group's 8 lanes and tree; each thread writes
+  // and then rescales its own elements.
+  void emit_softmax() {
+    const std::string length = reduced_length();
+    const KernelOp& root = s_.ops.back();
+    const bool log = root.op == OpKind::LogSoftmax;
+    const ComputeType acc = compute_type(root.dtype);
+    const std::string t = std::string(compute_ir(acc));
+    const size_t count = s_.ops.size() - 1;
+    groups_of_eight([&](const std::string& row, const std::string& lane) {
+      const std::string begin = def("mul i64 {}, {}", row, length), end = def("add i64 {}, {}", begin, length);
+      const std::string max_slot = accumulator(OpKind::Amax, acc);
+      lane_elements(begin, end, lane, [&](const std::string& j) {
+        accumulate(OpKind::Amax, acc, max_slot, compute_values(linear_site(j), count));
+      });
+      const std::string max = group_tree(OpKind::Amax, acc, def("load {}, ptr {}", t, max_slot), true);
+      const std::string sum_slot = accumulator(OpKind::Sum, acc);
+      lane_elements(begin, end, lane, [&](const std::string& j) {
+        const Site at = linear_site(j);
+        const std::string shifted = def("fsub {} {}, {}", t, compute_values(at, count), max);
+        const std::string e = traced(acc, 1, {shifted}, [](const auto& x) { return math::exp(x); });
+        store_output(log ? shifted : e, acc, at);
+        accumulate(OpKind::Sum, acc, sum_slot, e);
+      });
+      std::string sum = group_tree(OpKind::Sum, acc, def("load {}, ptr {}", t, sum_slot), true);
+      if (log) sum = traced(acc, 1, {sum}, [](const auto& x) { return math::log(x); });
+      lane_elements(begin, end, lane, [&](const std::string& j) {
+        const Site at = linear_site(j);
+        const std::string written = load_storage(0, root.dtype, at);
+        store_output(def("{} {} {}, {}", log ? "fsub" : "fdiv", t, written, sum), acc, at);
+      });
+    });
+  }
+
+  // if (condition) body()
+  void if_true(const std::string& condition, const std::function<void()>& body) {
+    const std::string then = label(), after = label();
+    line(format("br i1 {}, label %{}, label %{}", condition, then, after));
+    start_block(then);
+    body();
+    line("br label %" + after);
+    start_block(after);
+  }
+
+  const GpuTarget& target_;
+  std::string thread_, threads_;  // this thread's index in the grid; the grid's size
+};
+
+}  // namespace jit::detail
+
+HCI_RUNTIME_DEF std::string jit::emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,
+                                                 const std::string& name) {
+  HCI_CHECK(cpu_kernel_supported(s), "the GPU kernel emitter does not handle this kernel ({})", op_name(s.root()));
+  return detail::GpuKernelEmitter(s, target).module(name);
+}
+
+HCI_END_NAMESPACE
+
+#endif  // HCI_RUNTIME_DEFINITIONS

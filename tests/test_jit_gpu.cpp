@@ -1,0 +1,332 @@
+// GPU code generation without a GPU: the kernels the JIT compiles for the host, emitted for NVIDIA
+// GPUs as PTX that CUDA's ptxas assembles (sm_80, sm_90) and for AMD GPUs as objects that ld.lld
+// links into code objects (gfx90a, gfx942); every op family and dtype, reductions and softmax
+// included. Also: naming GPU targets, HCI_JIT_TARGETS, and GPU code served from a kernel cache to
+// a process without LLVM.
+#include "jit_support.hpp"
+
+#include <hci/hci.hpp>
+#include <hci/jit/emit_cpu.hpp>
+#include <hci/jit/kernel_values.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using hci::jit::GpuTarget;
+using namespace jit_test;
+
+// This process's scratch directory, removed when it ends.
+struct Scratch {
+  fs::path root = fs::temp_directory_path() / ("hci_test_jit_gpu_" + std::to_string(getpid()));
+  Scratch() {
+    fs::remove_all(root);
+    fs::create_directories(root);
+    fs::permissions(root, fs::perms::owner_all);
+  }
+  ~Scratch() {
+    std::error_code ignored;
+    fs::remove_all(root, ignored);
+  }
+};
+const fs::path& scratch() {
+  static Scratch s;
+  return s.root;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// The tool's path: on the PATH, else in `fallback`; "" if neither has it.
+std::string find_tool(const std::string& name, const std::string& fallback) {
+  const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  for (size_t begin = 0; begin <= path.size();) {
+    const size_t end = std::min(path.find(':', begin), path.size());
+    const fs::path candidate = fs::path(path.substr(begin, end - begin)) / name;
+    if (end > begin && access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    begin = end + 1;
+  }
+  const fs::path candidate = fs::path(fallback) / name;
+  return access(candidate.c_str(), X_OK) == 0 ? candidate.string() : "";
+}
+
+// The tool, or the test is skipped (ctest's code 77) saying what is missing, unless the
+// environment says the tools must be there.
+std::string require_tool(const std::string& name, const std::string& fallback) {
+  const std::string tool = find_tool(name, fallback);
+  if (!tool.empty()) return tool;
+  if (std::getenv("HCI_TEST_REQUIRE_GPU_TOOLS")) FAIL(name << " is required here, but not found");
+  WARN("skipped: " << name << " is not installed (on the PATH or in " << fallback << ")");
+  std::exit(77);
+}
+
+// Runs a shell command; its output (stdout and stderr), and whether it exited with 0.
+bool run_command(const std::string& command, std::string& output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  output.clear();
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  return pclose(pipe) == 0;
+}
+
+constexpr int kPrograms = 160;
+
+// The structures of the kernels random programs run (and a few cases they reach rarely: long
+// reductions over the outer dim, softmax rows), and the GPU code the JIT made for `targets`
+// meanwhile, as HCI_JIT_TARGETS has it do: read back from the kernel cache, per target name.
+struct GpuCode {
+  std::vector<hci::KernelStructure> kernels;
+  std::vector<std::pair<std::string, std::string>> code;  // target, code
+};
+GpuCode gpu_code_of_random_programs(const std::string& targets) {
+  const fs::path cache = scratch() / ("cache_" + targets);
+  fs::create_directories(cache);
+  fs::permissions(cache, fs::perms::owner_all);
+  hci::jit::set_cache_directory(cache.string());
+  hci::jit::set_gpu_targets(hci::jit::parse_gpu_targets(targets));
+  hci::jit::clear_memory_cache();
+  hci::jit::reset_stats();
+  GpuCode result;
+  std::set<uint64_t> seen;
+  hci::set_launch_hook([&](const hci::Kernel& k) {
+    if (hci::jit::cpu_kernel_supported(k.structure) && seen.insert(k.hash).second)
+      result.kernels.push_back(k.structure);
+  });
+  std::mt19937_64 rng(20261130);
+  for (int g = 0; g < kPrograms; ++g) {
+    const Program p = random_program(rng);
+    std::vector<Tensor> inputs;
+    for (size_t i = 0; i < p.inputs.size(); ++i)
+      inputs.push_back(make_input(input_shape(p.inputs[i], p.shape), p.inputs[i].dtype, p.inputs[i].view, g * 16 + i));
+    bits_of(run(p, inputs));
+  }
+  const Tensor m = hci::arange(6000 * 3, hci::kFloat64).reshape({6000, 3});
+  const Tensor from_outer = (hci::exp(m * 0.001) * 2).amax({0});
+  const Tensor rows = (m.to(hci::kFloat32) * 0.5f).softmax(1);
+  const Tensor log_rows = m.log_softmax(1);
+  hci::eval(from_outer, rows, log_rows);
+  hci::set_launch_hook(nullptr);
+  hci::jit::set_gpu_targets({});
+  hci::jit::set_cache_directory("");
+  const hci::jit::Stats stats = hci::jit::stats();
+  CHECK(stats.gpu_failures == 0);
+  // Kernels whose GPU code matches an earlier one's (the host's differs) find it on disk.
+  CHECK(stats.gpu_compiled + stats.disk_hits >= stats.kernels_compiled * hci::jit::parse_gpu_targets(targets).size());
+  // An entry is a text header (with `target` and `size` lines), then the code.
+  for (const auto& entry : fs::directory_iterator(cache)) {
+    const std::string bytes = read_file(entry.path());
+    auto field = [&](const std::string& name) {
+      const size_t at = bytes.find("\n" + name + " ") + name.size() + 2;
+      return bytes.substr(at, bytes.find('\n', at) - at);
+    };
+    if (entry.path().filename().string().starts_with("cpu-")) continue;
+    const size_t size = std::stoull(field("size"));
+    REQUIRE(size <= bytes.size());
+    result.code.emplace_back(field("target"), bytes.substr(bytes.size() - size));
+  }
+  return result;
+}
+
+// Every op the GPU emitter handles must appear in some kernel, in every dtype it has.
+void check_coverage(const std::vector<hci::KernelStructure>& kernels) {
+  std::set<hci::OpKind> ops;
+  std::set<DType> dtypes;
+  int strided = 0, by_rows = 0, rows = 0;
+  for (const hci::KernelStructure& s : kernels) {
+    for (const hci::KernelOp& op : s.ops) {
+      ops.insert(op.op);
+      dtypes.insert(op.dtype);
+    }
+    for (hci::Layout l : s.layouts) strided += l == hci::Layout::Strided;
+    by_rows += s.is_reduction() && s.rank == 2 && s.reduce_rank == 1;
+    rows += s.is_row_wise();
+  }
+  for (int k = 0; k <= int(hci::OpKind::Argmin); ++k) {
+    const auto op = hci::OpKind(k);
+    const bool reduction = hci::is_reduction(op) && !hci::is_arg_reduction(op);
+    if (hci::jit::detail::supported_op(op) || reduction || op == hci::OpKind::Softmax ||
+        op == hci::OpKind::LogSoftmax) {
+      INFO("op " << hci::op_name(op));
+      CHECK(ops.count(op) == 1);
+    }
+  }
+  for (DType t : kDTypes) {
+    INFO("dtype " << hci::dtype_name(t));
+    CHECK(dtypes.count(t) == 1);
+  }
+  CHECK(strided > 0);
+  CHECK(by_rows > 0);
+  CHECK(rows > 0);
+}
+
+TEST_CASE("GPU targets are named as HCI_JIT_TARGETS names them", "[gpu]") {
+  CHECK(GpuTarget::parse("sm_90").name() == "sm_90:ptx78");
+  CHECK(GpuTarget::parse("sm_80").name() == "sm_80:ptx70");
+  CHECK(GpuTarget::parse("sm_90:ptx80").features() == "+ptx80");
+  CHECK(GpuTarget::parse("sm_90").triple() == "nvptx64-nvidia-cuda");
+  CHECK(GpuTarget::parse("gfx942").name() == "gfx942:w64");
+  CHECK(GpuTarget::parse("gfx90a").cpu() == "gfx90a");
+  CHECK(GpuTarget::parse("gfx1100").name() == "gfx1100:w32");
+  CHECK(GpuTarget::parse("gfx1100:w64").features() == "+wavefrontsize64");
+  CHECK(GpuTarget::parse("gfx942").triple() == "amdgcn-amd-amdhsa");
+  CHECK(GpuTarget::parse("gfx942").code_kind() == "amdgpu");
+  CHECK(GpuTarget::parse("sm_80").code_kind() == "ptx");
+  const std::vector<GpuTarget> list = hci::jit::parse_gpu_targets("sm_90,,gfx942,sm_90");
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].name() == "sm_90:ptx78");
+  CHECK(list[1].name() == "gfx942:w64");
+  CHECK(hci::jit::parse_gpu_targets("").empty());
+  CHECK_THROWS_WITH(GpuTarget::parse("sm_91"), Catch::Contains("unknown NVIDIA GPU target 'sm_91'"));
+  CHECK_THROWS_WITH(GpuTarget::parse("sm_"), Catch::Contains("sm_80, sm_86"));
+  CHECK_THROWS_WITH(GpuTarget::parse("sm_90:ptx70"), Catch::Contains("needs PTX ISA 7.8 to 8.5"));
+  CHECK_THROWS_WITH(GpuTarget::parse("sm_90:ptx"), Catch::Contains("the PTX ISA"));
+  CHECK_THROWS_WITH(GpuTarget::parse("gfx942:w32"), Catch::Contains("waves of 64 only"));
+  CHECK_THROWS_WITH(GpuTarget::parse("gfx942:fast"), Catch::Contains("wave size"));
+  CHECK_THROWS_WITH(GpuTarget::parse("radeon"), Catch::Contains("unknown GPU target 'radeon'"));
+  CHECK_THROWS_WITH(hci::jit::parse_gpu_targets("sm_90,gfx"), Catch::Contains("unknown GPU target 'gfx'"));
+}
+
+TEST_CASE("every op family and dtype assembles as PTX for sm_80 and sm_90", "[.ptx]") {
+  require_jit();
+  const std::string ptxas = require_tool("ptxas", "/usr/local/cuda/bin");
+  const GpuCode made = gpu_code_of_random_programs("sm_80,sm_90");
+  check_coverage(made.kernels);
+  CHECK(made.code.size() >= 2 * made.kernels.size());
+  const fs::path dir = scratch() / "ptx";
+  fs::create_directories(dir);
+  for (size_t i = 0; i < made.code.size(); ++i) {
+    const auto& [target, ptx] = made.code[i];
+    CHECK_THAT(ptx, Catch::Contains(".entry hci_kernel("));
+    CHECK_THAT(ptx, !Catch::Contains(".extern"));  // calls nothing outside the kernel
+    write_file(dir / hci::detail::format("{}_{}.ptx", GpuTarget::parse(target).cpu(), i), ptx);
+  }
+  for (const char* arch : {"sm_80", "sm_90"}) {
+    // Two assemblers at a time; each failure prints its file and ptxas's complaint.
+    std::string output;
+    const bool ok = run_command(hci::detail::format("cd '{}' && ls {}_*.ptx | xargs -P 2 -I % sh -c "
+                                                    "'\"{}\" -arch={} % -o %.cubin || echo \"failed: %\"'",
+                                                    dir.string(), arch, ptxas, arch),
+                                output);
+    INFO(output);
+    CHECK(ok);
+    CHECK(output.find("failed") == std::string::npos);
+  }
+  WARN(made.kernels.size() << " kernels compiled for the host; " << made.code.size()
+                           << " PTX modules assembled for sm_80 and sm_90");
+}
+
+TEST_CASE("every op family and dtype links as an AMDGPU code object for gfx90a and gfx942", "[.amdgpu]") {
+  require_jit();
+  const std::string linker = require_tool("ld.lld-19", "/usr/lib/llvm-19/bin");
+  const GpuCode made = gpu_code_of_random_programs("gfx90a,gfx942");
+  check_coverage(made.kernels);
+  CHECK(made.code.size() >= 2 * made.kernels.size());
+  const fs::path dir = scratch() / "amdgpu";
+  fs::create_directories(dir);
+  for (size_t i = 0; i < made.code.size(); ++i) {
+    const auto& [target, object] = made.code[i];
+    REQUIRE(object.substr(0, 4) ==
+            "\x7f"
+            "ELF");
+    write_file(dir / hci::detail::format("{}_{}.o", GpuTarget::parse(target).cpu(), i), object);
+  }
+  for (const char* gfx : {"gfx90a", "gfx942"}) {
+    std::string output;
+    const bool ok = run_command(hci::detail::format("cd '{}' && ls {}_*.o | xargs -P 2 -I % sh -c "
+                                                    "'\"{}\" -shared % -o %.hsaco || echo \"failed: %\"'",
+                                                    dir.string(), gfx, linker),
+                                output);
+    INFO(output);
+    CHECK(ok);
+    CHECK(output.find("failed") == std::string::npos);
+    // A code object for the processor, exporting the kernel and its descriptor.
+    for (const auto& file : fs::directory_iterator(dir))
+      if (file.path().filename().string().starts_with(gfx) && file.path().extension() == ".hsaco") {
+        const std::string code_object = read_file(file.path());
+        CHECK(code_object.find("hci_kernel.kd") != std::string::npos);
+        CHECK(code_object.find(hci::detail::format("amdgcn-amd-amdhsa--{}", gfx)) != std::string::npos);
+        break;
+      }
+  }
+  WARN(made.kernels.size() << " kernels compiled for the host; " << made.code.size()
+                           << " AMDGPU objects linked for gfx90a and gfx942");
+}
+
+TEST_CASE("HCI_JIT_TARGETS compiles GPU code for each kernel the host compiles", "[gpu]") {
+  require_jit();
+  hci::jit::set_cache_directory("");
+  hci::jit::set_gpu_targets(hci::jit::parse_gpu_targets("sm_90,gfx942"));
+  hci::jit::clear_memory_cache();
+  hci::jit::reset_stats();
+  const Tensor x = hci::arange(1000, hci::kFloat32);
+  const Tensor y = hci::tanh(x * 0.01f) + 1;
+  CHECK(y.to_vector<float>()[0] == 1.0f);
+  const hci::jit::Stats stats = hci::jit::stats();
+  hci::jit::set_gpu_targets({});
+  CHECK(stats.kernels_compiled >= 1);
+  CHECK(stats.gpu_compiled == 2 * stats.kernels_compiled);
+  CHECK(stats.gpu_failures == 0);
+}
+
+// Run by the test below in a child without LLVM: writes the GPU code the cache serves for the
+// multiply-add kernel to HCI_TEST_OUTPUT, or the error to HCI_TEST_OUTPUT.error.
+TEST_CASE("GPU code from the kernel cache, without LLVM", "[.gpu_cache_reader]") {
+  const std::string output = std::getenv("HCI_TEST_OUTPUT");
+  REQUIRE(!hci::jit::enabled());
+  try {
+    write_file(output, hci::jit::gpu_code(multiply_add_kernel().structure, GpuTarget::parse("sm_90")));
+  } catch (const hci::Error& e) {
+    write_file(output + ".error", e.what());
+  }
+}
+
+TEST_CASE("a kernel cache filled here serves GPU code to a process without LLVM", "[gpu]") {
+  require_jit();
+  const fs::path cache = scratch() / "cache", output = scratch() / "served.ptx";
+  auto run_reader = [&](const fs::path& cache_dir) {
+    const pid_t child = fork();
+    if (child == 0) {
+      setenv("HCI_LLVM_PATH", "/nonexistent/libLLVM.so", 1);
+      setenv("HCI_CACHE_DIR", cache_dir.c_str(), 1);
+      setenv("HCI_TEST_OUTPUT", output.c_str(), 1);
+      const std::string self = fs::read_symlink("/proc/self/exe").string();
+      execl(self.c_str(), self.c_str(), "[.gpu_cache_reader]", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  };
+  fs::create_directories(cache);
+  fs::permissions(cache, fs::perms::owner_all);
+  REQUIRE(run_reader(cache) == 0);  // an empty cache: no code, and the reason
+  CHECK_THAT(read_file(output.string() + ".error"), Catch::Contains("no LLVM to compile it"));
+  CHECK(!fs::exists(output));
+
+  hci::jit::set_cache_directory(cache.string());
+  const std::string ptx = hci::jit::gpu_code(multiply_add_kernel().structure, GpuTarget::parse("sm_90"));
+  hci::jit::set_cache_directory("");
+  fs::remove(output.string() + ".error");
+  REQUIRE(run_reader(cache) == 0);
+  CHECK(!fs::exists(output.string() + ".error"));
+  CHECK(read_file(output) == ptx);
+}
+
+}  // namespace
