@@ -194,8 +194,8 @@ TEST_CASE("HCI_JIT_DUMP writes the IR and assembly of each kernel compiled", "[.
   }
   const std::vector<std::string>& ir = by_suffix[".ll"];
   REQUIRE(!ir.empty());
-  for (const char* suffix :
-       {".s", ".sm_90-ptx78.ll", ".sm_90-ptx78.ptx", ".gfx942-w64.ll", ".gfx942-w64.s", ".gfx942-w64.o"}) {
+  for (const char* suffix : {".s", ".sm_90-ptx78.ll", ".sm_90-ptx78.ptx", ".gfx942-w64.ll", ".gfx942-w64.s",
+                             ".gfx942-w64.o", ".gfx942-w64.hsaco"}) {
     INFO(suffix);
     CHECK(by_suffix[suffix].size() == ir.size());
   }

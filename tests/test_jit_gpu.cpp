@@ -6,18 +6,22 @@
 #include "jit_support.hpp"
 
 #include <hci/hci.hpp>
+#include <hci/jit/amdgpu_linker.hpp>
 #include <hci/jit/emit_cpu.hpp>
 #include <hci/jit/kernel_values.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <elf.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -84,6 +88,65 @@ bool run_command(const std::string& command, std::string& output) {
   output.clear();
   while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
   return pclose(pipe) == 0;
+}
+
+// What a loader sees in a code object: its ELF identification and flags, its notes, and per
+// dynamic symbol its type, size and bytes, with a kernel descriptor's offset to its code (bytes
+// 16 to 23) replaced by the name of the symbol it reaches. Two linkers may lay a code object out
+// differently; loaded, their outputs must be the same.
+struct LoadedView {
+  std::string identity, notes;
+  std::map<std::string, std::string> symbols;
+  bool operator==(const LoadedView&) const = default;
+};
+LoadedView loaded_view(const std::string& elf) {
+  auto at = [&]<class T>(uint64_t offset, T) {
+    REQUIRE(offset + sizeof(T) <= elf.size());
+    T value;
+    std::memcpy(&value, elf.data() + offset, sizeof(T));
+    return value;
+  };
+  const auto header = at(0, Elf64_Ehdr{});
+  LoadedView view;
+  view.identity = elf.substr(0, EI_NIDENT) + std::to_string(header.e_flags) + " " + std::to_string(header.e_type);
+  std::vector<Elf64_Phdr> loads;
+  for (int i = 0; i < header.e_phnum; ++i) {
+    const auto p = at(header.e_phoff + i * sizeof(Elf64_Phdr), Elf64_Phdr{});
+    if (p.p_type == PT_LOAD) loads.push_back(p);
+    if (p.p_type == PT_NOTE) view.notes += elf.substr(p.p_offset, p.p_filesz);
+  }
+  auto memory = [&](uint64_t address, uint64_t size) {
+    for (const Elf64_Phdr& p : loads)
+      if (address >= p.p_vaddr && address + size <= p.p_vaddr + p.p_filesz)
+        return elf.substr(p.p_offset + (address - p.p_vaddr), size);
+    FAIL("no segment holds bytes " << address << " to " << address + size);
+    return std::string();
+  };
+  std::vector<Elf64_Shdr> sections;
+  for (int i = 0; i < header.e_shnum; ++i)
+    sections.push_back(at(header.e_shoff + i * sizeof(Elf64_Shdr), Elf64_Shdr{}));
+  std::map<uint64_t, std::string> names_by_address;
+  std::vector<std::pair<std::string, Elf64_Sym>> symbols;
+  for (const Elf64_Shdr& s : sections) {
+    if (s.sh_type != SHT_DYNSYM) continue;
+    const Elf64_Shdr& strings = sections.at(s.sh_link);
+    for (uint64_t k = 1; k < s.sh_size / sizeof(Elf64_Sym); ++k) {
+      const auto sym = at(s.sh_offset + k * sizeof(Elf64_Sym), Elf64_Sym{});
+      const std::string name = elf.c_str() + strings.sh_offset + sym.st_name;
+      symbols.emplace_back(name, sym);
+      names_by_address[sym.st_value] = name;
+    }
+  }
+  for (const auto& [name, sym] : symbols) {
+    std::string bytes = memory(sym.st_value, sym.st_size);
+    if (name.ends_with(".kd")) {
+      int64_t offset = 0;
+      std::memcpy(&offset, bytes.data() + 16, 8);
+      bytes.replace(16, 8, "->" + names_by_address[sym.st_value + uint64_t(offset)]);
+    }
+    view.symbols[name] = std::to_string(sym.st_info) + " " + std::to_string(sym.st_other) + " " + bytes;
+  }
+  return view;
 }
 
 constexpr int kPrograms = 160;
@@ -256,17 +319,40 @@ TEST_CASE("every op family and dtype links as an AMDGPU code object for gfx90a a
     INFO(output);
     CHECK(ok);
     CHECK(output.find("failed") == std::string::npos);
-    // A code object for the processor, exporting the kernel and its descriptor.
-    for (const auto& file : fs::directory_iterator(dir))
-      if (file.path().filename().string().starts_with(gfx) && file.path().extension() == ".hsaco") {
-        const std::string code_object = read_file(file.path());
-        CHECK(code_object.find("hci_kernel.kd") != std::string::npos);
-        CHECK(code_object.find(hci::detail::format("amdgcn-amd-amdhsa--{}", gfx)) != std::string::npos);
-        break;
-      }
+    // hci's linker makes what ld.lld makes, as a loader sees it: a code object for the processor
+    // exporting the kernel and its descriptor, which reaches the kernel's code.
+    int compared = 0;
+    for (const auto& file : fs::directory_iterator(dir)) {
+      const std::string name = file.path().filename().string();
+      if (!name.starts_with(gfx) || file.path().extension() != ".o") continue;
+      const std::string by_lld = read_file(file.path().string() + ".hsaco");
+      const std::string by_hci = hci::jit::link_amdgpu_code_object(read_file(file.path()));
+      INFO(name);
+      const LoadedView view = loaded_view(by_hci);
+      REQUIRE(view == loaded_view(by_lld));
+      CHECK(view.symbols.at("hci_kernel.kd").find("->hci_kernel") != std::string::npos);
+      CHECK(view.notes.find(hci::detail::format("amdgcn-amd-amdhsa--{}", gfx)) != std::string::npos);
+      ++compared;
+    }
+    CHECK(compared == int(made.code.size() / 2));
   }
   WARN(made.kernels.size() << " kernels compiled for the host; " << made.code.size()
                            << " AMDGPU objects linked for gfx90a and gfx942");
+}
+
+TEST_CASE("hci's AMDGPU linker refuses what it cannot link with a clear error", "[gpu]") {
+  require_jit();
+  const std::string object = hci::jit::gpu_code(multiply_add_kernel().structure, GpuTarget::parse("gfx942"));
+  CHECK_NOTHROW(hci::jit::link_amdgpu_code_object(object));
+  CHECK_THROWS_WITH(hci::jit::link_amdgpu_code_object("not an object"), Catch::Contains("truncated"));
+  CHECK_THROWS_WITH(hci::jit::link_amdgpu_code_object(std::string(64, '\0')),
+                    Catch::Contains("not a relocatable AMDGPU object"));
+  for (size_t size : {size_t(64), object.size() / 2, object.size() - 1}) {
+    INFO("truncated to " << size << " bytes");
+    CHECK_THROWS_AS(hci::jit::link_amdgpu_code_object(object.substr(0, size)), hci::Error);
+  }
+  const std::string linked = hci::jit::link_amdgpu_code_object(object);
+  CHECK_THROWS_WITH(hci::jit::link_amdgpu_code_object(linked), Catch::Contains("not a relocatable AMDGPU object"));
 }
 
 TEST_CASE("HCI_JIT_TARGETS compiles GPU code for each kernel the host compiles", "[gpu]") {

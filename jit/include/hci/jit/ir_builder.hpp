@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,26 @@ class IrBuilder {
     }
     declare(format("declare {} @{}({})", type, name, params));
     return def("call {} @{}({})", type, name, values);
+  }
+
+  // for (i = begin; i < end; i += step), i of the integer type `type`: body returns the step (it
+  // may add blocks).
+  void loop(const std::string& begin, const std::string& end,
+            const std::function<std::string(const std::string&)>& body, std::string_view type = "i64") {
+    // Counters live in memory until mem2reg makes them SSA, so loops need no phi bookkeeping.
+    const std::string counter = alloca_slot(type);
+    line(format("store {} {}, ptr {}", type, begin, counter));
+    const std::string head = label(), inside = label(), after = label();
+    line("br label %" + head);
+    start_block(head);
+    const std::string i = def("load {}, ptr {}", type, counter);
+    const std::string more = def("icmp slt {} {}, {}", type, i, end);
+    line(format("br i1 {}, label %{}, label %{}", more, inside, after));
+    start_block(inside);
+    const std::string step = body(i);
+    line(format("store {} {}, ptr {}", type, def("add {} {}, {}", type, i, step), counter));
+    line("br label %" + head);
+    start_block(after);
   }
 
   // The function `define <signature> { body }` followed by its declarations and `attributes`.

@@ -60,8 +60,9 @@ HCI_RUNTIME_DECL std::string status();
 // comma-separated list such as `sm_80,sm_90,gfx90a,gfx942` (see GpuTarget).
 HCI_RUNTIME_DECL std::vector<GpuTarget> gpu_targets();
 HCI_RUNTIME_DECL void set_gpu_targets(std::vector<GpuTarget> targets);
-// The GPU code of a kernel structure (PTX text, or an AMDGPU relocatable object): from the disk
-// cache, or compiled (which needs LLVM) and stored there. Throws hci::Error when neither can.
+// The GPU code of a kernel structure (PTX text, or an AMDGPU relocatable object, which
+// link_amdgpu_code_object makes a code object of): from the disk cache, or compiled (which needs
+// LLVM) and stored there. Throws hci::Error when neither can.
 HCI_RUNTIME_DECL std::string gpu_code(const KernelStructure& s, const GpuTarget& target);
 
 namespace detail {
@@ -79,11 +80,13 @@ HCI_END_NAMESPACE
 #if HCI_RUNTIME_DEFINITIONS
 
 #include <hci/cpu/interpreter.hpp>
+#include <hci/jit/amdgpu_linker.hpp>
 #include <hci/jit/cpu_compiler.hpp>
 #include <hci/jit/disk_cache.hpp>
 #include <hci/jit/emit_cpu.hpp>
 #include <hci/jit/emit_gpu.hpp>
 #include <hci/jit/gpu_compiler.hpp>
+#include <hci/jit/traced_kernel.hpp>
 #include <hci/precise_fp.hpp>
 
 #include <algorithm>
@@ -240,6 +243,7 @@ inline std::string make_gpu_code(const KernelStructure& structure, uint64_t hash
     } else {
       write_file(base + ".s", assembly);
       write_file(base + ".o", code);
+      write_file(base + ".hsaco", link_amdgpu_code_object(code));
     }
   }
   return code;
@@ -276,52 +280,67 @@ inline void compile_for_gpu_targets(const KernelStructure& structure, uint64_t h
   }
 }
 
-// Makes the kernel's code: from the disk cache when it holds it, else compiled (and stored).
-inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler) {
-  const auto begin = std::chrono::steady_clock::now();
-  const std::string name = "hci_kernel";
-  const int lanes = compiler.vector_bytes() / 4;
+// How one kernel's host code was made, for the statistics.
+struct HostCodeOutcome {
   bool failed = false, from_disk = false, stored = false;
-  std::string rejected;
-  try {
-    const std::string ir = emit_cpu_kernel(entry.structure, lanes, name);
-    const std::string dump_base = dump_path(hash);  // dumps want the assembly: they compile
-    const std::shared_ptr<DiskCache> cache = disk_cache();
-    const CacheKey key{"cpu", host_target(compiler), digest(ir), hash};
-    if (cache && dump_base.empty()) {
-      if (std::optional<std::string> object = cache->load(key, &rejected)) {
-        try {
-          entry.fn = reinterpret_cast<KernelFn>(compiler.load(*object, name));
-          from_disk = true;
-        } catch (const Error& e) {
-          rejected = e.what();
-        }
+  std::string rejected;  // why a disk cache entry was refused
+};
+
+// Host code for `ir` (defining @hci_kernel): from the disk cache when it holds it, else compiled
+// (and stored); with `dump_base`, the IR and assembly are written there (dumps always compile).
+inline KernelFn host_code(const std::string& ir, CpuCompiler& compiler, uint64_t hash, const std::string& dump_base,
+                          HostCodeOutcome& outcome) {
+  const std::string name = "hci_kernel";
+  const std::shared_ptr<DiskCache> cache = disk_cache();
+  const CacheKey key{"cpu", host_target(compiler), digest(ir), hash};
+  if (cache && dump_base.empty()) {
+    if (std::optional<std::string> object = cache->load(key, &outcome.rejected)) {
+      try {
+        const auto fn = reinterpret_cast<KernelFn>(compiler.load(*object, name));
+        outcome.from_disk = true;
+        return fn;
+      } catch (const Error& e) {
+        outcome.rejected = e.what();
       }
     }
-    if (!from_disk) {
-      std::string assembly;
-      const std::string object = compiler.object_code(ir, name, dump_base.empty() ? nullptr : &assembly);
-      entry.fn = reinterpret_cast<KernelFn>(compiler.load(object, name));
-      const LlvmApi& api = compiler.api();
-      stored =
-          cache && cache->store(key, object, hci::detail::format("LLVM {}.{}.{}", api.major, api.minor, api.patch));
-      if (!dump_base.empty()) {
-        write_file(dump_base + ".ll", ir);
-        write_file(dump_base + ".s", assembly);
-      }
-    }
-    compile_for_gpu_targets(entry.structure, hash, dump_base);
-  } catch (const Error& e) {
-    failed = true;
-    std::fprintf(stderr, "hci: the JIT could not compile a kernel (it runs on the interpreter): %s\n", e.what());
   }
+  std::string assembly;
+  const std::string object = compiler.object_code(ir, name, dump_base.empty() ? nullptr : &assembly);
+  const auto fn = reinterpret_cast<KernelFn>(compiler.load(object, name));
+  const LlvmApi& api = compiler.api();
+  outcome.stored =
+      cache && cache->store(key, object, hci::detail::format("LLVM {}.{}.{}", api.major, api.minor, api.patch));
+  if (!dump_base.empty()) {
+    write_file(dump_base + ".ll", ir);
+    write_file(dump_base + ".s", assembly);
+  }
+  return fn;
+}
+
+inline void count_host_code(const HostCodeOutcome& outcome, std::chrono::steady_clock::time_point begin) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   JitState& s = state();
   std::lock_guard lock(s.mutex);
   s.stats.compile_seconds += seconds;
-  ++(failed ? s.stats.compile_failures : from_disk ? s.stats.disk_hits : s.stats.kernels_compiled);
-  s.stats.disk_writes += stored;
-  s.stats.disk_rejects += !rejected.empty();
+  ++(outcome.failed ? s.stats.compile_failures : outcome.from_disk ? s.stats.disk_hits : s.stats.kernels_compiled);
+  s.stats.disk_writes += outcome.stored;
+  s.stats.disk_rejects += !outcome.rejected.empty();
+}
+
+// Makes the scheduled kernel's code (and, with HCI_JIT_TARGETS, its GPU code).
+inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler) {
+  const auto begin = std::chrono::steady_clock::now();
+  HostCodeOutcome outcome;
+  try {
+    const std::string ir = emit_cpu_kernel(entry.structure, compiler.vector_bytes() / 4, "hci_kernel");
+    const std::string dump_base = dump_path(hash);
+    entry.fn = host_code(ir, compiler, hash, dump_base, outcome);
+    compile_for_gpu_targets(entry.structure, hash, dump_base);
+  } catch (const Error& e) {
+    outcome.failed = true;
+    std::fprintf(stderr, "hci: the JIT could not compile a kernel (it runs on the interpreter): %s\n", e.what());
+  }
+  count_host_code(outcome, begin);
 }
 
 // The structure's dtypes must be the buffers' (they are, for kernels the runtime schedules).
@@ -363,8 +382,8 @@ inline KernelFn lookup(const Kernel& k, bool launch) {
 
 // Runs fn over [0, count) in `parts` ranges, each a multiple of `unit` long but the last, on the
 // pool (inline for one part: tiny kernels).
-inline void run_parts(KernelFn fn, const std::vector<int64_t>& params, int64_t count, int64_t unit, int parts,
-                      cpu::ThreadPool& pool) {
+inline int32_t run_parts(KernelFn fn, const std::vector<int64_t>& params, int64_t count, int64_t unit, int parts,
+                         cpu::ThreadPool& pool) {
   const int64_t units = (count + unit - 1) / unit;
   std::atomic<int32_t> status{0};
   auto run_part = [&](int part) {
@@ -376,7 +395,14 @@ inline void run_parts(KernelFn fn, const std::vector<int64_t>& params, int64_t c
     run_part(0);
   else
     pool.run(parts, run_part);
-  HCI_CHECK(status.load() == 0, "a compiled kernel failed with code {}", status.load());
+  return status.load();
+}
+
+// Runs a scheduled kernel's code as run_parts does: scheduled kernels never fail.
+inline void run_scheduled(KernelFn fn, const std::vector<int64_t>& params, int64_t count, int64_t unit, int parts,
+                          cpu::ThreadPool& pool) {
+  const int32_t status = run_parts(fn, params, count, unit, parts, pool);
+  HCI_CHECK(status == 0, "a compiled kernel failed with code {}", status);
 }
 
 static_assert(kReduceBlock == cpu::interp::kBlock && kAccumulators == cpu::interp::kLanes,
@@ -388,8 +414,8 @@ void run_with_scratch(const Kernel& compiled, KernelFn fn, int64_t items, int64_
                       cpu::ThreadPool& pool) {
   std::vector<int64_t> params = pack_params(compiled.params);
   params.push_back(int64_t(reinterpret_cast<uintptr_t>(values.data())));
-  run_parts(fn, params, items, 1, int(std::clamp<int64_t>(work / kBlock, 1, std::min<int64_t>(items, pool.size()))),
-            pool);
+  run_scheduled(fn, params, items, 1, int(std::clamp<int64_t>(work / kBlock, 1, std::min<int64_t>(items, pool.size()))),
+                pool);
 }
 
 // A reduction, as the interpreter's run_reduction_as. Over the last dims, the compiled kernel
@@ -493,6 +519,31 @@ HCI_RUNTIME_DEF std::string jit::gpu_code(const KernelStructure& s, const GpuTar
   return detail::make_gpu_code(s, s.hash(), target, "", from_disk);
 }
 
+HCI_RUNTIME_DEF bool jit::detail::traced_kernels_enabled() { return enabled(); }
+
+HCI_RUNTIME_DEF void* jit::detail::compile_traced_kernel(const std::string& ir) {
+  const auto begin = std::chrono::steady_clock::now();
+  HostCodeOutcome outcome;
+  KernelFn fn = nullptr;
+  try {
+    fn = host_code(ir, *CpuCompiler::instance(), 0, dump_path(0), outcome);
+  } catch (const Error& e) {
+    outcome.failed = true;
+    std::fprintf(stderr, "hci: the JIT could not compile a kernel (its lambda runs uncompiled): %s\n", e.what());
+  }
+  count_host_code(outcome, begin);
+  return reinterpret_cast<void*>(fn);
+}
+
+HCI_RUNTIME_DEF void jit::detail::run_traced_kernel(void* fn, const std::vector<int64_t>& params, int64_t n) {
+  cpu::ThreadPool& pool = *cpu::thread_pool();
+  const int parts = int(std::clamp<int64_t>((n + kBlock - 1) / kBlock, 1, pool.size()));
+  const int32_t status = run_parts(reinterpret_cast<KernelFn>(fn), params, n, kBlock, parts, pool);
+  HCI_CHECK(status == 0, "a kernel indexed a buffer outside its elements (status {})", status);
+  std::lock_guard lock(state().mutex);
+  ++state().stats.launches;
+}
+
 HCI_RUNTIME_DEF void* jit::detail::compiled_code(const Kernel& k) {
   return takes(k) ? reinterpret_cast<void*>(lookup(k, false)) : nullptr;
 }
@@ -516,14 +567,14 @@ HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& p
   if (k.structure.is_row_wise()) {  // one row per item, several rows per part
     const auto [rows, length] = cpu::interp::outputs_and_length(k);
     if (rows > 0 && length > 0)
-      run_parts(fn, pack_params(k.params), rows, 1,
-                int(std::clamp<int64_t>(rows * length / kBlock, 1, std::min<int64_t>(rows, pool.size()))), pool);
+      run_scheduled(fn, pack_params(k.params), rows, 1,
+                    int(std::clamp<int64_t>(rows * length / kBlock, 1, std::min<int64_t>(rows, pool.size()))), pool);
     return true;
   }
   const int64_t total = hci::detail::numel(k.params.sizes);
   if (total == 0) return true;
   const int64_t blocks = (total + kBlock - 1) / kBlock;
-  run_parts(fn, pack_params(k.params), total, kBlock, int(std::clamp<int64_t>(blocks, 1, pool.size())), pool);
+  run_scheduled(fn, pack_params(k.params), total, kBlock, int(std::clamp<int64_t>(blocks, 1, pool.size())), pool);
   return true;
 }
 

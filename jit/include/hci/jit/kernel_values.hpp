@@ -164,27 +164,6 @@ class KernelValues : protected IrBuilder {
     return def("select i1 {}, i64 {}, i64 {}", def("icmp slt i64 {}, {}", a, b), a, b);
   }
 
-  // -- loops ----------------------------------------------------------------------------------
-  // for (i = begin; i < end; i += step), i of the integer type `type`: body returns the step (it
-  // may add blocks).
-  void loop(const std::string& begin, const std::string& end,
-            const std::function<std::string(const std::string&)>& body, std::string_view type = "i64") {
-    // Counters live in memory until mem2reg makes them SSA, so loops need no phi bookkeeping.
-    const std::string counter = alloca_slot(type);
-    line(format("store {} {}, ptr {}", type, begin, counter));
-    const std::string head = label(), inside = label(), after = label();
-    line("br label %" + head);
-    start_block(head);
-    const std::string i = def("load {}, ptr {}", type, counter);
-    const std::string more = def("icmp slt {} {}, {}", type, i, end);
-    line(format("br i1 {}, label %{}, label %{}", more, inside, after));
-    start_block(inside);
-    const std::string step = body(i);
-    line(format("store {} {}, ptr {}", type, def("add {} {}, {}", type, i, step), counter));
-    line("br label %" + head);
-    start_block(after);
-  }
-
   // Every buffer contiguous or broadcast: the linear index is each buffer's position.
   Site linear_site(const std::string& i) {
     Site site(lanes_);

@@ -10,6 +10,7 @@
 #include <hci/jit/ir_builder.hpp>
 #include <hci/math/value.hpp>
 
+#include <concepts>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -96,6 +97,18 @@ class Sym {
   {
     return op("fdiv", a, b);
   }
+  // Integer division and remainder as C++'s (truncating), in a traced function returning an i32
+  // status: a zero divisor leaves it with status 2 rather than trap; INT_MIN / -1 wraps.
+  friend Sym operator/(const Sym& a, const Sym& b)
+    requires(!kFloat && !kMask)
+  {
+    return divide("sdiv", a, b);
+  }
+  friend Sym operator%(const Sym& a, const Sym& b)
+    requires(!kFloat && !kMask)
+  {
+    return divide("srem", a, b);
+  }
   friend Sym operator-(const Sym& a) {
     if constexpr (kFloat)
       return value(builder().def("fneg {} {}", type(), a.name_));
@@ -140,6 +153,32 @@ class Sym {
     return op("ashr", a, b);
   }
 
+  // With a plain value of exactly T on the other side (a portable kernel's `x * 2.0f`); other
+  // types must be converted first, so that traced and plain code compute alike.
+#define HCI_SYM_MIXED(op)                      \
+  template <class U>                           \
+    requires std::same_as<U, T>                \
+  friend auto operator op(const Sym& a, U b) { \
+    return a op Sym(b);                        \
+  }                                            \
+  template <class U>                           \
+    requires std::same_as<U, T>                \
+  friend auto operator op(U a, const Sym& b) { \
+    return Sym(a) op b;                        \
+  }
+  HCI_SYM_MIXED(+)
+  HCI_SYM_MIXED(-)
+  HCI_SYM_MIXED(*)
+  HCI_SYM_MIXED(/)
+  HCI_SYM_MIXED(%)
+  HCI_SYM_MIXED(==)
+  HCI_SYM_MIXED(!=)
+  HCI_SYM_MIXED(<)
+  HCI_SYM_MIXED(<=)
+  HCI_SYM_MIXED(>)
+  HCI_SYM_MIXED(>=)
+#undef HCI_SYM_MIXED
+
   // -- comparisons: ordered on floats (false with a NaN) except !=, as C++'s ----------------
   friend Sym<bool> operator==(const Sym& a, const Sym& b) { return compare(kFloat ? "oeq" : "eq", a, b); }
   friend Sym<bool> operator!=(const Sym& a, const Sym& b) { return compare(kFloat ? "une" : "ne", a, b); }
@@ -160,6 +199,22 @@ class Sym {
   static IrBuilder& builder() { return Trace::current().ir(); }
   static Sym op(std::string_view instruction, const Sym& a, const Sym& b) {
     return value(builder().def("{} {} {}, {}", instruction, type(), a.name_, b.name_));
+  }
+  static Sym divide(std::string_view instruction, const Sym& a, const Sym& b) {
+    IrBuilder& ir = builder();
+    const std::string ok = ir.label(), by_zero = ir.label();
+    ir.line(hci::detail::format("br i1 {}, label %{}, label %{}", (b == Sym(T(0))).ir(), by_zero, ok));
+    ir.start_block(by_zero);
+    ir.line("ret i32 2");
+    ir.start_block(ok);
+    const Sym<bool> minus_one = b == Sym(T(-1));
+    const Sym safe = choose(minus_one, Sym(T(1)), b);
+    const Sym wrapped = instruction == "sdiv" ? Sym(T(0)) - a : Sym(T(0));  // what -1 divides to
+    return choose(minus_one, wrapped, op(instruction, a, safe));
+  }
+  static Sym choose(const Sym<bool>& mask, const Sym& a, const Sym& b) {
+    return value(
+        builder().def("select {} {}, {} {}, {} {}", Sym<bool>::type(), mask.ir(), type(), a.ir(), type(), b.ir()));
   }
   static Sym<bool> compare(std::string_view cc, const Sym& a, const Sym& b) {
     return Sym<bool>::value(builder().def("{} {} {} {}, {}", kFloat ? "fcmp" : "icmp", cc, type(), a.name_, b.name_));
