@@ -4,6 +4,7 @@
 #include "reference.hpp"
 
 #include <hci/hci.hpp>
+#include <hci/launch.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -70,6 +71,33 @@ void BM_chain_reference(benchmark::State& state) {
     free_output(out, kN);
   }
   state.SetBytesProcessed(state.iterations() * kN * 20);
+}
+
+// A portable kernel (hci::launch) against the loop it stands for: y = a x + y in place.
+const auto saxpy_kernel = hci::kernel<hci::Buffer<float>, hci::Buffer<float>, float>(
+    [](auto i, auto x, auto y, auto a) { y.store(i, a * x.load(i) + y.load(i)); });
+
+void BM_kernel_saxpy_hci(benchmark::State& state) {
+  const hci::Tensor x = filled(1), y = filled(2);
+  hci::eval(x, y);
+  for (auto _ : state) {
+    hci::launch(saxpy_kernel, kN, x, y, 0.5f);
+    benchmark::DoNotOptimize(y.const_data_ptr<float>());
+  }
+  state.SetBytesProcessed(state.iterations() * kN * 12);
+}
+
+void BM_kernel_saxpy_reference(benchmark::State& state) {
+  const hci::Tensor x = filled(1), y = filled(2);
+  const float* px = x.const_data_ptr<float>();
+  float* py = y.data_ptr<float>();
+  for (auto _ : state) {
+    parallel(kN, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) py[i] = 0.5f * px[i] + py[i];
+    });
+    benchmark::DoNotOptimize(py);
+  }
+  state.SetBytesProcessed(state.iterations() * kN * 12);
 }
 
 void BM_sum_hci(benchmark::State& state) {
@@ -203,6 +231,8 @@ BENCHMARK(BM_chain_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_chain_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sum_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sum_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_kernel_saxpy_reference)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_kernel_saxpy_hci)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_tiny_add_hci)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_jit_compile_chain)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_jit_memory_hit)->Unit(benchmark::kMicrosecond);

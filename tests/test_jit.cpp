@@ -94,6 +94,10 @@ TEST_CASE("reductions and softmax compile with their producers fused and agree w
       {"mean over the outer dim of a fused producer",
        [&] { return (hci::exp(x.slice(0, 0, 100002).reshape({4762, 21}) * 0.001) * 3).mean({0}); }},
       {"int64 sum over the outer dim", [&] { return (m.to(hci::kInt64) * 3).sum({0}, true); }},
+      {"sum over a strided inner dim", [&] { return m.slice(1, 0, 14286, 3).sum({1}); }},
+      {"amax of every other element, fused", [&] { return hci::exp(x.slice(0, 0, 100003, 2) * 0.01).amax(); }},
+      {"int32 sum over a strided inner dim of a 3-d view",
+       [&] { return m.to(hci::kInt32).reshape({7, 2, 7143}).slice(2, 1, 7143, 5).sum({2}); }},
       {"softmax float32 of a fused producer", [&] { return (m.to(hci::kFloat32) * 0.5f).softmax(1); }},
       {"log_softmax float64", [&] { return n.reshape({1, 100003}).log_softmax(1); }},
   };
@@ -109,6 +113,37 @@ TEST_CASE("reductions and softmax compile with their producers fused and agree w
     hci::jit::set_enabled(true);
     CHECK(got == want);
   }
+}
+
+TEST_CASE("integer pow, fmod and remainder compile and fail as the interpreter does", "[jit]") {
+  require_jit();
+  // Bases and exponents around zero, wrapping products, negative exponents, -1 and INT64_MIN.
+  const Tensor a = hci::from_vector<int64_t>({-3, -2, -1, 0, 1, 2, 3, 7, INT64_MIN, 1000003, -999, 12}, {12});
+  const Tensor b = hci::from_vector<int64_t>({5, -1, -3, 0, -7, 63, 41, 3, -1, 4, 10, -5}, {12});
+  hci::eval(a, b);
+  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+      {"pow int64", [&] { return hci::pow(a, b); }},
+      {"pow int32, fused", [&] { return hci::pow(a.to(hci::kInt32) * 2, b.abs().to(hci::kInt32)); }},
+      {"fmod int64", [&] { return hci::fmod(a, hci::where(hci::eq(b, 0), hci::full({12}, 7, hci::kInt64), b)); }},
+      {"remainder int16", [&] { return (a.to(hci::kInt16) * 3) % (b.to(hci::kInt16) + 6); }},
+  };
+  for (const auto& [name, make] : cases) {
+    INFO(name);
+    hci::jit::reset_stats();
+    const std::vector<uint64_t> got = bits_of(make());
+    CHECK(hci::jit::stats().interpreted == 0);
+    hci::jit::set_enabled(false);
+    const std::vector<uint64_t> want = bits_of(make());
+    hci::jit::set_enabled(true);
+    CHECK(got == want);
+  }
+  for (bool compiled : {true, false}) {
+    INFO("compiled " << compiled);
+    hci::jit::set_enabled(compiled);
+    CHECK_THROWS_WITH(hci::fmod(a, b).to_vector<int64_t>(), Catch::Matchers::Contains("fmod: ZeroDivisionError"));
+    CHECK_THROWS_WITH((a % b).to_vector<int64_t>(), Catch::Matchers::Contains("remainder: ZeroDivisionError"));
+  }
+  hci::jit::set_enabled(true);
 }
 
 TEST_CASE("the JIT reports itself and can be switched off", "[jit]") {

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <hci/cpu/thread_pool.hpp>
+#include <hci/jit/emit_gpu.hpp>
 #include <hci/jit/symbolic.hpp>
 #include <hci/jit/traced_kernel.hpp>
 #include <hci/math.hpp>
@@ -92,7 +93,7 @@ class PlainBuffer {
 inline IrBuilder& traced_ir() { return Trace::current().ir(); }
 
 // A buffer seen by the traced lambda: its address and size are kernel parameters. Each access
-// checks its index first and leaves the kernel with status 1 when it is outside.
+// checks its index first and goes to the kernel's kOutOfBounds block when it is outside.
 template <class T>
 class TracedBuffer {
  public:
@@ -127,11 +128,9 @@ class TracedBuffer {
   std::string address(const I& index) const {
     const Sym<int64_t> i = as_index(index);
     IrBuilder& ir = traced_ir();
-    const std::string inside = ir.label(), outside = ir.label();
+    const std::string inside = ir.label();
     ir.line(hci::detail::format("br i1 {}, label %{}, label %{}", ir.def("icmp ult i64 {}, {}", i.ir(), size_), inside,
-                                outside));
-    ir.start_block(outside);
-    ir.line("ret i32 1");
+                                kOutOfBounds));
     ir.start_block(inside);
     return ir.def("getelementptr {}, ptr {}, i64 {}", ir_scalar<T>(), data_, i.ir());
   }
@@ -265,8 +264,10 @@ class PortableKernel {
     HCI_CHECK(!failed, "{}", error);
   }
 
-  // The kernel's IR, as launch compiles it.
-  std::string ir() const {
+  // The kernel's IR, as launch compiles it for the host (`i32 @hci_kernel(start, end, params)`,
+  // returning the failure's status), or for a GPU (a grid-stride loop, storing the status to an
+  // int32 whose address follows the arguments).
+  std::string ir(const jit::GpuTarget* gpu = nullptr) const {
     using namespace jit::detail;
     IrBuilder builder;
     Trace trace(builder, 1);
@@ -286,13 +287,40 @@ class PortableKernel {
     };
     // Arguments in order (a braced list sequences the parameter loads).
     const std::tuple<typename TracedArg<Params>::type...> args{traced_arg(static_cast<Params*>(nullptr))...};
-    builder.loop("%start", "%end", [&](const std::string& i) {
+    auto body = [&](const std::string& i) {
       std::apply([&](const auto&... a) { body_(Sym<int64_t>::value(i), a...); }, args);
-      return std::string("1");
+    };
+    if (!gpu) {
+      builder.loop("%start", "%end", [&](const std::string& i) {
+        body(i);
+        return std::string("1");
+      });
+      builder.line("ret i32 0");
+      for (auto [block, status] : {std::pair(kOutOfBounds, 1), std::pair(kDivisionByZero, 2)}) {
+        builder.start_block(std::string(block));
+        builder.line(hci::detail::format("ret i32 {}", status));
+      }
+      return builder.function("i32 @hci_kernel(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
+                              "attributes #0 = { nounwind \"no-builtins\" }\n");
+    }
+    const std::string status = param("ptr");
+    const auto [first, step] = grid_stride(builder);
+    builder.loop(first, "%end", [&](const std::string& i) {
+      body(i);
+      return step;
     });
-    builder.line("ret i32 0");
-    return builder.function("i32 @hci_kernel(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
-                            "attributes #0 = { nounwind \"no-builtins\" }\n");
+    builder.line("ret void");
+    for (auto [block, code] : {std::pair(kOutOfBounds, 1), std::pair(kDivisionByZero, 2)}) {
+      builder.start_block(std::string(block));
+      builder.line(hci::detail::format("store i32 {}, ptr {}", code, status));
+      builder.line("ret void");
+    }
+    return gpu_module(builder, *gpu, "hci_kernel");
+  }
+
+  // The kernel's code for a GPU (see jit::gpu_code): from the disk cache, or compiled.
+  std::string gpu_code(const jit::GpuTarget& target) const {
+    return jit::detail::compile_traced_gpu_kernel(ir(&target), target);
   }
 
  private:
@@ -345,7 +373,10 @@ class PortableKernel {
     static std::once_flag once;
     static void* fn = nullptr;
     if (!jit::detail::traced_kernels_enabled()) return nullptr;
-    std::call_once(once, [&] { fn = jit::detail::compile_traced_kernel(ir()); });
+    std::call_once(once, [&] {
+      fn = jit::detail::compile_traced_kernel(ir());
+      jit::detail::compile_traced_for_gpu_targets([&](const jit::GpuTarget& t) { return ir(&t); });
+    });
     return fn;
   }
 

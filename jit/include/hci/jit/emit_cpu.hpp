@@ -98,7 +98,7 @@ class CpuKernelEmitter : KernelValues {
         [&](const Site& site) { compute(site); });
   }
 
-  // A reduction (every input contiguous or broadcast), in the interpreter's order. The range
+  // A reduction (inputs strided only over one reduced dim), in the interpreter's order. The range
   // [start, end) counts items `output * blocks + block`: each reduces up to kReduceBlock elements
   // of its output into the accumulator lanes, combines them to one value and writes it to the
   // scratch array that follows the scalars among the parameters. The host combines the blocks
@@ -113,15 +113,12 @@ class CpuKernelEmitter : KernelValues {
       const std::string output = def("sdiv i64 {}, {}", item, blocks);
       const std::string block = def("sub i64 {}, {}", item, def("mul i64 {}, {}", output, blocks));
       const std::string skipped = def("mul i64 {}, {}", block, kReduceBlock);
-      const std::string begin = def("add i64 {}, {}", def("mul i64 {}, {}", output, length), skipped);
       const std::string left = def("sub i64 {}, {}", length, skipped);
       const std::string count = smaller(left, std::to_string(kReduceBlock));
       const std::string accumulators = start_accumulators(root.op, acc);
-      vectors(
-          begin, def("add i64 {}, {}", begin, count), [&](const std::string& i) { return linear_site(i); },
-          [&](const Site& site) {
-            accumulate(root.op, acc, accumulators, compute_values(site, s_.ops.size() - 1), site);
-          });
+      vectors(skipped, def("add i64 {}, {}", skipped, count), reduction_sites(output, length), [&](const Site& site) {
+        accumulate(root.op, acc, accumulators, compute_values(site, s_.ops.size() - 1), site);
+      });
       line(format("store {} {}, ptr {}", compute_ir(acc), combine_accumulators(root.op, acc, accumulators),
                   def("getelementptr {}, ptr {}, i64 {}", compute_ir(acc), scratch, item)));
       return std::string("1");
@@ -384,7 +381,9 @@ HCI_RUNTIME_DEF bool jit::cpu_kernel_supported(const KernelStructure& s) {
       return false;
   } else if (s.is_reduction()) {
     const bool by_rows = s.reduces_leading && s.rank == 2 && s.reduce_rank == 1;  // any strides
-    if (is_arg_reduction(root.op) || !reads_previous || (!by_rows && (s.reduces_leading || !inputs_linear())) ||
+    // Strided inputs are walked along one reduced dim (reduction_sites).
+    const bool walkable = inputs_linear() || s.reduce_rank == 1;
+    if (is_arg_reduction(root.op) || !reads_previous || (!by_rows && (s.reduces_leading || !walkable)) ||
         compute_type(s.ops[s.ops.size() - 2].dtype) != compute_type(root.in_dtype))
       return false;
   } else if (!is_elementwise(s.root())) {
@@ -395,7 +394,8 @@ HCI_RUNTIME_DEF bool jit::cpu_kernel_supported(const KernelStructure& s) {
     const KernelOp& op = s.ops[i];
     if (!detail::supported_op(op.op)) return false;
     const bool integer = compute_type(op.dtype) == ComputeType::Int64;
-    if (integer && (op.op == OpKind::Div || op.op == OpKind::Pow)) return false;
+    const bool remainder = op.op == OpKind::Fmod || op.op == OpKind::Remainder;
+    if ((integer && op.op == OpKind::Div) || (!integer && remainder)) return false;
   }
   return true;
 }

@@ -16,17 +16,31 @@
 #pragma once
 
 #include <hci/jit/gpu_target.hpp>
+#include <hci/jit/ir_builder.hpp>
 #include <hci/kernel.hpp>
 
 #include <string>
+#include <utility>
 
 HCI_BEGIN_NAMESPACE
 
 namespace jit {
 
-// The module text defining kernel `name` for `target`; the structures cpu_kernel_supported takes.
+// Whether emit_gpu_kernel handles this structure: what the host emitter does, less integer fmod
+// and remainder (whose division by zero has no way out of a GPU kernel yet).
+HCI_RUNTIME_DECL bool gpu_kernel_supported(const KernelStructure& s);
+// The module text defining kernel `name` for `target`, for a structure gpu_kernel_supported takes.
 HCI_RUNTIME_DECL std::string emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,
                                              const std::string& name);
+
+namespace detail {
+// This thread's first index of a grid-stride loop over [%start, %end), and the step (the
+// grid's thread count), as values of `fn`.
+HCI_RUNTIME_DECL std::pair<std::string, std::string> grid_stride(IrBuilder& fn);
+// The module of GPU kernel `name` whose body `fn` holds (parameters i64 %start, i64 %end, ptr
+// %p), with the definitions of the @hci.simt.* functions for the target.
+HCI_RUNTIME_DECL std::string gpu_module(const IrBuilder& fn, const GpuTarget& target, const std::string& name);
+}  // namespace detail
 
 }  // namespace jit
 
@@ -108,12 +122,8 @@ class GpuKernelEmitter : KernelValues {
   std::string module(const std::string& name) {
     start_block("entry");
     read_params();
-    // This thread's place in the grid, and the grid's size, in threads.
-    const std::string block = def("zext i32 {} to i64", simt("block_index"));
-    const std::string size = def("zext i32 {} to i64", simt("block_size"));
-    thread_ =
-        def("add i64 {}, {}", def("mul i64 {}, {}", block, size), def("zext i32 {} to i64", simt("thread_index")));
-    threads_ = def("mul i64 {}, {}", def("zext i32 {} to i64", simt("block_count")), size);
+    // This thread's first index, and the grid's size, in threads.
+    std::tie(first_, threads_) = grid_stride(*this);
     bool any_strided = false;
     for (Layout l : s_.layouts) any_strided = any_strided || l == Layout::Strided;
     if (s_.is_row_wise())
@@ -123,23 +133,14 @@ class GpuKernelEmitter : KernelValues {
     else if (s_.is_reduction())
       emit_reduction();
     else if (!any_strided || s_.rank == 0)
-      loop(def("add i64 %start, {}", thread_), "%end", [&](const std::string& i) {
+      loop(first_, "%end", [&](const std::string& i) {
         compute(linear_site(i));
         return threads_;
       });
     else
       emit_strided();
     line("ret void");
-    const bool nvidia = target_.vendor == GpuTarget::Vendor::Nvidia;
-    std::string tail = format("attributes #0 = {{ nounwind \"no-builtins\" {}}}\n",
-                              nvidia ? "" : format("\"amdgpu-flat-work-group-size\"=\"1,{}\" ", kGpuBlockSize));
-    if (!nvidia)
-      tail += format("!llvm.module.flags = !{{!0}}\n!0 = !{{i32 1, !\"amdhsa_code_object_version\", i32 {}}}\n",
-                     kAmdCodeObjectVersion * 100);
-    return function(format("{} void @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
-                           nvidia ? "ptx_kernel" : "amdgpu_kernel", name),
-                    tail) +
-           "\n" + simt_definitions(target_);
+    return gpu_module(*this, target_, name);
   }
 
  private:
@@ -157,7 +158,7 @@ class GpuKernelEmitter : KernelValues {
       std::vector<std::string> sizes(sizes_.size());
       for (size_t d = 0; d < sizes.size(); ++d) sizes[d] = index(sizes_[d]);
       loop(
-          index(def("add i64 %start, {}", thread_)), index("%end"),
+          index(first_), index("%end"),
           [&](const std::string& i) {
             // The element's index in each dim, innermost first.
             std::vector<std::string> at(sizes.size());
@@ -188,7 +189,8 @@ class GpuKernelEmitter : KernelValues {
   // `lane` of item's group takes elements lane, lane + 8, ... of the item's range.
   // `body(item, lane)` runs for each; the range is [start, end) of items.
   void groups_of_eight(const std::function<void(const std::string&, const std::string&)>& body) {
-    const std::string first = def("add i64 {}, {}", def("mul i64 %start, {}", kAccumulators), thread_);
+    const std::string first =
+        def("add i64 {}, {}", def("mul i64 %start, {}", kAccumulators), def("sub i64 {}, %start", first_));
     loop(first, def("mul i64 %end, {}", kAccumulators), [&](const std::string& t) {
       body(def("lshr i64 {}, 3", t), def("and i64 {}, 7", t));
       return threads_;
@@ -254,11 +256,11 @@ class GpuKernelEmitter : KernelValues {
       const std::string output = def("sdiv i64 {}, {}", item, blocks);
       const std::string block = def("sub i64 {}, {}", item, def("mul i64 {}, {}", output, blocks));
       const std::string skipped = def("mul i64 {}, {}", block, kReduceBlock);
-      const std::string begin = def("add i64 {}, {}", def("mul i64 {}, {}", output, length), skipped);
       const std::string count = smaller(def("sub i64 {}, {}", length, skipped), std::to_string(kReduceBlock));
       const std::string slot = accumulator(root.op, acc);
-      lane_elements(begin, def("add i64 {}, {}", begin, count), lane, [&](const std::string& j) {
-        accumulate(root.op, acc, slot, compute_values(linear_site(j), s_.ops.size() - 1));
+      const auto site = reduction_sites(output, length);
+      lane_elements(skipped, def("add i64 {}, {}", skipped, count), lane, [&](const std::string& k) {
+        accumulate(root.op, acc, slot, compute_values(site(k), s_.ops.size() - 1));
       });
       const std::string value = group_tree(root.op, acc, def("load {}, ptr {}", compute_ir(acc), slot), false);
       if_true(def("icmp eq i64 {}, 0", lane), [&] {
@@ -278,7 +280,7 @@ class GpuKernelEmitter : KernelValues {
     const ComputeType acc = compute_type(root.in_dtype);
     const std::string t = std::string(compute_ir(acc));
     const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
-    loop(def("add i64 %start, {}", thread_), "%end", [&](const std::string& column) {
+    loop(first_, "%end", [&](const std::string& column) {
       auto value_at = [&](const std::string& row) {
         Site at(1);
         for (size_t b = 0; b < s_.layouts.size(); ++b)
@@ -368,14 +370,43 @@ class GpuKernelEmitter : KernelValues {
   }
 
   const GpuTarget& target_;
-  std::string thread_, threads_;  // this thread's index in the grid; the grid's size
+  std::string first_, threads_;  // %start plus this thread's index in the grid; the grid's size
 };
 
 }  // namespace jit::detail
 
+HCI_RUNTIME_DEF std::pair<std::string, std::string> jit::detail::grid_stride(IrBuilder& fn) {
+  auto read = [&](std::string_view name) {
+    return fn.def("zext i32 {} to i64", fn.def("call i32 @hci.simt.{}()", name));
+  };
+  const std::string block = read("block_index"), size = read("block_size");
+  const std::string thread = fn.def("add i64 {}, {}", fn.def("mul i64 {}, {}", block, size), read("thread_index"));
+  return {fn.def("add i64 %start, {}", thread), fn.def("mul i64 {}, {}", read("block_count"), size)};
+}
+
+HCI_RUNTIME_DEF std::string jit::detail::gpu_module(const IrBuilder& fn, const GpuTarget& target,
+                                                    const std::string& name) {
+  const bool nvidia = target.vendor == GpuTarget::Vendor::Nvidia;
+  std::string tail = format("attributes #0 = {{ nounwind \"no-builtins\" {}}}\n",
+                            nvidia ? "" : format("\"amdgpu-flat-work-group-size\"=\"1,{}\" ", kGpuBlockSize));
+  if (!nvidia)
+    tail += format("!llvm.module.flags = !{{!0}}\n!0 = !{{i32 1, !\"amdhsa_code_object_version\", i32 {}}}\n",
+                   kAmdCodeObjectVersion * 100);
+  return fn.function(format("{} void @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
+                            nvidia ? "ptx_kernel" : "amdgpu_kernel", name),
+                     tail) +
+         "\n" + simt_definitions(target);
+}
+
+HCI_RUNTIME_DEF bool jit::gpu_kernel_supported(const KernelStructure& s) {
+  for (const KernelOp& op : s.ops)
+    if (op.op == OpKind::Fmod || op.op == OpKind::Remainder) return false;  // integers only, on the host
+  return cpu_kernel_supported(s);
+}
+
 HCI_RUNTIME_DEF std::string jit::emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,
                                                  const std::string& name) {
-  HCI_CHECK(cpu_kernel_supported(s), "the GPU kernel emitter does not handle this kernel ({})", op_name(s.root()));
+  HCI_CHECK(gpu_kernel_supported(s), "the GPU kernel emitter does not handle this kernel ({})", op_name(s.root()));
   return detail::GpuKernelEmitter(s, target).module(name);
 }
 

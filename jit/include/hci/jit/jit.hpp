@@ -214,10 +214,9 @@ inline std::string host_target(const CpuCompiler& compiler) {
 
 // GPU code for `target`: from the disk cache (any LLVM's: the key is the IR and the target), else
 // compiled and stored. With `dump_base`, the IR and code are written there too.
-inline std::string make_gpu_code(const KernelStructure& structure, uint64_t hash, const GpuTarget& target,
-                                 const std::string& dump_base, bool& from_disk) {
+inline std::string gpu_code_of_ir(const std::string& ir, uint64_t hash, const GpuTarget& target,
+                                  const std::string& dump_base, bool& from_disk) {
   const std::string name = "hci_kernel";
-  const std::string ir = emit_gpu_kernel(structure, target, name);
   const std::shared_ptr<DiskCache> cache = disk_cache();
   const CacheKey key{target.code_kind(), target.name(), digest(ir), hash};
   std::string rejected;
@@ -249,6 +248,11 @@ inline std::string make_gpu_code(const KernelStructure& structure, uint64_t hash
   return code;
 }
 
+inline std::string make_gpu_code(const KernelStructure& structure, uint64_t hash, const GpuTarget& target,
+                                 const std::string& dump_base, bool& from_disk) {
+  return gpu_code_of_ir(emit_gpu_kernel(structure, target, "hci_kernel"), hash, target, dump_base, from_disk);
+}
+
 inline std::vector<GpuTarget> chosen_gpu_targets() {
   JitState& s = state();
   std::lock_guard lock(s.mutex);
@@ -263,13 +267,14 @@ inline std::vector<GpuTarget> chosen_gpu_targets() {
   return *s.gpu_targets;
 }
 
-// HCI_JIT_TARGETS: GPU code for each target as well; a failure is reported, counted and
-// otherwise ignored (the host code runs regardless).
-inline void compile_for_gpu_targets(const KernelStructure& structure, uint64_t hash, const std::string& dump_base) {
+// HCI_JIT_TARGETS: GPU code for each target as well, from `ir_for(target)`; a failure is
+// reported, counted and otherwise ignored (the host code runs regardless).
+inline void compile_for_gpu_targets(const std::function<std::string(const GpuTarget&)>& ir_for, uint64_t hash,
+                                    const std::string& dump_base) {
   for (const GpuTarget& target : chosen_gpu_targets()) {
     bool from_disk = false, failed = false;
     try {
-      make_gpu_code(structure, hash, target, dump_base, from_disk);
+      gpu_code_of_ir(ir_for(target), hash, target, dump_base, from_disk);
     } catch (const Error& e) {
       failed = true;
       std::fprintf(stderr, "hci: the JIT could not compile a kernel for %s: %s\n", target.name().c_str(), e.what());
@@ -335,7 +340,10 @@ inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler)
     const std::string ir = emit_cpu_kernel(entry.structure, compiler.vector_bytes() / 4, "hci_kernel");
     const std::string dump_base = dump_path(hash);
     entry.fn = host_code(ir, compiler, hash, dump_base, outcome);
-    compile_for_gpu_targets(entry.structure, hash, dump_base);
+    if (gpu_kernel_supported(entry.structure))
+      compile_for_gpu_targets(
+          [&](const GpuTarget& target) { return emit_gpu_kernel(entry.structure, target, "hci_kernel"); }, hash,
+          dump_base);
   } catch (const Error& e) {
     outcome.failed = true;
     std::fprintf(stderr, "hci: the JIT could not compile a kernel (it runs on the interpreter): %s\n", e.what());
@@ -398,10 +406,12 @@ inline int32_t run_parts(KernelFn fn, const std::vector<int64_t>& params, int64_
   return status.load();
 }
 
-// Runs a scheduled kernel's code as run_parts does: scheduled kernels never fail.
+// Runs a scheduled kernel's code as run_parts does; a failure is the interpreter's error.
 inline void run_scheduled(KernelFn fn, const std::vector<int64_t>& params, int64_t count, int64_t unit, int parts,
                           cpu::ThreadPool& pool) {
   const int32_t status = run_parts(fn, params, count, unit, parts, pool);
+  HCI_CHECK(status != kIntegerFmodByZero, "fmod: ZeroDivisionError (an integer divided by zero)");
+  HCI_CHECK(status != kIntegerRemainderByZero, "remainder: ZeroDivisionError (an integer divided by zero)");
   HCI_CHECK(status == 0, "a compiled kernel failed with code {}", status);
 }
 
@@ -533,6 +543,16 @@ HCI_RUNTIME_DEF void* jit::detail::compile_traced_kernel(const std::string& ir) 
   }
   count_host_code(outcome, begin);
   return reinterpret_cast<void*>(fn);
+}
+
+HCI_RUNTIME_DEF std::string jit::detail::compile_traced_gpu_kernel(const std::string& ir, const GpuTarget& target) {
+  bool from_disk = false;
+  return gpu_code_of_ir(ir, 0, target, "", from_disk);
+}
+
+HCI_RUNTIME_DEF void jit::detail::compile_traced_for_gpu_targets(
+    const std::function<std::string(const GpuTarget&)>& ir_for) {
+  compile_for_gpu_targets(ir_for, 0, dump_path(0));
 }
 
 HCI_RUNTIME_DEF void jit::detail::run_traced_kernel(void* fn, const std::vector<int64_t>& params, int64_t n) {

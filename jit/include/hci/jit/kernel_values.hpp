@@ -22,6 +22,10 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit::detail {
 
+// Statuses a host kernel returns (0: done): an integer fmod or remainder by zero.
+inline constexpr int kIntegerFmodByZero = 3;
+inline constexpr int kIntegerRemainderByZero = 4;
+
 // A reduction combines its blocks' elements in kAccumulators lanes over blocks of kReduceBlock
 // elements, as the interpreter does (cpu::interp::kLanes and kBlock).
 inline constexpr int kAccumulators = 8;
@@ -74,7 +78,9 @@ inline bool supported_op(OpKind op) {
     case OpKind::Silu:
     case OpKind::Gelu:
     case OpKind::Erf: return true;
-    case OpKind::Pow: return true;  // floats only; see cpu_kernel_supported
+    case OpKind::Pow: return true;
+    case OpKind::Fmod:
+    case OpKind::Remainder: return true;  // integers only; see cpu_kernel_supported
     default: return false;
   }
 }
@@ -170,6 +176,44 @@ class KernelValues : protected IrBuilder {
     for (size_t b = 0; b < s_.layouts.size(); ++b)
       site.first.push_back(s_.layouts[b] == Layout::Broadcast ? offsets_[b] : def("add i64 {}, {}", offsets_[b], i));
     return site;
+  }
+
+  // The site of reduced element k of `output` (of `length` elements each), by buffer: a broadcast
+  // one at its offset; a strided one (reductions over one dim) at its offset, plus the output's
+  // index in the outer dims times their strides, plus k times the last stride; any other at
+  // linear position output * length + k.
+  std::function<Site(const std::string&)> reduction_sites(const std::string& output, const std::string& length) {
+    std::vector<std::string> base(s_.layouts.size());
+    std::vector<size_t> strided;
+    for (size_t b = 0; b < s_.layouts.size(); ++b) {
+      if (s_.layouts[b] == Layout::Strided)
+        strided.push_back(b);
+      else if (s_.layouts[b] == Layout::Broadcast)
+        base[b] = offsets_[b];
+      else
+        base[b] = def("add i64 {}, {}", offsets_[b], def("mul i64 {}, {}", output, length));
+    }
+    if (!strided.empty()) {
+      for (size_t b : strided) base[b] = offsets_[b];
+      std::string rest = output;
+      for (int d = s_.rank - 2; d >= 0; --d) {
+        const std::string index = d == 0 ? rest : def("srem i64 {}, {}", rest, sizes_[size_t(d)]);
+        if (d > 0) rest = def("sdiv i64 {}, {}", rest, sizes_[size_t(d)]);
+        for (size_t b : strided)
+          base[b] = def("add i64 {}, {}", base[b], def("mul i64 {}, {}", index, strides_[b][size_t(d)]));
+      }
+    }
+    return [this, base](const std::string& k) {
+      Site site(lanes_);
+      for (size_t b = 0; b < s_.layouts.size(); ++b) {
+        const Layout l = s_.layouts[b];
+        site.first.push_back(l == Layout::Broadcast ? base[b]
+                             : l == Layout::Strided ? def("add i64 {}, {}", base[b],
+                                                          def("mul i64 {}, {}", k, strides_[b][size_t(s_.rank - 1)]))
+                                                    : def("add i64 {}, {}", base[b], k));
+      }
+      return site;
+    };
   }
 
   // The number of elements each output reduces (each row of a row-wise op): the trailing dims.
@@ -481,7 +525,11 @@ class KernelValues : protected IrBuilder {
       case OpKind::Sub: return def("{} {} {}, {}", integer ? "sub" : "fsub", t, a, b);
       case OpKind::Mul: return def("{} {} {}, {}", integer ? "mul" : "fmul", t, a, b);
       case OpKind::Div: return def("fdiv {} {}, {}", t, a, b);
-      case OpKind::Pow: return traced(c, lanes, args, [](const auto& x, const auto& y) { return math::pow(x, y); });
+      case OpKind::Pow:
+        if (integer) return integer_pow(a, b, lanes);
+        return traced(c, lanes, args, [](const auto& x, const auto& y) { return math::pow(x, y); });
+      case OpKind::Fmod:
+      case OpKind::Remainder: return integer_remainder(op.op, a, b, lanes);
       case OpKind::Maximum:
       case OpKind::Minimum: {
         const bool max = op.op == OpKind::Maximum;
@@ -498,6 +546,65 @@ class KernelValues : protected IrBuilder {
       default: break;
     }
     hci::detail::throw_error("the CPU JIT cannot emit {}", op_name(op.op));
+  }
+
+  // base^exponent on int64 as the interpreter's integer_pow: squaring, wrapping around in two's
+  // complement, over the exponent's 64 bits; a negative exponent gives 0 unless the base is 1 or -1.
+  std::string integer_pow(const std::string& base, const std::string& exponent, int lanes) {
+    const std::string t = vec("i64", lanes);
+    auto splat64 = [&](int64_t v) { return splat_constant("i64", std::to_string(v), lanes); };
+    const std::string result = alloca_slot(t), power = alloca_slot(t), bits = alloca_slot(t);
+    line(format("store {} {}, ptr {}", t, splat64(1), result));
+    line(format("store {} {}, ptr {}", t, base, power));
+    line(format("store {} {}, ptr {}", t, exponent, bits));
+    loop("0", "64", [&](const std::string&) {
+      const std::string r = def("load {}, ptr {}", t, result), p = def("load {}, ptr {}", t, power);
+      const std::string e = def("load {}, ptr {}", t, bits);
+      const std::string odd = def("icmp ne {} {}, zeroinitializer", t, def("and {} {}, {}", t, e, splat64(1)));
+      line(format("store {} {}, ptr {}", t, select(odd, def("mul {} {}, {}", t, r, p), r, t, lanes), result));
+      line(format("store {} {}, ptr {}", t, def("mul {} {}, {}", t, p, p), power));
+      line(format("store {} {}, ptr {}", t, def("lshr {} {}, {}", t, e, splat64(1)), bits));
+      return std::string("1");
+    });
+    const std::string positive = def("load {}, ptr {}", t, result);
+    // Negative exponents: 1 for base 1; for base -1, 1 or -1 as the exponent is even or odd.
+    const std::string even = def("icmp eq {} {}, zeroinitializer", t, def("and {} {}, {}", t, exponent, splat64(1)));
+    std::string negative = select(def("icmp eq {} {}, {}", t, base, splat64(-1)),
+                                  select(even, splat64(1), splat64(-1), t, lanes), "zeroinitializer", t, lanes);
+    negative = select(def("icmp eq {} {}, {}", t, base, splat64(1)), splat64(1), negative, t, lanes);
+    return select(def("icmp slt {} {}, zeroinitializer", t, exponent), negative, positive, t, lanes);
+  }
+
+  // fmod (the dividend's sign) and remainder (the divisor's) on int64, as the interpreter's: a
+  // zero divisor in an active lane ends the kernel with status kIntegerFmodByZero (or
+  // kIntegerRemainderByZero); -1 divides everything (INT64_MIN % -1 would trap).
+  std::string integer_remainder(OpKind op, const std::string& a, const std::string& b, int lanes) {
+    const std::string t = vec("i64", lanes);
+    std::string zero = def("icmp eq {} {}, zeroinitializer", t, b);
+    if (!active_mask_.empty()) zero = def("and {} {}, {}", vec("i1", lanes), zero, active_mask_);
+    if (lanes > 1) {
+      const std::string name = format("llvm.vector.reduce.or.v{}i1", lanes);
+      declare(format("declare i1 @{}({})", name, vec("i1", lanes)));
+      zero = def("call i1 @{}({} {})", name, vec("i1", lanes), zero);
+    }
+    const std::string fail = label(), ok = label();
+    line(format("br i1 {}, label %{}, label %{}", zero, fail, ok));
+    start_block(fail);
+    line(format("ret i32 {}", op == OpKind::Fmod ? kIntegerFmodByZero : kIntegerRemainderByZero));
+    start_block(ok);
+    const std::string one = splat_constant("i64", "1", lanes);
+    const std::string trivial = def("or {} {}, {}", vec("i1", lanes), def("icmp eq {} {}, zeroinitializer", t, b),
+                                    def("icmp eq {} {}, {}", t, b, splat_constant("i64", "-1", lanes)));
+    std::string r =
+        select(trivial, "zeroinitializer", def("srem {} {}, {}", t, a, select(trivial, one, b, t, lanes)), t, lanes);
+    if (op == OpKind::Remainder) {  // moved to the divisor's sign
+      const std::string differ = def("xor {} {}, {}", vec("i1", lanes), def("icmp slt {} {}, zeroinitializer", t, r),
+                                     def("icmp slt {} {}, zeroinitializer", t, b));
+      const std::string move =
+          def("and {} {}, {}", vec("i1", lanes), differ, def("icmp ne {} {}, zeroinitializer", t, r));
+      r = select(move, def("add {} {}, {}", t, r, b), r, t, lanes);
+    }
+    return r;
   }
 
   // A function of the math library, traced on symbolic values of the float compute type c.
@@ -520,6 +627,7 @@ class KernelValues : protected IrBuilder {
 
   // The first `count` ops at the site: the last one's value.
   std::string compute_values(const Site& site, size_t count) {
+    active_mask_ = site.mask;
     std::vector<std::string> values(count);
     const int lanes = site.lanes;
     for (size_t i = 0; i < count; ++i) {
@@ -554,6 +662,7 @@ class KernelValues : protected IrBuilder {
   std::vector<std::string> sizes_, data_, offsets_;
   std::vector<std::vector<std::string>> strides_;
   int scalars_base_ = 0;
+  std::string active_mask_;  // of the site being computed: empty when every lane is active
 };
 
 }  // namespace jit::detail

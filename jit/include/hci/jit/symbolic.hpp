@@ -20,6 +20,11 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit::detail {
 
+// Where traced portable kernels go when they fail, blocks their wrapper defines: an index
+// outside a buffer (status 1) and an integer division by zero (status 2).
+inline constexpr std::string_view kOutOfBounds = "hci.out_of_bounds";
+inline constexpr std::string_view kDivisionByZero = "hci.division_by_zero";
+
 // The function being traced into, and how many lanes each value has.
 class Trace {
  public:
@@ -97,8 +102,8 @@ class Sym {
   {
     return op("fdiv", a, b);
   }
-  // Integer division and remainder as C++'s (truncating), in a traced function returning an i32
-  // status: a zero divisor leaves it with status 2 rather than trap; INT_MIN / -1 wraps.
+  // Integer division and remainder as C++'s (truncating), in a traced function that defines the
+  // block kDivisionByZero: a zero divisor goes there rather than trap; INT_MIN / -1 wraps.
   friend Sym operator/(const Sym& a, const Sym& b)
     requires(!kFloat && !kMask)
   {
@@ -202,10 +207,8 @@ class Sym {
   }
   static Sym divide(std::string_view instruction, const Sym& a, const Sym& b) {
     IrBuilder& ir = builder();
-    const std::string ok = ir.label(), by_zero = ir.label();
-    ir.line(hci::detail::format("br i1 {}, label %{}, label %{}", (b == Sym(T(0))).ir(), by_zero, ok));
-    ir.start_block(by_zero);
-    ir.line("ret i32 2");
+    const std::string ok = ir.label();
+    ir.line(hci::detail::format("br i1 {}, label %{}, label %{}", (b == Sym(T(0))).ir(), kDivisionByZero, ok));
     ir.start_block(ok);
     const Sym<bool> minus_one = b == Sym(T(-1));
     const Sym safe = choose(minus_one, Sym(T(1)), b);
