@@ -231,7 +231,7 @@ class PortableKernel {
   template <class... Args>
   void reference(int64_t n, Args&&... args) const {
     check_launch(n, args...);
-    auto views = plain_views(std::index_sequence_for<Params...>(), args...);
+    auto views = plain_views(args...);
     for (int64_t i = 0; i < n; ++i) std::apply([&](const auto&... v) { body_(i, v...); }, views);
   }
 
@@ -247,7 +247,7 @@ class PortableKernel {
       jit::detail::run_traced_kernel(fn, params, n);
       return;
     }
-    auto views = plain_views(std::index_sequence_for<Params...>(), args...);
+    auto views = plain_views(args...);
     std::atomic<bool> failed{false};
     std::string error;
     std::mutex error_mutex;
@@ -353,8 +353,8 @@ class PortableKernel {
     else
       return arg;
   }
-  template <size_t... K, class... Args>
-  static auto plain_views(std::index_sequence<K...>, const Args&... args) {
+  template <class... Args>
+  static auto plain_views(const Args&... args) {
     return std::tuple<typename jit::detail::PlainArg<Params>::type...>{plain_view<Params>(args)...};
   }
   template <class P, class A>

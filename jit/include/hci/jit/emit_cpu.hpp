@@ -46,18 +46,13 @@ class CpuKernelEmitter : KernelValues {
   std::string module(const std::string& name) {
     start_block("entry");
     read_params();
-    bool any_strided = false;
-    for (Layout l : s_.layouts) any_strided = any_strided || l == Layout::Strided;
-    if (s_.is_row_wise())
-      emit_softmax();
-    else if (s_.reduces_leading)
-      emit_reduction_by_rows();
-    else if (s_.is_reduction())
-      emit_reduction();
-    else if (!any_strided || s_.rank == 0)
-      emit_linear();
-    else
-      emit_rows();
+    switch (walk()) {
+      case Walk::Rows: emit_softmax(); break;
+      case Walk::OuterReduction: emit_reduction_by_rows(); break;
+      case Walk::Reduction: emit_reduction(); break;
+      case Walk::Linear: emit_linear(); break;
+      case Walk::Strided: emit_rows(); break;
+    }
     line("ret i32 0");
     // no-builtins: LLVM must not turn loops into calls (memset, memcpy); nothing is linked in.
     return function(format("i32 @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0", name),

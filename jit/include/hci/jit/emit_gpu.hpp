@@ -124,21 +124,18 @@ class GpuKernelEmitter : KernelValues {
     read_params();
     // This thread's first index, and the grid's size, in threads.
     std::tie(first_, threads_) = grid_stride(*this);
-    bool any_strided = false;
-    for (Layout l : s_.layouts) any_strided = any_strided || l == Layout::Strided;
-    if (s_.is_row_wise())
-      emit_softmax();
-    else if (s_.reduces_leading)
-      emit_reduction_by_rows();
-    else if (s_.is_reduction())
-      emit_reduction();
-    else if (!any_strided || s_.rank == 0)
-      loop(first_, "%end", [&](const std::string& i) {
-        compute(linear_site(i));
-        return threads_;
-      });
-    else
-      emit_strided();
+    switch (walk()) {
+      case Walk::Rows: emit_softmax(); break;
+      case Walk::OuterReduction: emit_reduction_by_rows(); break;
+      case Walk::Reduction: emit_reduction(); break;
+      case Walk::Linear:
+        loop(first_, "%end", [&](const std::string& i) {
+          compute(linear_site(i));
+          return threads_;
+        });
+        break;
+      case Walk::Strided: emit_strided(); break;
+    }
     line("ret void");
     return gpu_module(*this, target_, name);
   }

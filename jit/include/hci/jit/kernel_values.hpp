@@ -127,6 +127,24 @@ class KernelValues : protected IrBuilder {
  protected:
   KernelValues(const KernelStructure& s, int lanes) : s_(s), lanes_(lanes) {}
 
+  // How a kernel walks its iteration space, which decides the loops around its ops.
+  enum class Walk {
+    Rows,            // softmax and log_softmax: one row at a time
+    OuterReduction,  // a reduction over the outer dim, transposed (reduces_leading)
+    Reduction,       // a reduction over the trailing dims
+    Linear,          // elementwise, every buffer contiguous or broadcast: one linear index
+    Strided,         // elementwise with strided buffers: an index per dim
+  };
+  Walk walk() const {
+    bool any_strided = false;
+    for (Layout l : s_.layouts) any_strided = any_strided || l == Layout::Strided;
+    return s_.is_row_wise()               ? Walk::Rows
+           : s_.reduces_leading           ? Walk::OuterReduction
+           : s_.is_reduction()            ? Walk::Reduction
+           : !any_strided || s_.rank == 0 ? Walk::Linear
+                                          : Walk::Strided;
+  }
+
   // Loads the parameters every kernel reads (sizes_, data_, offsets_, strides_), in the entry block.
   void read_params() {
     const int rank = s_.rank;
