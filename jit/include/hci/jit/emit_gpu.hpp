@@ -147,7 +147,9 @@ class GpuKernelEmitter : KernelValues {
   // 32-bit arithmetic when the range fits (a division per dim is the costly part).
   void emit_strided() {
     const std::string narrow = label(), wide = label(), after = label();
-    line(format("br i1 {}, label %{}, label %{}", def("icmp sle i64 %end, {}", INT32_MAX), narrow, wide));
+    // Narrow when no index a thread reaches, its last step past the end included, passes INT32_MAX.
+    const std::string reach = def("add i64 %end, {}", threads_);
+    line(format("br i1 {}, label %{}, label %{}", def("icmp sle i64 {}, {}", reach, INT32_MAX), narrow, wide));
     for (const bool is_narrow : {true, false}) {
       start_block(is_narrow ? narrow : wide);
       const std::string type = is_narrow ? "i32" : "i64";
