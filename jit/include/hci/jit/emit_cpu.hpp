@@ -100,16 +100,12 @@ class CpuKernelEmitter : KernelValues {
   // left to right.
   void emit_reduction() {
     const std::string length = reduced_length();
-    const std::string blocks = def("sdiv i64 {}, {}", def("add i64 {}, {}", length, kReduceBlock - 1), kReduceBlock);
-    const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
+    const std::string blocks = reduction_blocks(length);
+    const std::string scratch = scratch_array();
     const KernelOp& root = s_.ops.back();
     const ComputeType acc = compute_type(root.in_dtype);
     loop("%start", "%end", [&](const std::string& item) {
-      const std::string output = def("sdiv i64 {}, {}", item, blocks);
-      const std::string block = def("sub i64 {}, {}", item, def("mul i64 {}, {}", output, blocks));
-      const std::string skipped = def("mul i64 {}, {}", block, kReduceBlock);
-      const std::string left = def("sub i64 {}, {}", length, skipped);
-      const std::string count = smaller(left, std::to_string(kReduceBlock));
+      const auto [output, skipped, count] = reduction_item(item, length, blocks);
       const std::string accumulators = start_accumulators(root.op, acc);
       vectors(skipped, def("add i64 {}, {}", skipped, count), reduction_sites(output, length), [&](const Site& site) {
         accumulate(root.op, acc, accumulators, compute_values(site, s_.ops.size() - 1), site);
@@ -131,7 +127,7 @@ class CpuKernelEmitter : KernelValues {
     const ComputeType acc = compute_type(root.in_dtype);
     const std::string t = std::string(compute_ir(acc)), tv = vec(t, lanes_);
     const int align = acc == ComputeType::Float32 ? 4 : 8;  // vectors in the slots are at element alignment
-    const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
+    const std::string scratch = scratch_array();
     const std::string accumulators = alloca_slot(format("[{} x {}]", kAccumulators * kStrip, t));
     const std::string totals = alloca_slot(format("[{} x {}]", kStrip, t));
     auto nowhere = [&](const std::string&) { return Site(lanes_); };  // for loops over the strip alone

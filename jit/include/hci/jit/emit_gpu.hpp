@@ -247,15 +247,12 @@ class GpuKernelEmitter : KernelValues {
   // kReduceBlock elements of one output in its group of 8 threads; the first writes the result.
   void emit_reduction() {
     const std::string length = reduced_length();
-    const std::string blocks = def("sdiv i64 {}, {}", def("add i64 {}, {}", length, kReduceBlock - 1), kReduceBlock);
-    const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
+    const std::string blocks = reduction_blocks(length);
+    const std::string scratch = scratch_array();
     const KernelOp& root = s_.ops.back();
     const ComputeType acc = compute_type(root.in_dtype);
     groups_of_eight([&](const std::string& item, const std::string& lane) {
-      const std::string output = def("sdiv i64 {}, {}", item, blocks);
-      const std::string block = def("sub i64 {}, {}", item, def("mul i64 {}, {}", output, blocks));
-      const std::string skipped = def("mul i64 {}, {}", block, kReduceBlock);
-      const std::string count = smaller(def("sub i64 {}, {}", length, skipped), std::to_string(kReduceBlock));
+      const auto [output, skipped, count] = reduction_item(item, length, blocks);
       const std::string slot = accumulator(root.op, acc);
       const auto site = reduction_sites(output, length);
       lane_elements(skipped, def("add i64 {}, {}", skipped, count), lane, [&](const std::string& k) {
@@ -278,7 +275,7 @@ class GpuKernelEmitter : KernelValues {
     const KernelOp& root = s_.ops.back();
     const ComputeType acc = compute_type(root.in_dtype);
     const std::string t = std::string(compute_ir(acc));
-    const std::string scratch = def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count()));
+    const std::string scratch = scratch_array();
     loop(first_, "%end", [&](const std::string& column) {
       auto value_at = [&](const std::string& row) {
         Site at(1);

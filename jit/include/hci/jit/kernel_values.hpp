@@ -196,6 +196,25 @@ class KernelValues : protected IrBuilder {
     return site;
   }
 
+  // The array a reduction writes its values to: its address follows the scalars.
+  std::string scratch_array() { return def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count())); }
+
+  // Item `item` of a reduction over the trailing dims (outputs of `length` elements, in blocks of
+  // kReduceBlock): its output, the elements of that output before its block, and how many it
+  // reduces.
+  struct ReductionItem {
+    std::string output, skipped, count;
+  };
+  std::string reduction_blocks(const std::string& length) {
+    return def("sdiv i64 {}, {}", def("add i64 {}, {}", length, kReduceBlock - 1), kReduceBlock);
+  }
+  ReductionItem reduction_item(const std::string& item, const std::string& length, const std::string& blocks) {
+    const std::string output = def("sdiv i64 {}, {}", item, blocks);
+    const std::string block = def("sub i64 {}, {}", item, def("mul i64 {}, {}", output, blocks));
+    const std::string skipped = def("mul i64 {}, {}", block, kReduceBlock);
+    return {output, skipped, smaller(def("sub i64 {}, {}", length, skipped), std::to_string(kReduceBlock))};
+  }
+
   // The site of reduced element k of `output` (of `length` elements each), by buffer: a broadcast
   // one at its offset; a strided one (reductions over one dim) at its offset, plus the output's
   // index in the outer dims times their strides, plus k times the last stride; any other at
