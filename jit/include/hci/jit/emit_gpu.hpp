@@ -3,12 +3,11 @@
 // The kernel is `void @name(i64 %start, i64 %end, ptr %params)`, launched in blocks of
 // kGpuBlockSize threads on any number of blocks: a grid-stride loop covers [start, end), counted
 // as the host kernel counts it (elements; a reduction's items `output * blocks + block`, each
-// written to the scratch array for the host to combine in order; softmax rows; outputs of a
-// reduction over the outer dim). The parameter block is jit::pack_params's, holding device
-// addresses. The ops are the host emitter's (KernelValues), so GPU results agree with the
-// interpreter bit for bit: a reduction keeps the interpreter's 8 accumulator lanes as 8
-// neighbouring threads, which combine in its fixed tree through shuffles. Index arithmetic is
-// 32-bit where the range allows.
+// written to the scratch array for the host to combine in order; softmax rows; strips of kStrip
+// outputs of a reduction over the outer dim, one output per thread). The parameter block is jit::pack_params's, holding
+// device addresses. The ops are the host emitter's (KernelValues), so GPU results agree with the interpreter bit for
+// bit: a reduction keeps the interpreter's 8 accumulator lanes as 8 neighbouring threads, which combine in its fixed
+// tree through shuffles. Index arithmetic is 32-bit where the range allows.
 //
 // Thread and block indices, shuffles and barriers are calls to @hci.simt.* functions, which the
 // module defines for its target with the vendor's intrinsics; a host emulation can define them
@@ -32,6 +31,11 @@ HCI_RUNTIME_DECL bool gpu_kernel_supported(const KernelStructure& s);
 // The module text defining kernel `name` for `target`, for a structure gpu_kernel_supported takes.
 HCI_RUNTIME_DECL std::string emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,
                                              const std::string& name);
+
+// Threads the kernel gives each item of its range: 8 for a reduction over the inner dims and for
+// softmax rows (the interpreter's 8 accumulator lanes), kStrip for the strips of a reduction over
+// the outer dim, 1 for elementwise kernels. A launch needs at most count times this many threads.
+HCI_RUNTIME_DECL int64_t gpu_threads_per_item(const KernelStructure& s);
 
 namespace detail {
 // This thread's first index of a grid-stride loop over [%start, %end), and the step (the
@@ -266,17 +270,20 @@ class GpuKernelEmitter : KernelValues {
     });
   }
 
-  // A reduction over the outer dim of a matrix, one thread per output (column): per block of
-  // kReduceBlock rows, row i into accumulator (i - block start) % 8, the 8 combined as the tree,
-  // the blocks in order, as the interpreter's run_reduction_by_rows. Neighbouring threads read
-  // neighbouring columns of a row.
+  // A reduction over the outer dim of a matrix, one thread per output (column) of the range's
+  // strips of kStrip outputs: per block of kReduceBlock rows, row i into accumulator
+  // (i - block start) % 8, the 8 combined as the tree, the blocks in order, as the interpreter's
+  // run_reduction_by_rows. Neighbouring threads read neighbouring columns of a row.
   void emit_reduction_by_rows() {
     const std::string& rows = sizes_[0];
     const KernelOp& root = s_.ops.back();
     const ComputeType acc = compute_type(root.in_dtype);
     const std::string t = std::string(compute_ir(acc));
     const std::string scratch = scratch_array();
-    loop(first_, "%end", [&](const std::string& column) {
+    const std::string first =
+        def("add i64 {}, {}", def("mul i64 %start, {}", kStrip), def("sub i64 {}, %start", first_));
+    const std::string end = smaller(def("mul i64 %end, {}", kStrip), sizes_[1]);
+    loop(first, end, [&](const std::string& column) {
       auto value_at = [&](const std::string& row) {
         Site at(1);
         for (size_t b = 0; b < s_.layouts.size(); ++b)
@@ -398,6 +405,11 @@ HCI_RUNTIME_DEF bool jit::gpu_kernel_supported(const KernelStructure& s) {
   for (const KernelOp& op : s.ops)
     if (op.op == OpKind::Fmod || op.op == OpKind::Remainder) return false;  // integers only, on the host
   return cpu_kernel_supported(s);
+}
+
+HCI_RUNTIME_DEF int64_t jit::gpu_threads_per_item(const KernelStructure& s) {
+  if (s.is_row_wise() || (s.is_reduction() && !s.reduces_leading)) return detail::kAccumulators;
+  return s.is_reduction() ? detail::kStrip : 1;
 }
 
 HCI_RUNTIME_DEF std::string jit::emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,

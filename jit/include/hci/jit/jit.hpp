@@ -65,6 +65,24 @@ HCI_RUNTIME_DECL void set_gpu_targets(std::vector<GpuTarget> targets);
 // LLVM) and stored there. Throws hci::Error when neither can.
 HCI_RUNTIME_DECL std::string gpu_code(const KernelStructure& s, const GpuTarget& target);
 
+// Runs a scheduled kernel's compiled code somewhere: on the host's thread pool, or on a device.
+// run() executes the code of `compiled` (the kernel itself, or for a reduction over the outer
+// dim its transposed twin) over [0, count) in `parts` ranges, each a multiple of `unit` long but
+// the last, with a scratch array of `scratch_bytes` at `scratch` after the parameters where the
+// kernel has one (reductions leave their blocks' values there), and returns the kernel's status.
+// A device runner copies the buffers and the scratch array in and back out around its launch.
+struct CodeRunner {
+  virtual ~CodeRunner() = default;
+  virtual int32_t run(const Kernel& compiled, int64_t count, int64_t unit, int parts, void* scratch,
+                      size_t scratch_bytes) = 0;
+};
+// Runs a kernel the GPU emitter takes (gpu_kernel_supported) through `runner` as the host
+// executor runs it: the same items, and reductions finished on the host in the same order, so
+// the results agree with the interpreter bit for bit. `threads` bounds `parts`.
+HCI_RUNTIME_DECL void run_with(const Kernel& kernel, CodeRunner& runner, int threads);
+// Whether run_with takes the kernel.
+HCI_RUNTIME_DECL bool gpu_takes(const Kernel& kernel);
+
 namespace detail {
 // Runs the kernel as compiled code and returns true, or returns false for the interpreter.
 HCI_RUNTIME_DECL bool run_kernel(const Kernel& kernel, cpu::ThreadPool& pool);
@@ -226,8 +244,8 @@ inline std::string gpu_code_of_ir(const std::string& ir, uint64_t hash, const Gp
       return *code;
     }
   const CpuCompiler* host = CpuCompiler::instance();
-  HCI_CHECK(host != nullptr, "no GPU code for {} in the kernel cache, and no LLVM to compile it: {}", target.name(),
-            CpuCompiler::reason());
+  HCI_CHECK(host != nullptr, "no GPU code for {} in the kernel cache ({}), and no LLVM to compile it: {}",
+            target.name(), cache ? cache->directory() : "none in use", CpuCompiler::reason());
   const LlvmApi& api = host->api();
   std::string assembly;
   std::string code = GpuCompiler(api).compile(ir, target, name, dump_base.empty() ? nullptr : &assembly);
@@ -406,26 +424,36 @@ inline int32_t run_parts(KernelFn fn, const std::vector<int64_t>& params, int64_
   return status.load();
 }
 
-// Runs a scheduled kernel's code as run_parts does; a failure is the interpreter's error.
-inline void run_scheduled(KernelFn fn, const std::vector<int64_t>& params, int64_t count, int64_t unit, int parts,
-                          cpu::ThreadPool& pool) {
-  const int32_t status = run_parts(fn, params, count, unit, parts, pool);
+// A kernel's status as the interpreter's error.
+inline void check_status(int32_t status) {
   HCI_CHECK(status != kIntegerFmodByZero, "fmod: ZeroDivisionError (an integer divided by zero)");
   HCI_CHECK(status != kIntegerRemainderByZero, "remainder: ZeroDivisionError (an integer divided by zero)");
   HCI_CHECK(status == 0, "a compiled kernel failed with code {}", status);
 }
 
+// Host code on the thread pool.
+class HostRunner final : public CodeRunner {
+ public:
+  HostRunner(KernelFn fn, cpu::ThreadPool& pool) : fn_(fn), pool_(pool) {}
+  int32_t run(const Kernel& compiled, int64_t count, int64_t unit, int parts, void* scratch, size_t) override {
+    std::vector<int64_t> params = pack_params(compiled.params);
+    if (scratch) params.push_back(int64_t(reinterpret_cast<uintptr_t>(scratch)));
+    return run_parts(fn_, params, count, unit, parts, pool_);
+  }
+
+ private:
+  KernelFn fn_;
+  cpu::ThreadPool& pool_;
+};
+
 static_assert(kReduceBlock == cpu::interp::kBlock && kAccumulators == cpu::interp::kLanes,
               "compiled reductions combine in the interpreter's order");
 
-// Runs a reduction kernel over `items` with a scratch array of `values` after its parameters.
-template <class Acc>
-void run_with_scratch(const Kernel& compiled, KernelFn fn, int64_t items, int64_t work, std::vector<Acc>& values,
-                      cpu::ThreadPool& pool) {
-  std::vector<int64_t> params = pack_params(compiled.params);
-  params.push_back(int64_t(reinterpret_cast<uintptr_t>(values.data())));
-  run_scheduled(fn, params, items, 1, int(std::clamp<int64_t>(work / kBlock, 1, std::min<int64_t>(items, pool.size()))),
-                pool);
+// Runs `compiled` over `items` (pieces of `work` elements in all), in parts of about kBlock.
+inline void run_items(CodeRunner& runner, const Kernel& compiled, int64_t items, int64_t work, int threads,
+                      void* scratch = nullptr, size_t scratch_bytes = 0) {
+  const int parts = int(std::clamp<int64_t>(work / kBlock, 1, std::min<int64_t>(items, threads)));
+  check_status(runner.run(compiled, items, 1, parts, scratch, scratch_bytes));
 }
 
 // A reduction, as the interpreter's run_reduction_as. Over the last dims, the compiled kernel
@@ -433,7 +461,7 @@ void run_with_scratch(const Kernel& compiled, KernelFn fn, int64_t items, int64_
 // the outer dim, it runs on the transposed kernel (`by_rows`) and gives each output's total.
 // Then means divide, and results are rounded and stored.
 template <class Acc>
-void run_reduction(const Kernel& k, const Kernel* by_rows, KernelFn fn, cpu::ThreadPool& pool) {
+void run_reduction(const Kernel& k, const Kernel* by_rows, CodeRunner& runner, int threads) {
   namespace interp = cpu::interp;
   const KernelOp& root = k.structure.ops.back();
   const interp::Reducer<Acc> reducer{root.op};
@@ -441,10 +469,11 @@ void run_reduction(const Kernel& k, const Kernel* by_rows, KernelFn fn, cpu::Thr
   if (outputs == 0) return;
   const int64_t blocks = by_rows ? 1 : std::max<int64_t>(1, (length + kReduceBlock - 1) / kReduceBlock);
   std::vector<Acc> values(size_t(outputs * blocks), reducer.identity());
+  const size_t bytes = values.size() * sizeof(Acc);
   if (length > 0 && by_rows)
-    run_with_scratch(*by_rows, fn, (outputs + kStrip - 1) / kStrip, outputs * length, values, pool);
+    run_items(runner, *by_rows, (outputs + kStrip - 1) / kStrip, outputs * length, threads, values.data(), bytes);
   else if (length > 0)
-    run_with_scratch(k, fn, outputs * blocks, outputs * length, values, pool);
+    run_items(runner, k, outputs * blocks, outputs * length, threads, values.data(), bytes);
   hci::detail::PreciseFloatMode mode;
   std::vector<Acc> results(static_cast<size_t>(outputs));
   for (int64_t o = 0; o < outputs; ++o) {
@@ -455,6 +484,30 @@ void run_reduction(const Kernel& k, const Kernel* by_rows, KernelFn fn, cpu::Thr
   }
   interp::round_to_dtype(results.data(), int(results.size()), root.dtype);
   interp::store_reduced(k, results);
+}
+
+// A reduction over the outer dim of a matrix runs on its transposed twin, walking it row by row.
+inline std::optional<Kernel> by_rows_twin(const Kernel& k) {
+  const bool outer = k.structure.is_reduction() && cpu::interp::reduces_outer_dim(k);
+  return outer ? std::optional(cpu::interp::transposed_to_rows(k)) : std::nullopt;
+}
+
+// Runs k (whose code is that of `by_rows` where given) through the runner.
+inline void run_compiled(const Kernel& k, const Kernel* by_rows, CodeRunner& runner, int threads) {
+  if (k.structure.is_reduction()) {
+    cpu::interp::visit_compute_type(k.structure.ops.back().in_dtype,
+                                    [&](auto zero) { run_reduction<decltype(zero)>(k, by_rows, runner, threads); });
+    return;
+  }
+  if (k.structure.is_row_wise()) {  // one row per item, several rows per part
+    const auto [rows, length] = cpu::interp::outputs_and_length(k);
+    if (rows > 0 && length > 0) run_items(runner, k, rows, rows * length, threads);
+    return;
+  }
+  const int64_t total = hci::detail::numel(k.params.sizes);
+  if (total == 0) return;
+  const int64_t blocks = (total + kBlock - 1) / kBlock;
+  check_status(runner.run(k, total, kBlock, int(std::clamp<int64_t>(blocks, 1, threads)), nullptr, 0));
 }
 
 inline void count_interpreted() {
@@ -569,33 +622,29 @@ HCI_RUNTIME_DEF void* jit::detail::compiled_code(const Kernel& k) {
 }
 
 HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& pool) {
-  // A reduction over the outer dim of a matrix compiles transposed, to walk it row by row.
-  const bool outer = k.structure.is_reduction() && cpu::interp::reduces_outer_dim(k);
-  const std::optional<Kernel> by_rows = outer ? std::optional(cpu::interp::transposed_to_rows(k)) : std::nullopt;
+  const std::optional<Kernel> by_rows = by_rows_twin(k);
   const Kernel& compiled = by_rows ? *by_rows : k;
   const KernelFn fn = takes(compiled) ? lookup(compiled, true) : nullptr;
   if (!fn) {
     count_interpreted();
     return false;
   }
-  if (k.structure.is_reduction()) {
-    cpu::interp::visit_compute_type(k.structure.ops.back().in_dtype, [&](auto zero) {
-      run_reduction<decltype(zero)>(k, by_rows ? &*by_rows : nullptr, fn, pool);
-    });
-    return true;
-  }
-  if (k.structure.is_row_wise()) {  // one row per item, several rows per part
-    const auto [rows, length] = cpu::interp::outputs_and_length(k);
-    if (rows > 0 && length > 0)
-      run_scheduled(fn, pack_params(k.params), rows, 1,
-                    int(std::clamp<int64_t>(rows * length / kBlock, 1, std::min<int64_t>(rows, pool.size()))), pool);
-    return true;
-  }
-  const int64_t total = hci::detail::numel(k.params.sizes);
-  if (total == 0) return true;
-  const int64_t blocks = (total + kBlock - 1) / kBlock;
-  run_scheduled(fn, pack_params(k.params), total, kBlock, int(std::clamp<int64_t>(blocks, 1, pool.size())), pool);
+  HostRunner runner(fn, pool);
+  run_compiled(k, by_rows ? &*by_rows : nullptr, runner, pool.size());
   return true;
+}
+
+HCI_RUNTIME_DEF bool jit::gpu_takes(const Kernel& k) {
+  const std::optional<Kernel> by_rows = detail::by_rows_twin(k);
+  const Kernel& compiled = by_rows ? *by_rows : k;
+  return gpu_kernel_supported(compiled.structure) && detail::params_match(compiled);
+}
+
+HCI_RUNTIME_DEF void jit::run_with(const Kernel& k, CodeRunner& runner, int threads) {
+  HCI_CHECK(gpu_takes(k), "jit::run_with: this kernel ({} ops ending in {}) has no GPU code", k.structure.ops.size(),
+            op_name(k.structure.root()));
+  const std::optional<Kernel> by_rows = detail::by_rows_twin(k);
+  detail::run_compiled(k, by_rows ? &*by_rows : nullptr, runner, std::max(threads, 1));
 }
 
 HCI_END_NAMESPACE

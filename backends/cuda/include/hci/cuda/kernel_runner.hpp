@@ -1,0 +1,255 @@
+// JIT-compiled kernels on an NVIDIA GPU through the driver API: the scheduled kernel's PTX
+// (jit::gpu_code: from the kernel cache, or compiled) loaded once per structure, and launched
+// over device copies of the kernel's buffers. KernelRunner is a jit::CodeRunner, so
+// jit::run_with drives it exactly as the host executor is driven (reductions finished on the
+// host in the interpreter's order); it copies every buffer in and the output back out around
+// each launch, which suits checking GPU code against the interpreter, not speed. For timing,
+// ResidentKernel keeps one kernel's buffers on the device and launches it again and again.
+#pragma once
+
+#include <hci/cuda/driver.hpp>
+#include <hci/error.hpp>
+#include <hci/jit/emit_cpu.hpp>
+#include <hci/jit/emit_gpu.hpp>
+#include <hci/jit/gpu_target.hpp>
+#include <hci/jit/jit.hpp>
+#include <hci/kernel.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+HCI_BEGIN_NAMESPACE
+
+namespace cuda {
+
+// Device memory, freed when dropped.
+class DeviceMemory {
+ public:
+  DeviceMemory() = default;
+  explicit DeviceMemory(size_t bytes) : bytes_(bytes) {
+    check(api().cuMemAlloc_v2(&address_, std::max<size_t>(bytes, 1)),
+          hci::detail::format("cuMemAlloc of {} bytes", bytes).c_str());
+  }
+  DeviceMemory(DeviceMemory&& other) noexcept
+      : address_(std::exchange(other.address_, 0)), bytes_(std::exchange(other.bytes_, 0)) {}
+  DeviceMemory& operator=(DeviceMemory&& other) noexcept {
+    std::swap(address_, other.address_);
+    std::swap(bytes_, other.bytes_);
+    return *this;
+  }
+  ~DeviceMemory() {
+    if (address_) api().cuMemFree_v2(address_);
+  }
+  driver_types::DevicePtr address() const { return address_; }
+  size_t bytes() const { return bytes_; }
+  void upload(const void* from, size_t bytes) {
+    if (bytes) check(api().cuMemcpyHtoD_v2(address_, from, bytes), "cuMemcpyHtoD");
+  }
+  void download(void* to, size_t bytes) const {
+    if (bytes) check(api().cuMemcpyDtoH_v2(to, address_, bytes), "cuMemcpyDtoH");
+  }
+
+ private:
+  static const DriverApi& api() { return *driver().api; }
+  driver_types::DevicePtr address_ = 0;
+  size_t bytes_ = 0;
+};
+
+// One GPU: the primary context of a device, current on the thread that made it.
+class Gpu {
+ public:
+  explicit Gpu(int index = 0) : api_(require_driver()) {
+    check(api_.cuDeviceGet(&device_, index), "cuDeviceGet");
+    check(api_.cuDevicePrimaryCtxRetain(&context_, device_), "cuDevicePrimaryCtxRetain");
+    check(api_.cuCtxSetCurrent(context_), "cuCtxSetCurrent");
+    char name[256] = {};
+    check(api_.cuDeviceGetName(name, int(sizeof name) - 1, device_), "cuDeviceGetName");
+    name_ = name;
+    check(api_.cuDeviceGetAttribute(&major_, driver_types::kAttributeComputeCapabilityMajor, device_), "attribute");
+    check(api_.cuDeviceGetAttribute(&minor_, driver_types::kAttributeComputeCapabilityMinor, device_), "attribute");
+    check(api_.cuDeviceGetAttribute(&multiprocessors_, driver_types::kAttributeMultiprocessorCount, device_),
+          "attribute");
+  }
+  Gpu(const Gpu&) = delete;
+  Gpu& operator=(const Gpu&) = delete;
+  ~Gpu() { api_.cuDevicePrimaryCtxRelease_v2(device_); }
+
+  const DriverApi& api() const { return api_; }
+  const std::string& name() const { return name_; }
+  int multiprocessors() const { return multiprocessors_; }
+  // The PTX target for this device: its own sm where hci knows it; for a device newer than any
+  // hci knows, the newest it knows (the driver compiles PTX for newer devices).
+  jit::GpuTarget target() const {
+    try {
+      return jit::GpuTarget::parse(hci::detail::format("sm_{}{}", major_, minor_));
+    } catch (const Error&) {
+      if (major_ < 9) throw;
+      return jit::GpuTarget::parse("sm_90");
+    }
+  }
+  void synchronize() const { check(api_.cuCtxSynchronize(), "cuCtxSynchronize"); }
+
+ private:
+  static const DriverApi& require_driver() {
+    const DriverLibrary& library = driver();
+    HCI_CHECK(library.api, "no CUDA driver: {}", library.reason);
+    return *library.api;
+  }
+  const DriverApi& api_;
+  driver_types::Device device_ = 0;
+  driver_types::Context context_ = nullptr;
+  std::string name_;
+  int major_ = 0, minor_ = 0, multiprocessors_ = 0;
+};
+
+// The kernels' code on one GPU: each structure's PTX loaded once, as the function hci_kernel.
+class KernelModules {
+ public:
+  explicit KernelModules(const Gpu& gpu) : gpu_(gpu), target_(gpu.target()) {}
+  KernelModules(const KernelModules&) = delete;
+  KernelModules& operator=(const KernelModules&) = delete;
+  ~KernelModules() {
+    for (auto& [hash, loaded] : modules_) gpu_.api().cuModuleUnload(loaded.first);
+  }
+
+  driver_types::Function function(const KernelStructure& s) {
+    const uint64_t hash = s.hash();
+    if (auto found = modules_.find(hash); found != modules_.end()) return found->second.second;
+    const std::string ptx = jit::gpu_code(s, target_);
+    std::string log(8192, '\0');
+    int options[] = {driver_types::kJitErrorLogBuffer, driver_types::kJitErrorLogBufferSizeBytes};
+    void* values[] = {log.data(), reinterpret_cast<void*>(log.size())};
+    driver_types::Module module = nullptr;
+    if (const auto r = gpu_.api().cuModuleLoadDataEx(&module, ptx.c_str(), 2, options, values); r != 0) {
+      log.resize(std::strlen(log.c_str()));
+      check(r,
+            hci::detail::format("cuModuleLoadDataEx of a {} kernel for {} ({})", op_name(s.root()), target_.name(), log)
+                .c_str());
+    }
+    driver_types::Function fn = nullptr;
+    check(gpu_.api().cuModuleGetFunction(&fn, module, "hci_kernel"), "cuModuleGetFunction");
+    modules_.emplace(hash, std::pair(module, fn));
+    return fn;
+  }
+  const Gpu& gpu() const { return gpu_; }
+
+ private:
+  const Gpu& gpu_;
+  jit::GpuTarget target_;
+  std::map<uint64_t, std::pair<driver_types::Module, driver_types::Function>> modules_;
+};
+
+// One launch of a scheduled kernel's code over [0, count), its buffers and scratch array copied
+// to the device. The kernel's block size is jit::kGpuBlockSize; `max_blocks` (0: as many as the
+// range needs) bounds the grid, whose threads then stride over the range.
+class ResidentKernel {
+ public:
+  ResidentKernel(KernelModules& modules, const Kernel& compiled, int64_t count, const void* scratch,
+                 size_t scratch_bytes, unsigned max_blocks = 0)
+      : api_(modules.gpu().api()), function_(modules.function(compiled.structure)), count_(count) {
+    Kernel on_device = compiled;
+    // One device copy per storage, covering every element the kernel's buffers reach in it.
+    std::map<void*, std::pair<int64_t, int64_t>> spans;  // storage -> [first byte, end byte)
+    for (const BufferParam& b : compiled.params.buffers) {
+      const auto [first, end] = byte_span(b, compiled.params.sizes);
+      auto [at, added] = spans.emplace(b.data, std::pair(first, end));
+      if (!added) at->second = {std::min(at->second.first, first), std::max(at->second.second, end)};
+    }
+    for (const auto& [storage, span] : spans) {
+      DeviceMemory memory(size_t(span.second - span.first));
+      memory.upload(static_cast<const char*>(storage) + span.first, memory.bytes());
+      copies_.push_back({storage, span.first, std::move(memory)});
+    }
+    for (BufferParam& b : on_device.params.buffers) {
+      const Copy& c = copy_of(b.data);
+      b.data = reinterpret_cast<void*>(uintptr_t(c.memory.address() - uint64_t(c.first)));
+    }
+    std::vector<int64_t> params = jit::pack_params(on_device.params);
+    if (scratch) {
+      scratch_ = DeviceMemory(scratch_bytes);
+      scratch_.upload(scratch, scratch_bytes);
+      params.push_back(int64_t(scratch_.address()));
+    }
+    params_ = DeviceMemory(params.size() * sizeof(int64_t));
+    params_.upload(params.data(), params_.bytes());
+    const int64_t threads = count * jit::gpu_threads_per_item(compiled.structure);
+    const int64_t needed = (threads + jit::kGpuBlockSize - 1) / jit::kGpuBlockSize;
+    blocks_ = unsigned(std::clamp<int64_t>(needed, 1, max_blocks ? max_blocks : int64_t(1) << 30));
+  }
+
+  void launch() {
+    int64_t start = 0, end = count_;
+    driver_types::DevicePtr params = params_.address();
+    void* arguments[] = {&start, &end, &params};
+    check(api_.cuLaunchKernel(function_, blocks_, 1, 1, unsigned(jit::kGpuBlockSize), 1, 1, 0, nullptr, arguments,
+                              nullptr),
+          "cuLaunchKernel");
+  }
+  // Copies the storage behind `storage` (the host address of one of the kernel's buffers) back.
+  void download(void* storage) {
+    const Copy& c = copy_of(storage);
+    c.memory.download(static_cast<char*>(storage) + c.first, c.memory.bytes());
+  }
+  void download_scratch(void* to) { scratch_.download(to, scratch_.bytes()); }
+  unsigned blocks() const { return blocks_; }
+
+ private:
+  struct Copy {
+    void* storage;
+    int64_t first;  // byte of the storage at the start of the device copy
+    DeviceMemory memory;
+  };
+  const Copy& copy_of(void* storage) const {
+    return *std::find_if(copies_.begin(), copies_.end(), [&](const Copy& c) { return c.storage == storage; });
+  }
+  // The bytes of a buffer's storage the kernel reaches, from its offset and strides.
+  static std::pair<int64_t, int64_t> byte_span(const BufferParam& b, const Dims& sizes) {
+    int64_t low = b.offset, high = b.offset;
+    for (size_t d = 0; d < sizes.size(); ++d) {
+      if (sizes[d] == 0) return {0, 0};
+      const int64_t reach = (sizes[d] - 1) * b.strides[d];
+      (reach < 0 ? low : high) += reach;
+    }
+    const int64_t size = int64_t(element_size(b.dtype));
+    return {low * size, (high + 1) * size};
+  }
+
+  const DriverApi& api_;
+  driver_types::Function function_;
+  int64_t count_;
+  std::vector<Copy> copies_;
+  DeviceMemory scratch_, params_;
+  unsigned blocks_ = 1;
+};
+
+// A jit::CodeRunner on the GPU: each run copies the kernel's buffers in, launches, and copies
+// the output (buffer 0) and the scratch array back. The last launch stays resident (last()), so
+// that a benchmark can time it again with exactly the executor's parameters.
+class KernelRunner final : public jit::CodeRunner {
+ public:
+  explicit KernelRunner(KernelModules& modules, unsigned max_blocks = 0) : modules_(modules), max_blocks_(max_blocks) {}
+  int32_t run(const Kernel& compiled, int64_t count, int64_t, int, void* scratch, size_t scratch_bytes) override {
+    last_.reset();
+    last_ = std::make_unique<ResidentKernel>(modules_, compiled, count, scratch, scratch_bytes, max_blocks_);
+    last_->launch();
+    modules_.gpu().synchronize();
+    last_->download(compiled.params.buffers[0].data);
+    if (scratch) last_->download_scratch(scratch);
+    return 0;
+  }
+  ResidentKernel* last() { return last_.get(); }
+
+ private:
+  KernelModules& modules_;
+  unsigned max_blocks_;
+  std::unique_ptr<ResidentKernel> last_;
+};
+
+}  // namespace cuda
+
+HCI_END_NAMESPACE

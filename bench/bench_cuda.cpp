@@ -1,0 +1,150 @@
+// JIT kernels on an NVIDIA GPU beside a device-to-device copy in the same run: the fused chain
+// relu(a*b+c)*0.5 + exp(-d) and a sum, over 256M float32 elements resident on the device, timed
+// with CUDA events around each launch (the reduction's host part, combining its 64K block values,
+// is left out), after a check that the GPU computes what the CPU does, bit for bit. Bandwidth counts each input read
+// and each output written once; the copy counts bytes read plus bytes written. Skipped where no CUDA driver or device
+// is found.
+#include <hci/cuda/kernel_runner.hpp>
+#include <hci/hci.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kN = int64_t(1) << 28;  // 256M float32
+
+struct Setup {
+  hci::cuda::Gpu gpu;
+  hci::cuda::KernelModules modules{gpu};
+  hci::Tensor a = hci::rand({kN}), b = hci::rand({kN}), c = hci::rand({kN}), d = hci::rand({kN});
+  hci::Tensor chain_result, sum_result;  // by the CPU
+  hci::Kernel chain, sum;                // as scheduled for the CPU, over host buffers
+  Setup() {
+    hci::eval(a, b, c, d);
+    hci::Kernel* capture = &chain;
+    hci::set_launch_hook([&](const hci::Kernel& k) { *capture = k; });
+    chain_result = hci::relu(a * b + c) * 0.5 + hci::exp(-d);
+    hci::eval(chain_result);
+    capture = &sum;
+    sum_result = a.sum();
+    hci::eval(sum_result);
+    hci::set_launch_hook(nullptr);
+  }
+};
+
+// The setup, or null and why not.
+Setup* setup(std::string* why = nullptr) {
+  static std::string reason;
+  static std::unique_ptr<Setup> s = []() -> std::unique_ptr<Setup> {
+    if (!hci::cuda::driver().api) {
+      reason = "no CUDA driver: " + hci::cuda::driver().reason;
+      return nullptr;
+    }
+    try {
+      return std::make_unique<Setup>();
+    } catch (const hci::Error& e) {
+      reason = e.what();
+      return nullptr;
+    }
+  }();
+  if (why) *why = reason;
+  return s.get();
+}
+
+// Runs a captured kernel on the GPU as the executor runs it, into an output of its own that must
+// equal the CPU's bit for bit; the runner keeps the launch resident for timing.
+std::unique_ptr<hci::cuda::KernelRunner> run_checked(const hci::Kernel& k, const hci::Tensor& expected,
+                                                     unsigned max_blocks) {
+  const size_t bytes = size_t(expected.numel()) * hci::element_size(expected.dtype());
+  std::vector<std::byte> out(bytes);
+  hci::Kernel on_gpu = k;
+  on_gpu.params.buffers[0].data = out.data();
+  auto runner = std::make_unique<hci::cuda::KernelRunner>(setup()->modules, max_blocks);
+  hci::jit::run_with(on_gpu, *runner, 16);
+  HCI_CHECK(std::memcmp(out.data(), expected.const_data_ptr<float>(), bytes) == 0,
+            "the GPU's result differs from the CPU's");
+  return runner;
+}
+
+// Times `launch` with events around it, as the iteration's manual time.
+template <class Launch>
+void time_launches(benchmark::State& state, const hci::cuda::Gpu& gpu, Launch launch) {
+  const auto& api = gpu.api();
+  hci::cuda::driver_types::Event begin = nullptr, end = nullptr;
+  hci::cuda::check(api.cuEventCreate(&begin, 0), "cuEventCreate");
+  hci::cuda::check(api.cuEventCreate(&end, 0), "cuEventCreate");
+  launch();  // warm-up: module load, first touch
+  gpu.synchronize();
+  for (auto _ : state) {
+    api.cuEventRecord(begin, nullptr);
+    launch();
+    api.cuEventRecord(end, nullptr);
+    hci::cuda::check(api.cuEventSynchronize(end), "cuEventSynchronize");
+    float ms = 0;
+    api.cuEventElapsedTime(&ms, begin, end);
+    state.SetIterationTime(double(ms) / 1000);
+  }
+  api.cuEventDestroy_v2(begin);
+  api.cuEventDestroy_v2(end);
+}
+
+bool skipped(benchmark::State& state) {
+  std::string why;
+  if (setup(&why)) return false;
+  state.SkipWithError(why.c_str());
+  return true;
+}
+
+// Runs a benchmark's body, reporting an hci::Error (no code for a kernel, a driver failure) as
+// the benchmark's error.
+template <class Body>
+void guarded(benchmark::State& state, Body body) {
+  if (skipped(state)) return;
+  try {
+    body();
+  } catch (const hci::Error& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+void BM_cuda_copy_reference(benchmark::State& state) {
+  guarded(state, [&] {
+    const hci::cuda::Gpu& gpu = setup()->gpu;
+    hci::cuda::DeviceMemory from(kN * 4), to(kN * 4);
+    hci::cuda::check(gpu.api().cuMemsetD8_v2(from.address(), 1, from.bytes()), "cuMemsetD8");
+    time_launches(state, gpu, [&] {
+      hci::cuda::check(gpu.api().cuMemcpyDtoD_v2(to.address(), from.address(), from.bytes()), "cuMemcpyDtoD");
+    });
+    state.SetBytesProcessed(state.iterations() * kN * 8);
+  });
+}
+
+void BM_cuda_chain_hci(benchmark::State& state) {
+  guarded(state, [&] {
+    const auto runner = run_checked(setup()->chain, setup()->chain_result, unsigned(state.range(0)));
+    time_launches(state, setup()->gpu, [&] { runner->last()->launch(); });
+    state.SetBytesProcessed(state.iterations() * kN * 20);
+    state.counters["blocks"] = runner->last()->blocks();
+  });
+}
+
+// The reduction's kernel alone: its blocks' values, which the host then combines (not timed).
+void BM_cuda_sum_hci(benchmark::State& state) {
+  guarded(state, [&] {
+    const auto runner = run_checked(setup()->sum, setup()->sum_result, unsigned(state.range(0)));
+    time_launches(state, setup()->gpu, [&] { runner->last()->launch(); });
+    state.SetBytesProcessed(state.iterations() * kN * 4);
+    state.counters["blocks"] = runner->last()->blocks();
+  });
+}
+
+}  // namespace
+
+BENCHMARK(BM_cuda_copy_reference)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cuda_chain_hci)->Arg(0)->Arg(132 * 8)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cuda_sum_hci)->Arg(0)->Arg(132 * 8)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The checks that need an NVIDIA GPU, in two halves, for a GPU machine that has neither this
+# build setup nor LLVM:
+#   scripts/gpu_check.sh prepare [KIT]  on the build machine: builds the GPU test and benchmark,
+#                                       fills KIT/cache with their kernels' PTX (for
+#                                       $HCI_GPU_TARGET, default sm_90) and copies the binaries
+#                                       and the libraries they need into KIT (default build-gpu-kit)
+#   scripts/gpu_check.sh run [KIT]      on the GPU machine: runs the kernels against the
+#                                       interpreter, then the benchmarks, and prints a summary;
+#                                       results go to $OUT (or KIT) as well
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:?usage: scripts/gpu_check.sh prepare|run [KIT]}
+kit=$(realpath -m "${2:-build-gpu-kit}")
+
+if [ "$mode" = prepare ]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+  cmake --build build -j2 --target test_cuda_kernels bench_cuda
+  rm -rf "$kit"
+  mkdir -p "$kit/bin" "$kit/lib" "$kit/cache"
+  chmod 700 "$kit/cache"
+  HCI_TEST_GPU_PREPARE="${HCI_GPU_TARGET:-sm_90}" HCI_CACHE_DIR="$kit/cache" build/tests/test_cuda_kernels
+  rm -f "$kit"/cache/cpu-*  # host code is for this machine's processor
+  cp build/tests/test_cuda_kernels build/bench/bench_cuda "$kit/bin/"
+  # Libraries outside the C and C++ runtimes that the GPU machine may lack.
+  ldd build/bench/bench_cuda build/tests/test_cuda_kernels | awk '/=> \// {print $3}' |
+    grep -v -E '/lib(c|m|stdc\+\+|gcc_s|pthread|dl|rt)\.so' | sort -u | xargs -r cp -L -t "$kit/lib"
+  echo "prepared $kit: $(ls "$kit/cache" | wc -l) kernels, $(du -sh "$kit" | cut -f1)"
+  exit 0
+fi
+
+[ "$mode" = run ] || { echo "unknown mode '$mode'" >&2; exit 2; }
+out=${OUT:-$kit}
+# The cache holds code hci runs, so hci uses it only if it is this user's alone: a copy made here is.
+cache=$(mktemp -d)
+cp -r "$kit/cache/." "$cache/"
+export HCI_CACHE_DIR="$cache" LD_LIBRARY_PATH="$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv || true
+status=0
+HCI_TEST_REQUIRE_GPU=1 timeout 240 "$kit/bin/test_cuda_kernels" 2>&1 | tee "$out/test_cuda_kernels.log" || status=1
+timeout 180 "$kit/bin/bench_cuda" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$out/bench_cuda.json" --benchmark_out_format=json 2>&1 | tee "$out/bench_cuda.log" || status=1
+python3 - "$out/bench_cuda.json" <<'PY' || status=1
+import json, sys
+runs = {b["run_name"].replace("/manual_time", ""): b for b in json.load(open(sys.argv[1]))["benchmarks"]
+        if b.get("aggregate_name") == "median"}
+copy = runs["BM_cuda_copy_reference"]["bytes_per_second"]
+print(f"device-to-device copy: {copy / 1e12:.2f} TB/s (bytes read + written)")
+for name, b in runs.items():
+    if name != "BM_cuda_copy_reference":
+        print(f"{name}: {b['bytes_per_second'] / 1e12:.2f} TB/s, {b['bytes_per_second'] / copy:.2f} of the copy, "
+              f"{b['real_time']:.3f} ms, {int(b.get('blocks', 0))} blocks")
+PY
+exit $status

@@ -1,0 +1,189 @@
+// The JIT's GPU kernels run on an NVIDIA GPU through the CUDA driver and agree with the
+// interpreter bit for bit: the kernels of random programs (every op family and dtype,
+// broadcasting, non-contiguous views, reductions over random axes), reductions over the outer
+// dim and over rows of several blocks, softmax and log_softmax rows, each launched with grids
+// of one block, a few blocks and as many as the range needs.
+//
+// Skipped (code 77) where no CUDA driver or device is found, unless HCI_TEST_REQUIRE_GPU is set.
+// A GPU machine may have no LLVM: the PTX then comes from the kernel cache, which the same test
+// fills on a machine with LLVM when HCI_TEST_GPU_PREPARE is set (it then compiles every kernel's
+// PTX instead of running it; scripts/gpu_check.sh does both).
+#include "jit_support.hpp"
+
+#include <hci/cuda/kernel_runner.hpp>
+#include <hci/hci.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace jit_test;
+
+constexpr int kPrograms = 160;
+constexpr unsigned kGridLimits[] = {1, 5, 0};  // blocks at most; 0: as many as the range needs
+
+// A storage element as double (exact for every dtype but 64-bit integers beyond 2^53).
+double element(const std::byte* at, DType t) {
+  return hci::visit_dtype(t, [&](auto zero) {
+    decltype(zero) value;
+    std::memcpy(&value, at, sizeof value);
+    return double(value);
+  });
+}
+
+std::string describe(const hci::Kernel& k) {
+  std::string text = fmt::format("sizes {} layouts", hci::detail::shape_str(k.params.sizes));
+  for (hci::Layout l : k.structure.layouts) text += fmt::format(" {}", int(l));
+  text += "; ops";
+  for (const hci::KernelOp& op : k.structure.ops)
+    text += fmt::format(" {}:{}", hci::op_name(op.op), hci::dtype_name(op.dtype));
+  return text;
+}
+
+// The kernel run by the interpreter and on the GPU, each into its own copy of the output's
+// storage (poisoned first, so that an element written by one and not the other shows), compared
+// element by element: bits equal, or both NaN (IEEE 754 leaves a NaN's sign and payload open,
+// and GPUs make other NaNs than x86).
+struct Checker {
+  explicit Checker(hci::cuda::KernelModules& m) : modules(m) {}
+  hci::cuda::KernelModules& modules;
+  hci::cpu::ThreadPool pool{2};
+  int kernels = 0, launches = 0, differing = 0;
+  std::set<uint64_t> structures;
+  std::vector<std::string> failures;
+
+  void check(const hci::Kernel& k) {
+    const hci::BufferParam& out = k.params.buffers[0];
+    const size_t size = hci::element_size(out.dtype);
+    size_t bytes = size;  // the output's storage up to the last element the kernel writes
+    int64_t last = out.offset;
+    for (size_t d = 0; d < k.params.sizes.size(); ++d) {
+      if (k.params.sizes[d] == 0) return;
+      last += (k.params.sizes[d] - 1) * std::max<int64_t>(out.strides[d], 0);
+    }
+    bytes += size_t(last) * size;
+    std::vector<std::byte> expected(bytes, std::byte{0x5a});
+    hci::Kernel reference = k;
+    reference.params.buffers[0].data = expected.data();
+    hci::cpu::interp::run_kernel(reference, pool);
+    ++kernels;
+    structures.insert(k.structure.hash());
+    for (unsigned max_blocks : kGridLimits) {
+      std::vector<std::byte> got(bytes, std::byte{0x5a});
+      hci::Kernel on_gpu = k;
+      on_gpu.params.buffers[0].data = got.data();
+      hci::cuda::KernelRunner runner(modules, max_blocks);
+      hci::jit::run_with(on_gpu, runner, 2);
+      ++launches;
+      for (size_t at = 0; at < bytes; at += size) {
+        const double want = element(expected.data() + at, out.dtype), have = element(got.data() + at, out.dtype);
+        if (std::memcmp(expected.data() + at, got.data() + at, size) == 0 || (std::isnan(want) && std::isnan(have)))
+          continue;
+        ++differing;
+        if (failures.size() < 20)
+          failures.push_back(fmt::format("{}; grid limit {}: element {} is {} on the GPU, {} interpreted", describe(k),
+                                         max_blocks, at / size, have, want));
+        break;
+      }
+    }
+  }
+};
+
+// Runs random programs and the cases they reach rarely, calling `each` with every kernel the GPU
+// takes before the CPU runs it.
+void run_programs(const std::function<void(const hci::Kernel&)>& each) {
+  hci::set_launch_hook([&](const hci::Kernel& k) {
+    if (hci::jit::gpu_takes(k)) each(k);
+  });
+  std::mt19937_64 rng(20261129);
+  for (int g = 0; g < kPrograms; ++g) {
+    const Program p = random_program(rng);
+    for (const hci::Dims& shape : {p.shape, other_sizes(p.shape, rng)}) {
+      std::vector<Tensor> inputs;
+      for (size_t i = 0; i < p.inputs.size(); ++i)
+        inputs.push_back(make_input(input_shape(p.inputs[i], shape), p.inputs[i].dtype, p.inputs[i].view, g * 16 + i));
+      hci::eval(run(p, inputs));
+    }
+  }
+  // Reductions over the outer dim and over rows of several blocks, softmax rows: long and odd.
+  // Each result is built in a statement of its own, so that its producers (temporaries that die
+  // with the statement) fuse into its kernel.
+  const Tensor m = hci::arange(6001 * 3, hci::kFloat64).reshape({6001, 3});
+  const Tensor wide = hci::arange(3 * 70001, hci::kFloat32).reshape({3, 70001}) * 0.001f;
+  std::vector<Tensor> results;
+  results.push_back((hci::exp(m * 0.001) * 2).amax({0}));
+  results.push_back(m.to(hci::kFloat32).sum({0}));
+  results.push_back(wide.sum({1}));
+  results.push_back(wide.mean({1}));
+  results.push_back(hci::sin(wide).amin({1}));
+  results.push_back((m.to(hci::kFloat32) * 0.5f).softmax(1));
+  results.push_back(m.log_softmax(0));
+  results.push_back(wide.softmax(1));
+  results.push_back(wide.to(hci::kBFloat16).log_softmax(1));
+  // The benchmarks' kernels (bench_cuda.cpp), at another size.
+  const Tensor a = hci::rand({1001}), b = hci::rand({1001}), c = hci::rand({1001}), d = hci::rand({1001});
+  hci::eval(a, b, c, d);
+  results.push_back(hci::relu(a * b + c) * 0.5 + hci::exp(-d));
+  results.push_back(a.sum());
+  hci::eval(results);
+  hci::set_launch_hook(nullptr);
+}
+
+TEST_CASE("JIT kernels run on an NVIDIA GPU as the interpreter runs them", "[cuda]") {
+  const hci::cuda::DriverLibrary& driver = hci::cuda::driver();
+  if (!driver.api && std::getenv("HCI_TEST_GPU_PREPARE")) {
+    require_jit();
+    // Every kernel the host JIT compiles is also compiled for the target, as HCI_JIT_TARGETS has
+    // it do, into the kernel cache: the code each GPU kernel runs, transposed twins included.
+    const hci::jit::GpuTarget target = hci::jit::GpuTarget::parse(std::getenv("HCI_TEST_GPU_PREPARE"));
+    hci::jit::set_gpu_targets({target});
+    run_programs([](const hci::Kernel&) {});
+    hci::jit::set_gpu_targets({});
+    const hci::jit::Stats stats = hci::jit::stats();
+    CHECK(stats.gpu_failures == 0);
+    WARN("no GPU here (" << driver.reason << "); the code of " << stats.gpu_compiled << " kernels for " << target.name()
+                         << " is in " << hci::jit::cache_directory());
+    return;
+  }
+  if (!driver.api) {
+    if (std::getenv("HCI_TEST_REQUIRE_GPU")) FAIL("a GPU is required here, but " << driver.reason);
+    WARN("skipped: no CUDA driver: " << driver.reason);
+    std::exit(77);
+  }
+  hci::cuda::Gpu gpu(0);
+  hci::cuda::KernelModules modules(gpu);
+  Checker checker(modules);
+  run_programs([&](const hci::Kernel& k) { checker.check(k); });
+  for (const std::string& failure : checker.failures) FAIL_CHECK(failure);
+  CHECK(checker.differing == 0);
+  CHECK(checker.structures.size() >= 250);
+  WARN(gpu.name() << " (" << gpu.target().name() << ", driver " << driver.api->version << "): " << checker.kernels
+                  << " kernels of " << checker.structures.size() << " structures, " << checker.launches << " launches, "
+                  << checker.differing << " differing from the interpreter");
+}
+
+TEST_CASE("GPU kernels report the driver's errors as hci::Error", "[cuda]") {
+  if (!hci::cuda::driver().api) {
+    if (std::getenv("HCI_TEST_GPU_PREPARE")) return;
+    WARN("skipped: no CUDA driver: " << hci::cuda::driver().reason);
+    std::exit(77);
+  }
+  hci::cuda::Gpu gpu(0);
+  CHECK_THROWS_WITH(hci::cuda::DeviceMemory(size_t(1) << 62),
+                    Catch::Contains("cuMemAlloc of") && Catch::Contains("CUDA_ERROR_OUT_OF_MEMORY"));
+  hci::Kernel k = multiply_add_kernel();
+  k.structure.ops[0].op = hci::OpKind::Argsort;  // no GPU code
+  hci::cuda::KernelModules modules(gpu);
+  hci::cuda::KernelRunner runner(modules);
+  CHECK_THROWS_WITH(hci::jit::run_with(k, runner, 1), Catch::Contains("has no GPU code"));
+}
+
+}  // namespace
