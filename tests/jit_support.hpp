@@ -67,7 +67,7 @@ inline hci::Kernel multiply_add_kernel(float* out = nullptr, float* a = nullptr,
 inline constexpr DType kDTypes[] = {hci::kBool,  hci::kUInt8,   hci::kInt8,     hci::kInt16,   hci::kInt32,
                                     hci::kInt64, hci::kFloat16, hci::kBFloat16, hci::kFloat32, hci::kFloat64};
 inline constexpr int kNumDTypes = int(std::size(kDTypes));
-inline constexpr int kOps = 52;
+inline constexpr int kOps = 54;
 
 inline Program random_program(std::mt19937_64& rng) {
   auto pick = [&](int n) { return int(rng() % uint64_t(n)); };
@@ -208,7 +208,14 @@ inline Tensor apply_step(const Step& s, const std::vector<Tensor>& v) {
     case 47: return a.any(dims, keepdim);
     case 48: return a.softmax(a.dim() == 0 ? 0 : int64_t(s.bits % uint32_t(a.dim())));
     case 49: return a.log_softmax(a.dim() == 0 ? 0 : int64_t(s.bits % uint32_t(a.dim())));
-    default: return hci::sin(a);  // not compiled yet: the interpreter runs it between JIT kernels
+    case 50: return hci::sin(a) + hci::cos(b);
+    case 51: return hci::tan(a);
+    case 52: return hci::fmod(a.to(hci::kFloat64), b) + a.to(hci::kFloat32) % b.to(hci::kFloat32);
+    default: {  // rows picked by a computed index (fused into the gather), shuffled and repeated
+      if (a.dim() == 0 || a.size(0) == 0) return a;
+      const int64_t rows = a.size(0);
+      return a.index_select(0, (hci::arange(rows + 2, hci::kInt64) * 7 + int64_t(s.bits % 5)) % rows);
+    }
   }
 }
 

@@ -115,6 +115,133 @@ TEST_CASE("reductions and softmax compile with their producers fused and agree w
   }
 }
 
+TEST_CASE("sin, cos and tan compile, huge arguments included, and agree with the interpreter", "[jit]") {
+  require_jit();
+  // Ordinary arguments, the switch to the large reduction at 1.5e6, then every few binades to
+  // the largest doubles (and floats), the double closest to a multiple of pi/2, non-finite
+  // values; in an odd count, so that a partial vector has huge lanes too.
+  std::vector<double> values;
+  for (int i = -500; i <= 500; ++i) values.push_back(i * 0.0123);
+  for (int i = -50; i <= 50; ++i) values.push_back(1.5e6 + i * 0.0625);
+  for (double x = 1.5e6; x < 1.7e308; x *= 7.3) values.insert(values.end(), {x, -x * 1.1, std::nextafter(x, 0.0)});
+  values.insert(values.end(), {std::ldexp(6381956970095103.0, 797), 3.4028234663852886e38, 1e300, -1e300, INFINITY,
+                               -INFINITY, std::numeric_limits<double>::quiet_NaN(), -0.0, 0x1p-1074});
+  values.push_back(2.5e7);  // an odd count
+  const Tensor x = hci::from_vector<double>(values, {int64_t(values.size())});
+  hci::eval(x);
+  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+      {"sin float64", [&] { return hci::sin(x); }},
+      {"cos float64", [&] { return hci::cos(x); }},
+      {"tan float64", [&] { return hci::tan(x); }},
+      {"sin float32", [&] { return hci::sin(x.to(hci::kFloat32)); }},
+      {"cos float32, fused", [&] { return hci::cos(x.to(hci::kFloat32) * 2.0f) + 1.0f; }},
+      {"tan bfloat16", [&] { return hci::tan(x.to(hci::kBFloat16)); }},
+      {"sin of a strided view", [&] { return hci::sin(x.slice(0, 1, int64_t(values.size()), 3)); }},
+      {"sum of cos, fused", [&] { return hci::cos(x).sum(); }},
+  };
+  for (const auto& [name, make] : cases) {
+    INFO(name);
+    hci::jit::reset_stats();
+    const std::vector<uint64_t> got = bits_of(make());
+    CHECK(hci::jit::stats().interpreted == 0);
+    hci::jit::set_enabled(false);
+    const std::vector<uint64_t> want = bits_of(make());
+    hci::jit::set_enabled(true);
+    CHECK(got == want);
+  }
+}
+
+TEST_CASE("float fmod and remainder compile exactly, with quotients up to 2^2000", "[jit]") {
+  require_jit();
+  // Quotients from below 1 to 2^2097 (the loop runs up to 81 steps in some lanes, none in
+  // others), subnormals, signed zeros, infinities and NaN on either side, zero divisors.
+  std::vector<double> x, y;
+  const double specials[] = {0.0,
+                             -0.0,
+                             INFINITY,
+                             -INFINITY,
+                             std::numeric_limits<double>::quiet_NaN(),
+                             0x1p-1074,
+                             -0x1.8p-1060,
+                             1e-300,
+                             3.0,
+                             -7.5,
+                             1e16,
+                             1.7976931348623157e308};
+  for (double a : specials)
+    for (double b : specials) x.push_back(a), y.push_back(b);
+  for (int i = 0; i < 997; ++i) {
+    const double a = std::ldexp(1.0 + (i * 7919 % 1000) / 1000.0, (i * 37) % 2098 - 1074) * (i % 3 ? 1 : -1);
+    const double b = std::ldexp(1.0 + (i * 104729 % 1000) / 1000.0, (i * 53) % 2098 - 1074) * (i % 5 ? 1 : -1);
+    x.push_back(a), y.push_back(b);
+  }
+  const Tensor a = hci::from_vector<double>(x, {int64_t(x.size())}),
+               b = hci::from_vector<double>(y, {int64_t(y.size())});
+  hci::eval(a, b);
+  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+      {"fmod float64", [&] { return hci::fmod(a, b); }},
+      {"remainder float64", [&] { return a % b; }},
+      {"fmod float32", [&] { return hci::fmod(a.to(hci::kFloat32), b.to(hci::kFloat32)); }},
+      {"remainder float16, fused", [&] { return (a.to(hci::kFloat16) * 3) % b.to(hci::kFloat16); }},
+      {"fmod by a scalar", [&] { return hci::fmod(a, 0.1); }},
+  };
+  for (const auto& [name, make] : cases) {
+    INFO(name);
+    hci::jit::reset_stats();
+    const std::vector<uint64_t> got = bits_of(make());
+    CHECK(hci::jit::stats().interpreted == 0);
+    hci::jit::set_enabled(false);
+    const std::vector<uint64_t> want = bits_of(make());
+    hci::jit::set_enabled(true);
+    CHECK(got == want);
+  }
+  // The results themselves, against C's fmod.
+  const std::vector<double> got = hci::fmod(a, b).to_vector<double>();
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("fmod(" << x[i] << ", " << y[i] << ")");
+    const double want = std::fmod(x[i], y[i]);
+    CHECK(
+        (std::bit_cast<uint64_t>(got[i]) == std::bit_cast<uint64_t>(want) || (std::isnan(got[i]) && std::isnan(want))));
+  }
+}
+
+TEST_CASE("gathers compile with their index fused and fail as the interpreter does", "[jit]") {
+  require_jit();
+  const Tensor x = hci::arange(7 * 5 * 3, hci::kFloat64).reshape({7, 5, 3}) * 0.5 - 9;
+  const Tensor rows = hci::from_vector<int64_t>({6, 0, 3, 3, 5, 1, 2, 0, 4}, {9});
+  hci::eval(x, rows);
+  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+      {"index_select rows", [&] { return x.index_select(0, rows); }},
+      {"index_select of a transposed view, int32 index",
+       [&] { return x.transpose(0, 2).index_select(2, rows.to(hci::kInt32) % 5); }},
+      {"index_select with a computed index, fused",
+       [&] { return x.to(hci::kFloat16).index_select(1, (rows * 3 + 1) % 5) * 2; }},
+      {"gather along the last dim", [&] { return x.gather(2, (x.to(hci::kInt64).abs() % 3)); }},
+      {"gather, then a sum", [&] { return x.to(hci::kInt32).gather(0, (x.to(hci::kInt64).abs() % 7)).sum({1}); }},
+  };
+  for (const auto& [name, make] : cases) {
+    INFO(name);
+    hci::jit::reset_stats();
+    const std::vector<uint64_t> got = bits_of(make());
+    CHECK(hci::jit::stats().interpreted == 0);
+    hci::jit::set_enabled(false);
+    const std::vector<uint64_t> want = bits_of(make());
+    hci::jit::set_enabled(true);
+    CHECK(got == want);
+  }
+  // An index out of bounds, in the middle of a vector and in a partial one, names the index.
+  const Tensor bad = hci::from_vector<int64_t>({1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, -1}, {19});
+  for (bool compiled : {true, false}) {
+    INFO("compiled " << compiled);
+    hci::jit::set_enabled(compiled);
+    CHECK_THROWS_WITH(x.index_select(0, bad).to_vector<double>(),
+                      Catch::Contains("index 7 is out of bounds for a dim of size 7"));
+    CHECK_THROWS_WITH(x.index_select(0, bad.slice(0, 8, 19)).to_vector<double>(),
+                      Catch::Contains("index -1 is out of bounds for a dim of size 7"));
+  }
+  hci::jit::set_enabled(true);
+}
+
 TEST_CASE("integer pow, fmod and remainder compile and fail as the interpreter does", "[jit]") {
   require_jit();
   // Bases and exponents around zero, wrapping products, negative exponents, -1 and INT64_MIN.

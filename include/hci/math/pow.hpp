@@ -41,40 +41,63 @@ HCI_ALWAYS_INLINE V pow(const V& x, const V& y) {
   }
 }
 
-// floor(log2(v)) for finite v > 0.
-inline int exponent_of(double v) {
-  const int biased = int((uint64_t(to_bits(v)) >> 52) & 0x7ff);
-  return biased ? biased - 1023 : exponent_of(v * 0x1p54) - 54;
+// floor(log2(v)) for a finite double v > 0 (subnormals too), as an integer of V's bits type.
+template <class V>
+HCI_ALWAYS_INLINE bits_t<V> exponent_of(const V& v) {
+  using B = bits_t<V>;
+  const B biased = to_bits(v) >> B(52);  // the sign bit is clear
+  return select_bits<V>(biased == B(0), (to_bits(v * V(0x1p54)) >> B(52)) - B(1023 + 54), biased - B(1023));
 }
 
-inline double ldexp_(double v, int k) {
-  for (; k > 1000; k -= 1000) v *= 0x1p1000;
-  return v * pow2_int(double(k));
+// v * 2^k for 0 <= k <= 2100, rounded once.
+template <class V>
+HCI_ALWAYS_INLINE V ldexp_(const V& v, const bits_t<V>& k) {
+  using B = bits_t<V>;
+  V r = v;
+  B n = k;
+  for (int i = 0; i < 2; ++i) {
+    const auto big = n > B(1000);
+    r = select(big, r * V(0x1p1000), r);
+    n = select_bits<V>(big, n - B(1000), n);
+  }
+  return r * from_bits<V>((n + B(1023)) << B(52));
 }
 
-// C's fmod: x - trunc(x / y) * y, exactly. Scalars only (a loop whose trip count depends on the
-// exponents): each step removes up to 26 bits of the quotient, with the product formed exactly.
+// One step of C's fmod for finite doubles r >= ay > 0: up to 26 bits of the quotient r / ay
+// removed, with the product formed exactly. The result is in [0, r), and below ay at last.
+template <class V>
+HCI_ALWAYS_INLINE V fmod_step(const V& r, const V& ay) {
+  using B = bits_t<V>;
+  const B shift = exponent_of(r) - exponent_of(ay) - B(26);
+  const V s = ldexp_(ay, select_bits<V>(shift > B(0), shift, B(0)));  // r / s < 2^28
+  const V q = trunc_(r / s);                                          // never too small; at most one too large
+  // q * s = p + p_lo exactly; the product's halves are formed 2^64 lower, where splitting a huge
+  // s cannot overflow.
+  const V down = select(s > V(0x1p900), V(0x1p-64), V(1.0));
+  const auto [p_down, p_lo_down] = two_prod(q, s * down);
+  const V p = p_down / down, p_lo = p_lo_down / down;
+  const V rest = (r - p) - p_lo;  // exact: the true value is representable
+  return select(rest < V(0.0), rest + s, rest);
+}
+
+// Where fmod is NaN: a NaN operand, an infinite x, or y = 0.
+template <class V>
+HCI_ALWAYS_INLINE auto fmod_is_nan(const V& x, const V& y) {
+  return is_nan(x) | is_nan(y) | !is_finite(x) | (y == V(scalar_t<V>(0)));
+}
+
+// C's fmod: x - trunc(x / y) * y, exactly. Scalars only: the loop's trip count depends on the
+// exponents (vector executors run fmod_step while any lane needs it).
 template <class T>
 inline T fmod(T x, T y) {
   if constexpr (sizeof(T) == 4) {
     return T(fmod(double(x), double(y)));  // exact: the remainder is a float
   } else {
-    if (is_nan(x) || is_nan(y) || !is_finite(x) || y == 0) return quiet_nan<T>();
+    if (fmod_is_nan(x, y)) return quiet_nan<T>();
     const T ay = abs_(y);
     T r = abs_(x);
     if (!(r >= ay)) return x;  // also for an infinite y
-    while (r >= ay) {
-      const T s = ldexp_(ay, std::max(0, exponent_of(r) - exponent_of(ay) - 26));  // r / s < 2^28
-      const T q = trunc_(r / s);  // never too small; at most one too large
-      // q * s = p + p_lo exactly; the product's halves are formed 2^64 lower, where splitting
-      // a huge s cannot overflow.
-      const T down = s > 0x1p900 ? 0x1p-64 : 1.0;
-      const auto [p_down, p_lo_down] = two_prod(q, s * down);
-      const T p = p_down / down, p_lo = p_lo_down / down;
-      T rest = (r - p) - p_lo;  // exact: the true value is representable
-      if (rest < 0) rest += s;
-      r = rest;
-    }
+    while (r >= ay) r = fmod_step(r, ay);
     return copysign_(r, x);
   }
 }

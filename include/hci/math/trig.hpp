@@ -3,10 +3,10 @@
 //
 // The argument is reduced to x = n pi/2 + r, |r| <= pi/4, by Cody and Waite's method (pi/2 in
 // three parts, n * part exact) while |x| < kMediumLimit. Beyond it, the generic functions are
-// wrong and the reduction needs the bits of 2/pi around x's exponent (Payne and Hanek): the
-// scalar reduce_large below. Executors run the generic function over all elements, then
-// recompute the rare elements for which needs_large_reduction holds, so the common path has
-// no table lookup and stays vectorisable.
+// wrong and the reduction needs the bits of 2/pi around x's exponent (Payne and Hanek):
+// reduce_large below. Executors run the medium-range function over all elements, then recompute
+// the rare elements for which needs_large_reduction holds one by one, so the common path has no
+// table lookup and stays vectorisable.
 #pragma once
 
 #include <hci/math/coefficients.hpp>
@@ -104,55 +104,85 @@ inline bool needs_large_reduction(T x) {
   return is_finite(x) && !(abs_(double(x)) < kMediumLimit);
 }
 
-// Payne-Hanek reduction of a finite double |x| >= kMediumLimit, with 64-bit integer arithmetic
-// on 192 bits of 2/pi starting just above x's exponent.
-inline TrigReduced<double> reduce_large(double x) {
-  __extension__ using U128 = unsigned __int128;
-  __extension__ using I128 = __int128;
-  const uint64_t bits = uint64_t(to_bits(x));
-  const int exponent = int((bits >> 52) & 0x7ff) - 1075;  // |x| = m * 2^exponent
-  const uint64_t m = (bits & ((uint64_t(1) << 52) - 1)) | (uint64_t(1) << 52);
-  // Bits of 2/pi of weight above 2^(1 - exponent) only add multiples of 4 to x * 2/pi.
-  const int first = std::max(1, exponent - 1);  // the window is bits first .. first + 191
-  const int word = (first - 1) / 64, shift = (first - 1) % 64;
-  uint64_t w[3];
+// Payne-Hanek reduction of a finite |x| >= kMediumLimit, for double values (plain or symbolic),
+// in 64-bit integer arithmetic on 192 bits of 2/pi starting just above x's exponent. Written in
+// selects rather than branches and table indexing, so that the JIT traces the very same steps.
+template <class V>
+HCI_ALWAYS_INLINE TrigReduced<V> reduce_large(const V& x) {
+  static_assert(sizeof(scalar_t<V>) == 8, "reduce_large takes doubles");
+  using B = bits_t<V>;
+  using Traits = ValueTraits<V>;
+  auto pick = [](const auto& mask, const B& a, const B& b) { return select_bits<V>(mask, a, b); };
+  auto shift_right = [](const B& a, const B& n) { return Traits::shift_right_logical(a, n); };
+  // 64 - n for n in [1, 63], and 0 for n = 0, whose shifted value the caller selects away.
+  auto complement = [](const B& n) { return (B(64) - n) & B(63); };
+  const B bits = to_bits(x);
+  const B biased = shift_right(bits, B(52)) & B(0x7ff);  // |x| = m 2^(biased - 1075)
+  const B m = (bits & B((int64_t(1) << 52) - 1)) | B(int64_t(1) << 52);
+  // Bits of 2/pi of weight above 2^(1 - exponent) only add multiples of 4 to x * 2/pi: the window
+  // is bits first .. first + 191 of 2/pi, first = max(1, exponent - 1) = skipped + 1.
+  const B skipped = pick(biased > B(1077), biased - B(1077), B(0));
+  const B word = shift_right(skipped, B(6)), shift = skipped & B(63);
+  auto table = [&](const B& index) {
+    B w = B(int64_t(coefficients::kTwoOverPiBits[0]));
+    for (size_t k = 1; k < std::size(coefficients::kTwoOverPiBits); ++k)
+      w = pick(index == B(int64_t(k)), B(int64_t(coefficients::kTwoOverPiBits[k])), w);
+    return w;
+  };
+  B window[3] = {B(0), B(0), B(0)};
   for (int i = 0; i < 3; ++i) {
-    const uint64_t a = coefficients::kTwoOverPiBits[word + i], b = coefficients::kTwoOverPiBits[word + i + 1];
-    w[i] = shift ? (a << shift) | (b >> (64 - shift)) : a;
+    const B a = table(word + B(i)), b = table(word + B(i + 1));
+    window[i] = pick(shift == B(0), a, (a << shift) | shift_right(b, complement(shift)));
   }
   // product = m * window, four words, least significant first.
-  uint64_t product[4];
-  U128 carry = 0;
+  B product[4] = {B(0), B(0), B(0), B(0)};
+  B carry = B(0);
   for (int i = 0; i < 3; ++i) {
-    const U128 p = U128(m) * w[2 - i] + carry;
-    product[i] = uint64_t(p);
-    carry = p >> 64;
+    const B low = window[2 - i] * m + carry;
+    carry = Traits::multiply_high(window[2 - i], m) + pick(Traits::unsigned_less(low, carry), B(1), B(0));
+    product[i] = low;
   }
-  product[3] = uint64_t(carry);
-  auto bits_at = [&](int position) {  // 64 bits of the product from bit `position` up
-    const int i = position / 64, s = position % 64;
-    const uint64_t lo = i < 4 ? product[i] >> s : 0;
-    const uint64_t hi = s && i + 1 < 4 ? product[i + 1] << (64 - s) : 0;
-    return lo | hi;
+  product[3] = carry;
+  auto bits_at = [&](const B& position) {  // 64 bits of the product from bit `position` up
+    auto word_at = [&](const B& k) {       // 0 beyond the product
+      B w = B(0);
+      for (int j = 0; j < 4; ++j) w = pick(k == B(j), product[j], w);
+      return w;
+    };
+    const B i = shift_right(position, B(6)), s = position & B(63);
+    return shift_right(word_at(i), s) | pick(s == B(0), B(0), word_at(i + B(1)) << complement(s));
   };
-  // x * 2/pi = product * 2^-point: the integer part's low bits are the quadrant.
-  const int point = first + 191 - exponent;
-  uint64_t quadrant = bits_at(point) & 3;
-  const U128 fraction = U128(bits_at(point - 64)) << 64 | bits_at(point - 128);
+  // x * 2/pi = product * 2^-point, point = first + 191 - exponent: the integer part's low bits
+  // are the quadrant.
+  const B point = skipped + B(1267) - biased;
+  B quadrant = bits_at(point) & B(3);
+  const B fraction_hi = bits_at(point - B(64)), fraction_lo = bits_at(point - B(128));
   // As a signed number, the fraction is in [-1/2, 1/2) of a quadrant; the upper half rounds up.
-  const bool negative = I128(fraction) < 0;
-  if (negative) quadrant = (quadrant + 1) & 3;
-  const U128 magnitude = negative ? U128(0) - fraction : fraction;  // at most 2^127
-  const double g_hi = double(magnitude);
-  const double g_lo = double(I128(magnitude - U128(g_hi)));  // the conversion's rounding error
-  const double f_hi = negative ? -g_hi : g_hi, f_lo = negative ? -g_lo : g_lo;
-  const double scale = 0x1p-128;
-  const auto [p, p_lo] = two_prod(f_hi * scale, coefficients::kHalfPiHi);
-  const double lo = p_lo + f_hi * scale * coefficients::kHalfPiLo + f_lo * scale * coefficients::kHalfPiHi;
-  const double r = p + lo;
-  const double r_lo = lo - (r - p);
-  const double sign = x < 0 ? -1.0 : 1.0;  // sin and tan are odd, cos is even: reduce |x|, restore after
-  return {sign * r, sign * r_lo, double(sign < 0 ? (4 - quadrant) & 3 : quadrant)};
+  const auto negative = fraction_hi < B(0);
+  quadrant = (quadrant + pick(negative, B(1), B(0))) & B(3);
+  const B high = pick(negative, ~fraction_hi + pick(fraction_lo == B(0), B(1), B(0)), fraction_hi);
+  const B low = pick(negative, B(0) - fraction_lo, fraction_lo);
+  // The magnitude (at most 2^127) shifted left until its top bit is set, as top:next.
+  const B zeros = pick(high == B(0), B(64) + Traits::leading_zeros(low), Traits::leading_zeros(high));
+  const B s = zeros & B(63);
+  const auto past_high = zeros >= B(64);
+  const B top = pick(past_high, low << s, (high << s) | pick(s == B(0), B(0), shift_right(low, complement(s))));
+  const B next = pick(past_high, B(0), low << s);
+  // magnitude * 2^-128 = top:next * 2^(-128 - zeros), as 53 bits and the next 62 (the last 13 of
+  // 128 are below the precision kept).
+  const B top53 = shift_right(top, B(11));
+  const B next62 = ((top & B(0x7ff)) << B(51)) | shift_right(next, B(13));
+  const V g_hi = to_float<V>(top53) * from_bits<V>((B(1023 - 53) - zeros) << B(52));
+  const V g_lo = to_float<V>(next62) * from_bits<V>((B(1023 - 115) - zeros) << B(52));
+  const V f_hi = select(negative, -g_hi, g_hi), f_lo = select(negative, -g_lo, g_lo);
+  const auto [p, p_lo] = two_prod(f_hi, V(coefficients::kHalfPiHi));
+  const V lo = p_lo + f_hi * V(coefficients::kHalfPiLo) + f_lo * V(coefficients::kHalfPiHi);
+  const V r = p + lo;
+  const V r_lo = lo - (r - p);
+  // sin and tan are odd, cos is even: |x| was reduced, the sign is restored here.
+  const auto minus = x < V(0.0);
+  const V sign = select(minus, V(-1.0), V(1.0));
+  return {sign * r, sign * r_lo, to_float<V>(pick(minus, (B(4) - quadrant) & B(3), quadrant))};
 }
 
 template <TrigFn F, class T>

@@ -12,6 +12,7 @@
 #include <hci/precise_fp.hpp>
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -50,6 +51,7 @@ struct ValueTraits<T> {
   using Scalar = T;
   using Bits = typename FloatTraits<T>::Bits;
   using Wide = double;
+  using Unsigned = std::make_unsigned_t<Bits>;
   static HCI_ALWAYS_INLINE T select(bool mask, T a, T b) { return mask ? a : b; }
   static HCI_ALWAYS_INLINE Bits select_bits(bool mask, Bits a, Bits b) { return mask ? a : b; }
   // Not std::bit_cast: it must inline under any flags.
@@ -62,6 +64,18 @@ struct ValueTraits<T> {
   static HCI_ALWAYS_INLINE T copysign(T magnitude, T sign) {
     const Bits sign_bit = std::numeric_limits<Bits>::min();
     return from_bits((to_bits(magnitude) & Bits(~sign_bit)) | (to_bits(sign) & sign_bit));
+  }
+  // Integer operations C++'s operators on the signed bits type lack, for integer algorithms such
+  // as the Payne-Hanek reduction: a logical right shift, an unsigned comparison, the high half
+  // of the unsigned product, and the count of leading zero bits (all of them for zero).
+  static HCI_ALWAYS_INLINE Bits shift_right_logical(Bits a, Bits n) { return Bits(Unsigned(a) >> n); }
+  static HCI_ALWAYS_INLINE bool unsigned_less(Bits a, Bits b) { return Unsigned(a) < Unsigned(b); }
+  static HCI_ALWAYS_INLINE Bits multiply_high(Bits a, Bits b) {
+    __extension__ using Wider = std::conditional_t < sizeof(Bits) == 8, unsigned __int128, uint64_t > ;
+    return Bits((Wider(Unsigned(a)) * Unsigned(b)) >> (8 * sizeof(Bits)));
+  }
+  static HCI_ALWAYS_INLINE Bits leading_zeros(Bits a) {
+    return a == 0 ? Bits(8 * sizeof(Bits)) : Bits(std::countl_zero(Unsigned(a)));
   }
   static HCI_ALWAYS_INLINE T sqrt(T x) {
     if constexpr (sizeof(T) == 4)

@@ -240,12 +240,15 @@ class CpuKernelEmitter : KernelValues {
         store_output(log ? shifted : e, acc, at);
         accumulate(OpKind::Sum, acc, sum_lanes, e, at);
       });
-      std::string sum = combine_accumulators(OpKind::Sum, acc, sum_lanes);
-      if (log) sum = traced(acc, 1, {sum}, [](const auto& x) { return math::log(x); });
-      const std::string divisor = splat(compute_ir(acc), sum, lanes_);
+      const std::string sum = combine_accumulators(OpKind::Sum, acc, sum_lanes);
+      // log_softmax subtracts log(sum); softmax multiplies by 1 / sum, as the interpreter.
+      const std::string scalar(compute_ir(acc));
+      const std::string last = log ? traced(acc, 1, {sum}, [](const auto& x) { return math::log(x); })
+                                   : def("fdiv {} {}, {}", scalar, float_constant(1.0), sum);
+      const std::string operand = splat(scalar, last, lanes_);
       vectors(begin, end, site, [&](const Site& at) {
         const std::string written = load_storage(0, root.dtype, at);
-        store_output(def("{} {} {}, {}", log ? "fsub" : "fdiv", t, written, divisor), acc, at);
+        store_output(def("{} {} {}, {}", log ? "fsub" : "fmul", t, written, operand), acc, at);
       });
       return std::string("1");
     });
@@ -384,9 +387,7 @@ HCI_RUNTIME_DEF bool jit::cpu_kernel_supported(const KernelStructure& s) {
   for (size_t i = 0; i + (elementwise ? 0 : 1) < s.ops.size(); ++i) {
     const KernelOp& op = s.ops[i];
     if (!detail::supported_op(op.op)) return false;
-    const bool integer = compute_type(op.dtype) == ComputeType::Int64;
-    const bool remainder = op.op == OpKind::Fmod || op.op == OpKind::Remainder;
-    if ((integer && op.op == OpKind::Div) || (!integer && remainder)) return false;
+    if (op.op == OpKind::Div && compute_type(op.dtype) == ComputeType::Int64) return false;
   }
   return true;
 }

@@ -25,8 +25,8 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit {
 
-// Whether emit_gpu_kernel handles this structure: what the host emitter does, less integer fmod
-// and remainder (whose division by zero has no way out of a GPU kernel yet).
+// Whether emit_gpu_kernel handles this structure: what the host emitter does, less gathers and
+// integer fmod and remainder (whose failures have no way out of a GPU kernel yet).
 HCI_RUNTIME_DECL bool gpu_kernel_supported(const KernelStructure& s);
 // The module text defining kernel `name` for `target`, for a structure gpu_kernel_supported takes.
 HCI_RUNTIME_DECL std::string emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,
@@ -121,7 +121,9 @@ inline std::string simt_definitions(const GpuTarget& t) {
 
 class GpuKernelEmitter : KernelValues {
  public:
-  GpuKernelEmitter(const KernelStructure& s, const GpuTarget& target) : KernelValues(s, 1), target_(target) {}
+  GpuKernelEmitter(const KernelStructure& s, const GpuTarget& target) : KernelValues(s, 1), target_(target) {
+    inline_helpers_ = true;  // AMD code objects are linked by hci's linker, which takes no calls
+  }
 
   std::string module(const std::string& name) {
     start_block("entry");
@@ -352,12 +354,14 @@ class GpuKernelEmitter : KernelValues {
         store_output(log ? shifted : e, acc, at);
         accumulate(OpKind::Sum, acc, sum_slot, e);
       });
-      std::string sum = group_tree(OpKind::Sum, acc, def("load {}, ptr {}", t, sum_slot), true);
-      if (log) sum = traced(acc, 1, {sum}, [](const auto& x) { return math::log(x); });
+      const std::string sum = group_tree(OpKind::Sum, acc, def("load {}, ptr {}", t, sum_slot), true);
+      // log_softmax subtracts log(sum); softmax multiplies by 1 / sum, as the interpreter.
+      const std::string operand = log ? traced(acc, 1, {sum}, [](const auto& x) { return math::log(x); })
+                                      : def("fdiv {} {}, {}", t, float_constant(1.0), sum);
       lane_elements(begin, end, lane, [&](const std::string& j) {
         const Site at = linear_site(j);
         const std::string written = load_storage(0, root.dtype, at);
-        store_output(def("{} {} {}, {}", log ? "fsub" : "fdiv", t, written, sum), acc, at);
+        store_output(def("{} {} {}, {}", log ? "fsub" : "fmul", t, written, operand), acc, at);
       });
     });
   }
@@ -403,7 +407,9 @@ HCI_RUNTIME_DEF std::string jit::detail::gpu_module(const IrBuilder& fn, const G
 
 HCI_RUNTIME_DEF bool jit::gpu_kernel_supported(const KernelStructure& s) {
   for (const KernelOp& op : s.ops)
-    if (op.op == OpKind::Fmod || op.op == OpKind::Remainder) return false;  // integers only, on the host
+    if (op.op == OpKind::Gather ||
+        ((op.op == OpKind::Fmod || op.op == OpKind::Remainder) && compute_type(op.dtype) == ComputeType::Int64))
+      return false;  // an index out of bounds or a division by zero has no way out of a GPU kernel yet
   return cpu_kernel_supported(s);
 }
 

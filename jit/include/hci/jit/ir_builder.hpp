@@ -36,6 +36,7 @@ class IrBuilder {
     allocas_ += format("  {} = alloca {}\n", name, type);
     return name;
   }
+  // A declaration (or a helper function's definition) the module needs, once.
   void declare(const std::string& d) {
     for (const std::string& x : declarations_)
       if (x == d) return;
@@ -72,12 +73,17 @@ class IrBuilder {
     start_block(after);
   }
 
-  // The function `define <signature> { body }` followed by its declarations and `attributes`.
-  std::string function(const std::string& signature, const std::string& attributes) const {
-    std::string text = "define " + signature + " {\n";
+  // The function `define <signature> { body }`.
+  std::string definition(const std::string& signature) const {
     // Stack slots go first in the entry block, whose label is the body's first line.
     const size_t first_line = body_.find('\n') + 1;
-    text += body_.substr(0, first_line) + allocas_ + body_.substr(first_line) + "}\n\n";
+    return "define " + signature + " {\n" + body_.substr(0, first_line) + allocas_ + body_.substr(first_line) + "}\n";
+  }
+  // What the function declares (and defines besides itself), one entry per line.
+  const std::vector<std::string>& declarations() const { return declarations_; }
+  // The function followed by its declarations and `attributes`: a module.
+  std::string function(const std::string& signature, const std::string& attributes) const {
+    std::string text = definition(signature) + "\n";
     for (const std::string& d : declarations_) text += d + "\n";
     return text + attributes;
   }

@@ -373,7 +373,9 @@ inline void compile(CompiledKernel& entry, uint64_t hash, CpuCompiler& compiler)
 inline bool params_match(const Kernel& k) {
   if (k.params.buffers.empty() || k.params.buffers[0].dtype != k.structure.ops.back().dtype) return false;
   for (const KernelOp& op : k.structure.ops)
-    if (op.op == OpKind::Load && k.params.buffers[size_t(op.args[0])].dtype != op.in_dtype) return false;
+    if ((op.op == OpKind::Load && k.params.buffers[size_t(op.args[0])].dtype != op.in_dtype) ||
+        (op.op == OpKind::Gather && k.params.buffers[size_t(op.args[0])].dtype != op.dtype))
+      return false;
   return true;
 }
 
@@ -424,8 +426,12 @@ inline int32_t run_parts(KernelFn fn, const std::vector<int64_t>& params, int64_
   return status.load();
 }
 
+// A gather's index out of bounds, reported by the interpreter, which names the index.
+struct IndexOutOfBounds {};
+
 // A kernel's status as the interpreter's error.
 inline void check_status(int32_t status) {
+  if (status == kIndexOutOfBounds) throw IndexOutOfBounds{};
   HCI_CHECK(status != kIntegerFmodByZero, "fmod: ZeroDivisionError (an integer divided by zero)");
   HCI_CHECK(status != kIntegerRemainderByZero, "remainder: ZeroDivisionError (an integer divided by zero)");
   HCI_CHECK(status == 0, "a compiled kernel failed with code {}", status);
@@ -630,7 +636,12 @@ HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& p
     return false;
   }
   HostRunner runner(fn, pool);
-  run_compiled(k, by_rows ? &*by_rows : nullptr, runner, pool.size());
+  try {
+    run_compiled(k, by_rows ? &*by_rows : nullptr, runner, pool.size());
+  } catch (const IndexOutOfBounds&) {
+    cpu::interp::run_kernel(k, pool);  // throws the error, naming the index
+    HCI_CHECK(false, "a compiled kernel found an index out of bounds that the interpreter did not");
+  }
   return true;
 }
 

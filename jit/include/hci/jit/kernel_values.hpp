@@ -22,9 +22,11 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit::detail {
 
-// Statuses a host kernel returns (0: done): an integer fmod or remainder by zero.
+// Statuses a host kernel returns (0: done): an integer fmod or remainder by zero, ...
 inline constexpr int kIntegerFmodByZero = 3;
 inline constexpr int kIntegerRemainderByZero = 4;
+// ... or a gather's index outside the dim it indexes.
+inline constexpr int kIndexOutOfBounds = 5;
 
 // A reduction combines its blocks' elements in kAccumulators lanes over blocks of kReduceBlock
 // elements, as the interpreter does (cpu::interp::kLanes and kBlock).
@@ -77,10 +79,14 @@ inline bool supported_op(OpKind op) {
     case OpKind::Sigmoid:
     case OpKind::Silu:
     case OpKind::Gelu:
-    case OpKind::Erf: return true;
+    case OpKind::Erf:
+    case OpKind::Sin:
+    case OpKind::Cos:
+    case OpKind::Tan: return true;
     case OpKind::Pow: return true;
     case OpKind::Fmod:
-    case OpKind::Remainder: return true;  // integers only; see cpu_kernel_supported
+    case OpKind::Remainder:
+    case OpKind::Gather: return true;
     default: return false;
   }
 }
@@ -263,8 +269,10 @@ class KernelValues : protected IrBuilder {
   // The number of scalar parameters: the scratch pointer of a reduction follows them.
   int scalar_count() const {
     int count = 0;
-    for (const KernelOp& op : s_.ops)
+    for (const KernelOp& op : s_.ops) {
       if (op.op == OpKind::Scalar) count = std::max(count, op.args[0] + 1);
+      if (op.op == OpKind::Gather) count = std::max(count, op.args[2] + 2);  // the dim's stride and size
+    }
     return count;
   }
 
@@ -345,6 +353,51 @@ class KernelValues : protected IrBuilder {
                    site.lanes, site.lanes, v));
     return def("call {} @llvm.masked.gather.{}.v{}p0(<{} x ptr> {}, i32 {}, <{} x i1> {}, {} zeroinitializer)", v,
                suffix, site.lanes, site.lanes, ptrs, align, site.lanes, mask_of(site), v);
+  }
+
+  // A gather: the source buffer read at its strides plus index * the gathered dim's stride, once
+  // every active lane's index is known to be within that dim (otherwise the kernel ends with
+  // kIndexOutOfBounds, and the executor reports the interpreter's error). The value is in the
+  // compute type.
+  std::string gather(const KernelOp& op, const std::string& index, const Site& site) {
+    const size_t b = size_t(op.args[0]);
+    const int lanes = site.lanes;
+    const std::string v64 = vec("i64", lanes), masks = vec("i1", lanes);
+    const std::string stride = def("load i64, ptr {}", param_ptr(scalars_base_ + op.args[2]));
+    const std::string size = def("load i64, ptr {}", param_ptr(scalars_base_ + op.args[2] + 1));
+    std::string outside = def("or {} {}, {}", masks, def("icmp slt {} {}, zeroinitializer", v64, index),
+                              def("icmp sge {} {}, {}", v64, index, splat("i64", size, lanes)));
+    if (!site.mask.empty()) outside = def("and {} {}, {}", masks, outside, site.mask);
+    if (lanes > 1) {
+      const std::string reduce = format("llvm.vector.reduce.or.v{}i1", lanes);
+      declare(format("declare i1 @{}({})", reduce, masks));
+      outside = def("call i1 @{}({} {})", reduce, masks, outside);
+    }
+    const std::string fail = label(), ok = label();
+    line(format("br i1 {}, label %{}, label %{}", outside, fail, ok));
+    start_block(fail);
+    line(format("ret i32 {}", kIndexOutOfBounds));
+    start_block(ok);
+    const std::string_view s = storage_ir(op.dtype);
+    const size_t align = element_size(op.dtype);
+    const std::string moved = def("mul {} {}, {}", v64, index, splat("i64", stride, lanes));
+    if (lanes == 1) {
+      const std::string ptr =
+          def("getelementptr {}, ptr {}, i64 {}", s, data_[b], def("add i64 {}, {}", site.first[b], moved));
+      return from_storage(def("load {}, ptr {}, align {}", s, ptr, align), op.dtype, 1);
+    }
+    const std::string base = s_.layouts[b] == Layout::Broadcast
+                                 ? splat("i64", site.first[b], lanes)
+                                 : lane_offsets(site.first[b], strides_[b][size_t(s_.rank - 1)], lanes);
+    const std::string ptrs =
+        def("getelementptr {}, ptr {}, {} {}", s, data_[b], v64, def("add {} {}, {}", v64, base, moved));
+    const std::string v = vec(s, lanes), suffix = overload_suffix(s, lanes);
+    declare(format("declare {} @llvm.masked.gather.{}.v{}p0(<{} x ptr>, i32, <{} x i1>, {})", v, suffix, lanes, lanes,
+                   lanes, v));
+    return from_storage(
+        def("call {} @llvm.masked.gather.{}.v{}p0(<{} x ptr> {}, i32 {}, <{} x i1> {}, {} zeroinitializer)", v, suffix,
+            lanes, lanes, ptrs, align, lanes, mask_of(site), v),
+        op.dtype, lanes);
   }
 
   // Stores the active lanes of the kernel's result.
@@ -548,6 +601,9 @@ class KernelValues : protected IrBuilder {
       case OpKind::Silu: return traced(c, lanes, args, [](const auto& x) { return math::silu(x); });
       case OpKind::Gelu: return traced(c, lanes, args, [](const auto& x) { return math::gelu(x); });
       case OpKind::Erf: return traced(c, lanes, args, [](const auto& x) { return math::erf(x); });
+      case OpKind::Sin:
+      case OpKind::Cos:
+      case OpKind::Tan: return trig(op.op, a, c, lanes);
       case OpKind::Sqrt: return traced(c, lanes, args, [](const auto& x) { return math::sqrt_(x); });
       case OpKind::Rsqrt:  // as the interpreter: 1 / sqrt(x), two roundings
         return traced(c, lanes, args, [](const auto& x) {
@@ -566,7 +622,8 @@ class KernelValues : protected IrBuilder {
         if (integer) return integer_pow(a, b, lanes);
         return traced(c, lanes, args, [](const auto& x, const auto& y) { return math::pow(x, y); });
       case OpKind::Fmod:
-      case OpKind::Remainder: return integer_remainder(op.op, a, b, lanes);
+      case OpKind::Remainder:
+        return integer ? integer_remainder(op.op, a, b, lanes) : float_remainder(op.op, a, b, c, lanes);
       case OpKind::Maximum:
       case OpKind::Minimum: {
         const bool max = op.op == OpKind::Maximum;
@@ -644,6 +701,142 @@ class KernelValues : protected IrBuilder {
     return r;
   }
 
+  // fmod and remainder of floats as the interpreter's math::fmod, in double: fmod_step in every
+  // lane, again while any active lane still needs one; remainder then moves the result to the
+  // divisor's sign, in the compute type.
+  std::string float_remainder(OpKind op, const std::string& a, const std::string& b, ComputeType c, int lanes) {
+    const std::string t = vec(compute_ir(c), lanes), wide = vec("double", lanes), masks = vec("i1", lanes);
+    auto widen = [&](const std::string& v) {
+      return c == ComputeType::Float32 ? def("fpext {} {} to {}", t, v, wide) : v;
+    };
+    const std::string x = widen(a), y = widen(b);
+    std::string nan, ay, start;
+    {
+      Trace trace(*this, lanes);
+      nan = math::fmod_is_nan(Sym<double>::value(x), Sym<double>::value(y)).ir();
+      ay = math::abs_(Sym<double>::value(y)).ir();
+      start = math::abs_(Sym<double>::value(x)).ir();
+    }
+    const std::string slot = alloca_slot(wide);
+    line(format("store {} {}, ptr {}", wide, start, slot));
+    const std::string head = label(), body = label(), done = label();
+    line("br label %" + head);
+    start_block(head);
+    const std::string r = def("load {}, ptr {}", wide, slot);
+    std::string active = def("and {} {}, {}", masks, def("fcmp oge {} {}, {}", wide, r, ay),
+                             def("xor {} {}, {}", masks, nan, splat_constant("i1", "true", lanes)));
+    if (!active_mask_.empty()) active = def("and {} {}, {}", masks, active, active_mask_);
+    std::string any = active;
+    if (lanes > 1) {
+      const std::string reduce = format("llvm.vector.reduce.or.v{}i1", lanes);
+      declare(format("declare i1 @{}({})", reduce, masks));
+      any = def("call i1 @{}({} {})", reduce, masks, active);
+    }
+    line(format("br i1 {}, label %{}, label %{}", any, body, done));
+    start_block(body);
+    std::string step;
+    {
+      Trace trace(*this, lanes);
+      step = math::fmod_step(Sym<double>::value(r), Sym<double>::value(ay)).ir();
+    }
+    line(format("store {} {}, ptr {}", wide, select(active, step, r, wide, lanes), slot));
+    line("br label %" + head);
+    start_block(done);
+    const std::string rest = def("load {}, ptr {}", wide, slot);
+    std::string result;
+    {
+      Trace trace(*this, lanes);
+      const auto X = Sym<double>::value(x), R = Sym<double>::value(rest);
+      const auto untouched = !(Sym<double>::value(start) >= Sym<double>::value(ay));  // also for an infinite y
+      result = math::select(Sym<bool>::value(nan), math::quiet_nan<Sym<double>>(),
+                            math::select(untouched, X, math::copysign_(R, X)))
+                   .ir();
+    }
+    if (c == ComputeType::Float32) result = def("fptrunc {} {} to {}", wide, result, t);
+    if (op == OpKind::Fmod) return result;
+    // remainder: mod != 0 && (y < 0) != (mod < 0) adds y, as math::remainder.
+    const std::string zero = "zeroinitializer";
+    const std::string differ =
+        def("xor {} {}, {}", masks, def("fcmp olt {} {}, {}", t, b, zero), def("fcmp olt {} {}, {}", t, result, zero));
+    const std::string move = def("and {} {}, {}", masks, def("fcmp une {} {}, {}", t, result, zero), differ);
+    return select(move, def("fadd {} {}, {}", t, result, b), result, t, lanes);
+  }
+
+  // f(std::integral_constant<TrigFn, F>) for op's F.
+  template <class F>
+  static auto trig_of(OpKind op, F f) {
+    using math::TrigFn;
+    if (op == OpKind::Sin) return f(std::integral_constant<TrigFn, TrigFn::Sin>{});
+    if (op == OpKind::Cos) return f(std::integral_constant<TrigFn, TrigFn::Cos>{});
+    return f(std::integral_constant<TrigFn, TrigFn::Tan>{});
+  }
+  // sin, cos and tan as the interpreter computes them: the medium-range function in every lane,
+  // then the lanes holding a finite |x| >= kMediumLimit again, one by one, through the
+  // Payne-Hanek reduction in a function of the module's own (rare: kept off the common path).
+  std::string trig(OpKind op, const std::string& x, ComputeType c, int lanes) {
+    std::string value, needs;
+    {
+      Trace trace(*this, lanes);
+      auto run = [&]<class T>(T) {
+        const auto v = Sym<T>::value(x);
+        value = trig_of(op, [&](auto f) { return math::trig<decltype(f)::value>(v); }).ir();
+        needs = (math::is_finite(v) & !(math::abs_(math::widen(v)) < Sym<double>(math::kMediumLimit))).ir();
+      };
+      c == ComputeType::Float32 ? run(0.0f) : run(0.0);
+    }
+    const std::string t = vec(compute_ir(c), lanes), masks = vec("i1", lanes);
+    if (!active_mask_.empty()) needs = def("and {} {}, {}", masks, needs, active_mask_);
+    std::string any = needs;
+    if (lanes > 1) {
+      const std::string reduce = format("llvm.vector.reduce.or.v{}i1", lanes);
+      declare(format("declare i1 @{}({})", reduce, masks));
+      any = def("call i1 @{}({} {})", reduce, masks, needs);
+    }
+    const std::string slot = alloca_slot(t);
+    line(format("store {} {}, ptr {}", t, value, slot));
+    const std::string large = label(), done = label();
+    line(format("br i1 {}, label %{}, label %{}", any, large, done));
+    start_block(large);
+    const std::string function = large_trig_function(op);
+    const std::string scalar(compute_ir(c));
+    std::string v = value;
+    for (int lane = 0; lane < lanes; ++lane) {
+      auto element = [&](const std::string& vector, std::string_view type) {
+        return lanes == 1 ? vector : def("extractelement {} {}, i64 {}", vec(type, lanes), vector, lane);
+      };
+      const std::string need = element(needs, "i1"), old = element(v, scalar);
+      std::string arg = element(x, scalar);
+      if (c == ComputeType::Float32) arg = def("fpext float {} to double", arg);
+      arg = def("select i1 {}, double {}, double {}", need, arg, float_constant(math::kMediumLimit));
+      std::string result = def("call double {}(double {})", function, arg);
+      if (c == ComputeType::Float32) result = def("fptrunc double {} to float", result);
+      result = def("select i1 {}, {} {}, {} {}", need, scalar, result, scalar, old);
+      v = lanes == 1 ? result : def("insertelement {} {}, {} {}, i64 {}", t, v, scalar, result, lane);
+    }
+    line(format("store {} {}, ptr {}", t, v, slot));
+    line("br label %" + done);
+    start_block(done);
+    return def("load {}, ptr {}", t, slot);
+  }
+  // The module's function `double @hci.trig_large.<op>(double)`: op of a finite |x| >=
+  // kMediumLimit, reduced by reduce_large, traced from the interpreter's source. GPU kernels
+  // take it inlined (their code objects hold no calls); host kernels call it.
+  std::string large_trig_function(OpKind op) {
+    const std::string name = format("@hci.trig_large.{}", op_name(op));
+    IrBuilder f;
+    f.start_block("entry");
+    {
+      Trace trace(f, 1);
+      const auto reduced = math::reduce_large(Sym<double>::value("%x"));
+      f.line("ret double " +
+             trig_of(op, [&](auto g) { return math::trig_of_reduced<decltype(g)::value>(reduced); }).ir());
+    }
+    declare(f.definition(
+        format("internal double {}(double %x) {} nounwind", name, inline_helpers_ ? "alwaysinline" : "noinline")));
+    for (const std::string& d : f.declarations()) declare(d);
+    return name;
+  }
+
   // A function of the math library, traced on symbolic values of the float compute type c.
   template <class F>
   std::string traced(ComputeType c, int lanes, const std::vector<std::string>& args, F f) {
@@ -675,6 +868,10 @@ class KernelValues : protected IrBuilder {
         values[i] = from_storage(load_storage(b, op.in_dtype, site), op.in_dtype, lanes);
         continue;
       }
+      if (op.op == OpKind::Gather) {
+        values[i] = gather(op, values[size_t(op.args[1])], site);
+        continue;
+      }
       if (op.op == OpKind::Scalar) {
         const std::string ptr = param_ptr(scalars_base_ + op.args[0]);
         values[i] = splat(compute_ir(c), def("load {}, ptr {}", compute_ir(c), ptr), lanes);
@@ -699,7 +896,8 @@ class KernelValues : protected IrBuilder {
   std::vector<std::string> sizes_, data_, offsets_;
   std::vector<std::vector<std::string>> strides_;
   int scalars_base_ = 0;
-  std::string active_mask_;  // of the site being computed: empty when every lane is active
+  std::string active_mask_;      // of the site being computed: empty when every lane is active
+  bool inline_helpers_ = false;  // the module's helper functions inlined into the kernel
 };
 
 }  // namespace jit::detail

@@ -261,6 +261,26 @@ struct math::ValueTraits<jit::detail::Sym<T>> {
     else
       return x.template convert<float>("fptrunc");
   }
+  static Bits shift_right_logical(const Bits& a, const Bits& n) { return bits_op("lshr {} {}, {}", a, n); }
+  static Sym<bool> unsigned_less(const Bits& a, const Bits& b) {
+    return Sym<bool>::value(ir().def("icmp ult {} {}, {}", Bits::type(), a.ir(), b.ir()));
+  }
+  static Bits multiply_high(const Bits& a, const Bits& b) {  // in integers of twice the width
+    const std::string wide = jit::detail::IrBuilder::vec(wide_int(), lanes());
+    auto widen = [&](const Bits& v) { return ir().def("zext {} {} to {}", Bits::type(), v.ir(), wide); };
+    const std::string product = ir().def("mul {} {}, {}", wide, widen(a), widen(b));
+    const std::string shift =
+        jit::detail::IrBuilder::splat_constant(wide_int(), std::to_string(8 * sizeof(T)), lanes());
+    return Bits::value(
+        ir().def("trunc {} {} to {}", wide, ir().def("lshr {} {}, {}", wide, product, shift), Bits::type()));
+  }
+  static Bits leading_zeros(const Bits& a) {  // all the bits for zero (ctlz's flag: zero is not poison)
+    const std::string name = hci::detail::format(
+        "llvm.ctlz.{}",
+        jit::detail::IrBuilder::overload_suffix(jit::detail::ir_scalar<typename Bits::Scalar>(), lanes()));
+    ir().declare(hci::detail::format("declare {} @{}({}, i1)", Bits::type(), name, Bits::type()));
+    return Bits::value(ir().def("call {} @{}({} {}, i1 false)", Bits::type(), name, Bits::type(), a.ir()));
+  }
   static V sqrt(const V& x) { return intrinsic("sqrt", {x.ir()}); }
   // The intrinsic rather than the bit operations: LLVM 19's AVX-512 code generation
   // miscompiled `select(m, (a & sign) | fabs(b), a)` (merged into one masked vpternlog), which
@@ -268,6 +288,12 @@ struct math::ValueTraits<jit::detail::Sym<T>> {
   static V copysign(const V& magnitude, const V& sign) { return intrinsic("copysign", {magnitude.ir(), sign.ir()}); }
 
  private:
+  static jit::detail::IrBuilder& ir() { return jit::detail::Trace::current().ir(); }
+  static int lanes() { return jit::detail::Trace::current().lanes(); }
+  static std::string_view wide_int() { return sizeof(T) == 8 ? "i128" : "i64"; }
+  static Bits bits_op(fmt::format_string<std::string, std::string, std::string> f, const Bits& a, const Bits& b) {
+    return Bits::value(ir().def(f, Bits::type(), a.ir(), b.ir()));
+  }
   static V intrinsic(std::string_view name, const std::vector<std::string>& args) {
     const int lanes = jit::detail::Trace::current().lanes();
     const std::string full = hci::detail::format(

@@ -959,7 +959,8 @@ inline void run_softmax(const Kernel& k, ThreadPool& pool) {
         const Acc log_sum = math::log(sum);
         for (int64_t j = 0; j < length; ++j) row[j] -= log_sum;
       } else {
-        for (int64_t j = 0; j < length; ++j) row[j] /= sum;
+        const Acc scale = Acc(1) / sum;  // a multiply per element, as PyTorch's kernel
+        for (int64_t j = 0; j < length; ++j) row[j] *= scale;
       }
       if (!direct) {
         round_to_dtype(row, int(length), root.dtype);
