@@ -18,7 +18,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>

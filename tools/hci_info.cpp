@@ -35,6 +35,12 @@ int main() {
     fmt::print("matmul: float32/float64 through {}; other dtypes through the built-in kernel\n", blas.path);
   else
     fmt::print("matmul: built-in kernel ({})\n", blas.reason);
+  const hci::cuda::DriverLibrary& cuda = hci::cuda::driver();
+  if (cuda.api)
+    fmt::print("CUDA driver: {} (CUDA {}.{}); JIT kernels run on it through scripts/gpu_check.sh\n", cuda.api->path,
+               cuda.api->version / 1000, cuda.api->version % 1000 / 10);
+  else
+    fmt::print("CUDA driver: none ({})\n", cuda.reason);
   fmt::print("backends:\n");
   for (int t = 0; t < hci::kNumDeviceTypes; ++t) {
     const auto type = static_cast<hci::DeviceType>(t);

@@ -355,6 +355,24 @@ class KernelValues : protected IrBuilder {
                suffix, site.lanes, site.lanes, ptrs, align, site.lanes, mask_of(site), v);
   }
 
+  // Whether `mask` holds in any active lane of the site being computed, as an i1.
+  std::string any_active(std::string mask, int lanes) {
+    const std::string masks = vec("i1", lanes);
+    if (!active_mask_.empty()) mask = def("and {} {}, {}", masks, mask, active_mask_);
+    if (lanes == 1) return mask;
+    const std::string reduce = format("llvm.vector.reduce.or.v{}i1", lanes);
+    declare(format("declare i1 @{}({})", reduce, masks));
+    return def("call i1 @{}({} {})", reduce, masks, mask);
+  }
+  // Ends a host kernel with `status` where `condition` holds; the code after runs where it does not.
+  void return_if(const std::string& condition, int status) {
+    const std::string fail = label(), ok = label();
+    line(format("br i1 {}, label %{}, label %{}", condition, fail, ok));
+    start_block(fail);
+    line(format("ret i32 {}", status));
+    start_block(ok);
+  }
+
   // A gather: the source buffer read at its strides plus index * the gathered dim's stride, once
   // every active lane's index is known to be within that dim (otherwise the kernel ends with
   // kIndexOutOfBounds, and the executor reports the interpreter's error). The value is in the
@@ -367,17 +385,7 @@ class KernelValues : protected IrBuilder {
     const std::string size = def("load i64, ptr {}", param_ptr(scalars_base_ + op.args[2] + 1));
     std::string outside = def("or {} {}, {}", masks, def("icmp slt {} {}, zeroinitializer", v64, index),
                               def("icmp sge {} {}, {}", v64, index, splat("i64", size, lanes)));
-    if (!site.mask.empty()) outside = def("and {} {}, {}", masks, outside, site.mask);
-    if (lanes > 1) {
-      const std::string reduce = format("llvm.vector.reduce.or.v{}i1", lanes);
-      declare(format("declare i1 @{}({})", reduce, masks));
-      outside = def("call i1 @{}({} {})", reduce, masks, outside);
-    }
-    const std::string fail = label(), ok = label();
-    line(format("br i1 {}, label %{}, label %{}", outside, fail, ok));
-    start_block(fail);
-    line(format("ret i32 {}", kIndexOutOfBounds));
-    start_block(ok);
+    return_if(any_active(outside, lanes), kIndexOutOfBounds);
     const std::string_view s = storage_ir(op.dtype);
     const size_t align = element_size(op.dtype);
     const std::string moved = def("mul {} {}, {}", v64, index, splat("i64", stride, lanes));
@@ -674,18 +682,8 @@ class KernelValues : protected IrBuilder {
   // kIntegerRemainderByZero); -1 divides everything (INT64_MIN % -1 would trap).
   std::string integer_remainder(OpKind op, const std::string& a, const std::string& b, int lanes) {
     const std::string t = vec("i64", lanes);
-    std::string zero = def("icmp eq {} {}, zeroinitializer", t, b);
-    if (!active_mask_.empty()) zero = def("and {} {}, {}", vec("i1", lanes), zero, active_mask_);
-    if (lanes > 1) {
-      const std::string name = format("llvm.vector.reduce.or.v{}i1", lanes);
-      declare(format("declare i1 @{}({})", name, vec("i1", lanes)));
-      zero = def("call i1 @{}({} {})", name, vec("i1", lanes), zero);
-    }
-    const std::string fail = label(), ok = label();
-    line(format("br i1 {}, label %{}, label %{}", zero, fail, ok));
-    start_block(fail);
-    line(format("ret i32 {}", op == OpKind::Fmod ? kIntegerFmodByZero : kIntegerRemainderByZero));
-    start_block(ok);
+    return_if(any_active(def("icmp eq {} {}, zeroinitializer", t, b), lanes),
+              op == OpKind::Fmod ? kIntegerFmodByZero : kIntegerRemainderByZero);
     const std::string one = splat_constant("i64", "1", lanes);
     const std::string trivial = def("or {} {}, {}", vec("i1", lanes), def("icmp eq {} {}, zeroinitializer", t, b),
                                     def("icmp eq {} {}, {}", t, b, splat_constant("i64", "-1", lanes)));
@@ -723,16 +721,9 @@ class KernelValues : protected IrBuilder {
     line("br label %" + head);
     start_block(head);
     const std::string r = def("load {}, ptr {}", wide, slot);
-    std::string active = def("and {} {}, {}", masks, def("fcmp oge {} {}, {}", wide, r, ay),
-                             def("xor {} {}, {}", masks, nan, splat_constant("i1", "true", lanes)));
-    if (!active_mask_.empty()) active = def("and {} {}, {}", masks, active, active_mask_);
-    std::string any = active;
-    if (lanes > 1) {
-      const std::string reduce = format("llvm.vector.reduce.or.v{}i1", lanes);
-      declare(format("declare i1 @{}({})", reduce, masks));
-      any = def("call i1 @{}({} {})", reduce, masks, active);
-    }
-    line(format("br i1 {}, label %{}, label %{}", any, body, done));
+    const std::string active = def("and {} {}, {}", masks, def("fcmp oge {} {}, {}", wide, r, ay),
+                                   def("xor {} {}, {}", masks, nan, splat_constant("i1", "true", lanes)));
+    line(format("br i1 {}, label %{}, label %{}", any_active(active, lanes), body, done));
     start_block(body);
     std::string step;
     {
@@ -784,18 +775,11 @@ class KernelValues : protected IrBuilder {
       };
       c == ComputeType::Float32 ? run(0.0f) : run(0.0);
     }
-    const std::string t = vec(compute_ir(c), lanes), masks = vec("i1", lanes);
-    if (!active_mask_.empty()) needs = def("and {} {}, {}", masks, needs, active_mask_);
-    std::string any = needs;
-    if (lanes > 1) {
-      const std::string reduce = format("llvm.vector.reduce.or.v{}i1", lanes);
-      declare(format("declare i1 @{}({})", reduce, masks));
-      any = def("call i1 @{}({} {})", reduce, masks, needs);
-    }
+    const std::string t = vec(compute_ir(c), lanes);
     const std::string slot = alloca_slot(t);
     line(format("store {} {}, ptr {}", t, value, slot));
     const std::string large = label(), done = label();
-    line(format("br i1 {}, label %{}, label %{}", any, large, done));
+    line(format("br i1 {}, label %{}, label %{}", any_active(needs, lanes), large, done));
     start_block(large);
     const std::string function = large_trig_function(op);
     const std::string scalar(compute_ir(c));
