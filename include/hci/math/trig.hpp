@@ -114,6 +114,7 @@ HCI_ALWAYS_INLINE TrigReduced<V> reduce_large(const V& x) {
   using Traits = ValueTraits<V>;
   auto pick = [](const auto& mask, const B& a, const B& b) { return select_bits<V>(mask, a, b); };
   auto shift_right = [](const B& a, const B& n) { return Traits::shift_right_logical(a, n); };
+  auto shift_left = [](const B& a, const B& n) { return Traits::shift_left(a, n); };
   // 64 - n for n in [1, 63], and 0 for n = 0, whose shifted value the caller selects away.
   auto complement = [](const B& n) { return (B(64) - n) & B(63); };
   const B bits = to_bits(x);
@@ -132,13 +133,13 @@ HCI_ALWAYS_INLINE TrigReduced<V> reduce_large(const V& x) {
   B window[3] = {B(0), B(0), B(0)};
   for (int i = 0; i < 3; ++i) {
     const B a = table(word + B(i)), b = table(word + B(i + 1));
-    window[i] = pick(shift == B(0), a, (a << shift) | shift_right(b, complement(shift)));
+    window[i] = pick(shift == B(0), a, shift_left(a, shift) | shift_right(b, complement(shift)));
   }
   // product = m * window, four words, least significant first.
   B product[4] = {B(0), B(0), B(0), B(0)};
   B carry = B(0);
   for (int i = 0; i < 3; ++i) {
-    const B low = window[2 - i] * m + carry;
+    const B low = Traits::wrapping_add(Traits::wrapping_multiply(window[2 - i], m), carry);
     carry = Traits::multiply_high(window[2 - i], m) + pick(Traits::unsigned_less(low, carry), B(1), B(0));
     product[i] = low;
   }
@@ -150,7 +151,7 @@ HCI_ALWAYS_INLINE TrigReduced<V> reduce_large(const V& x) {
       return w;
     };
     const B i = shift_right(position, B(6)), s = position & B(63);
-    return shift_right(word_at(i), s) | pick(s == B(0), B(0), word_at(i + B(1)) << complement(s));
+    return shift_right(word_at(i), s) | pick(s == B(0), B(0), shift_left(word_at(i + B(1)), complement(s)));
   };
   // x * 2/pi = product * 2^-point, point = first + 191 - exponent: the integer part's low bits
   // are the quadrant.
@@ -160,14 +161,16 @@ HCI_ALWAYS_INLINE TrigReduced<V> reduce_large(const V& x) {
   // As a signed number, the fraction is in [-1/2, 1/2) of a quadrant; the upper half rounds up.
   const auto negative = fraction_hi < B(0);
   quadrant = (quadrant + pick(negative, B(1), B(0))) & B(3);
-  const B high = pick(negative, ~fraction_hi + pick(fraction_lo == B(0), B(1), B(0)), fraction_hi);
-  const B low = pick(negative, B(0) - fraction_lo, fraction_lo);
+  // Negated as a 128-bit two's complement number, ~x + 1.
+  const B high = pick(negative, Traits::wrapping_add(~fraction_hi, pick(fraction_lo == B(0), B(1), B(0))), fraction_hi);
+  const B low = pick(negative, Traits::wrapping_add(~fraction_lo, B(1)), fraction_lo);
   // The magnitude (at most 2^127) shifted left until its top bit is set, as top:next.
   const B zeros = pick(high == B(0), B(64) + Traits::leading_zeros(low), Traits::leading_zeros(high));
   const B s = zeros & B(63);
   const auto past_high = zeros >= B(64);
-  const B top = pick(past_high, low << s, (high << s) | pick(s == B(0), B(0), shift_right(low, complement(s))));
-  const B next = pick(past_high, B(0), low << s);
+  const B top =
+      pick(past_high, shift_left(low, s), shift_left(high, s) | pick(s == B(0), B(0), shift_right(low, complement(s))));
+  const B next = pick(past_high, B(0), shift_left(low, s));
   // magnitude * 2^-128 = top:next * 2^(-128 - zeros), as 53 bits and the next 62 (the last 13 of
   // 128 are below the precision kept).
   const B top53 = shift_right(top, B(11));

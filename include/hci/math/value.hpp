@@ -66,9 +66,15 @@ struct ValueTraits<T> {
     return from_bits((to_bits(magnitude) & Bits(~sign_bit)) | (to_bits(sign) & sign_bit));
   }
   // Integer operations C++'s operators on the signed bits type lack, for integer algorithms such
-  // as the Payne-Hanek reduction: a logical right shift, an unsigned comparison, the high half
-  // of the unsigned product, and the count of leading zero bits (all of them for zero).
+  // as the Payne-Hanek reduction: a logical right shift, wrapping sums and products, an unsigned
+  // comparison, the high half of the unsigned product, and the count of leading zero bits (all
+  // of them for zero).
   static HCI_ALWAYS_INLINE Bits shift_right_logical(Bits a, Bits n) { return Bits(Unsigned(a) >> n); }
+  // Left shifts, sums and products modulo 2^bits (signed overflow is undefined in C++; IR's shl,
+  // add and mul wrap).
+  static HCI_ALWAYS_INLINE Bits shift_left(Bits a, Bits n) { return Bits(Unsigned(a) << n); }
+  static HCI_ALWAYS_INLINE Bits wrapping_add(Bits a, Bits b) { return Bits(Unsigned(a) + Unsigned(b)); }
+  static HCI_ALWAYS_INLINE Bits wrapping_multiply(Bits a, Bits b) { return Bits(Unsigned(a) * Unsigned(b)); }
   static HCI_ALWAYS_INLINE bool unsigned_less(Bits a, Bits b) { return Unsigned(a) < Unsigned(b); }
   static HCI_ALWAYS_INLINE Bits multiply_high(Bits a, Bits b) {
     __extension__ using Wider = std::conditional_t < sizeof(Bits) == 8, unsigned __int128, uint64_t > ;

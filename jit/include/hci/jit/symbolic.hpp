@@ -262,6 +262,9 @@ struct math::ValueTraits<jit::detail::Sym<T>> {
       return x.template convert<float>("fptrunc");
   }
   static Bits shift_right_logical(const Bits& a, const Bits& n) { return bits_op("lshr {} {}, {}", a, n); }
+  static Bits shift_left(const Bits& a, const Bits& n) { return a << n; }
+  static Bits wrapping_add(const Bits& a, const Bits& b) { return a + b; }
+  static Bits wrapping_multiply(const Bits& a, const Bits& b) { return a * b; }
   static Sym<bool> unsigned_less(const Bits& a, const Bits& b) {
     return Sym<bool>::value(ir().def("icmp ult {} {}, {}", Bits::type(), a.ir(), b.ir()));
   }
