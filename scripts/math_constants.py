@@ -33,6 +33,21 @@ def array(name, values):
     return f"inline constexpr std::array<double, {len(values)}> {name} = {{{text}}};"
 
 
+def array_float(name, values):
+    text = ", ".join(short_hex(float(mp.mpf(float(np_float32(v))))) + "f" for v in values)
+    return f"inline constexpr std::array<float, {len(values)}> {name} = {{{text}}};"
+
+
+def np_float32(x):
+    """x rounded once to the nearest float."""
+    m, e = mp.frexp(mp.mpf(x))
+    return mp.ldexp(mp.nint(m * 2**24), e - 24) if x != 0 else mp.mpf(0)
+
+
+def exp_tail(r):
+    return (mp.exp(r) - 1 - r) / r**2 if r != 0 else mp.mpf(1) / 2
+
+
 def erf_small(z):
     return mp.erf(mp.sqrt(z)) / mp.sqrt(z) if z != 0 else 2 / mp.sqrt(mp.pi)
 
@@ -42,6 +57,9 @@ def erfc_scaled(x):
 
 
 lines = []
+# e^r = 1 + r + r^2 Q(r) for |r| <= ln2/2, in float: 1 and r stay exact, so e^0 is 1.
+half_ln2 = mp.log(2) / 2
+lines.append(array_float("kExpFloat", [1, 1] + poly(exp_tail, [-half_ln2, half_ln2], 4)))
 # erf(x) = x * P(x^2) for |x| < 1.
 lines.append(array("kErfSmall", poly(erf_small, [0, 1], 12)))
 # erf(x) = 1 - exp(-x^2) * Q_i(x - center_i) on each interval.

@@ -170,7 +170,7 @@ TEST_CASE("JIT kernels run on an NVIDIA GPU as the interpreter runs them", "[cud
                   << checker.differing << " differing from the interpreter");
 }
 
-TEST_CASE("GPU kernels report the driver's errors as hci::Error", "[cuda]") {
+TEST_CASE("GPU kernels report the driver's errors and their own failures as hci::Error", "[cuda]") {
   if (!hci::cuda::driver().api) {
     if (std::getenv("HCI_TEST_GPU_PREPARE")) return;
     WARN("skipped: no CUDA driver: " << hci::cuda::driver().reason);
@@ -184,6 +184,28 @@ TEST_CASE("GPU kernels report the driver's errors as hci::Error", "[cuda]") {
   hci::cuda::KernelModules modules(gpu);
   hci::cuda::KernelRunner runner(modules);
   CHECK_THROWS_WITH(hci::jit::run_with(k, runner, 1), Catch::Contains("has no GPU code"));
+
+  // A thread that fails stores its status, which comes back as the interpreter's error: each
+  // failing kernel runs on the GPU first (from the launch hook), then on the CPU.
+  std::vector<std::string> gpu_errors;
+  hci::set_launch_hook([&](const hci::Kernel& kernel) {
+    if (!hci::jit::gpu_kernel_can_fail(kernel.structure)) return;
+    try {
+      hci::jit::run_with(kernel, runner, 1);
+      gpu_errors.emplace_back("none");
+    } catch (const hci::Error& e) {
+      gpu_errors.emplace_back(e.what());
+    }
+  });
+  const Tensor x = hci::arange(12, hci::kFloat32).reshape({4, 3});
+  const Tensor n = hci::arange(12, hci::kInt64) - 5;
+  hci::eval(x, n);
+  CHECK_THROWS(x.index_select(0, hci::from_vector<int64_t>({1, 4, 0}, {3})).to_vector<float>());
+  CHECK_THROWS(hci::fmod(n, n).to_vector<int64_t>());
+  hci::set_launch_hook(nullptr);
+  REQUIRE(gpu_errors.size() == 2);
+  CHECK_THAT(gpu_errors[0], Catch::Contains("index 4 is out of bounds for a dim of size 4"));
+  CHECK_THAT(gpu_errors[1], Catch::Contains("fmod: ZeroDivisionError"));
 }
 
 }  // namespace

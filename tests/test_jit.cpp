@@ -24,6 +24,24 @@ namespace {
 
 using namespace jit_test;
 
+// Named computations, each run compiled and then interpreted.
+using Cases = std::vector<std::pair<std::string, std::function<Tensor()>>>;
+
+// Every case runs through compiled kernels only and gives the interpreter's bits.
+void check_compiled_matches_interpreted(const Cases& cases) {
+  for (const auto& [name, make] : cases) {
+    INFO(name);
+    hci::jit::reset_stats();
+    const std::vector<uint64_t> got = bits_of(make());
+    CHECK(hci::jit::stats().interpreted == 0);
+    CHECK(hci::jit::stats().launches >= 1);
+    hci::jit::set_enabled(false);
+    const std::vector<uint64_t> want = bits_of(make());
+    hci::jit::set_enabled(true);
+    CHECK(got == want);
+  }
+}
+
 TEST_CASE("JIT-compiled kernels agree bit for bit with the interpreter on random graphs", "[jit]") {
   require_jit();
   // Each program runs at kSizes sizes: its first kernels compile, the rest are memory hits.
@@ -78,7 +96,7 @@ TEST_CASE("reductions and softmax compile with their producers fused and agree w
   with_nan[77777] = std::numeric_limits<double>::quiet_NaN();
   const Tensor n = hci::from_vector<double>(with_nan, {100003});
   hci::eval(x, m, n);
-  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+  const Cases cases = {
       {"sum float32", [&] { return x.to(hci::kFloat32).sum(); }},
       {"sum of exp, fused", [&] { return hci::exp(x.to(hci::kFloat32) * 0.01f).sum(); }},
       {"mean float64 over rows", [&] { return m.mean({1}); }},
@@ -101,18 +119,7 @@ TEST_CASE("reductions and softmax compile with their producers fused and agree w
       {"softmax float32 of a fused producer", [&] { return (m.to(hci::kFloat32) * 0.5f).softmax(1); }},
       {"log_softmax float64", [&] { return n.reshape({1, 100003}).log_softmax(1); }},
   };
-  for (const auto& [name, make] : cases) {
-    INFO(name);
-    hci::jit::reset_stats();
-    const Tensor compiled = make();
-    const std::vector<uint64_t> got = bits_of(compiled);
-    CHECK(hci::jit::stats().interpreted == 0);
-    CHECK(hci::jit::stats().launches >= 1);
-    hci::jit::set_enabled(false);
-    const std::vector<uint64_t> want = bits_of(make());
-    hci::jit::set_enabled(true);
-    CHECK(got == want);
-  }
+  check_compiled_matches_interpreted(cases);
 }
 
 TEST_CASE("sin, cos and tan compile, huge arguments included, and agree with the interpreter", "[jit]") {
@@ -129,7 +136,7 @@ TEST_CASE("sin, cos and tan compile, huge arguments included, and agree with the
   values.push_back(2.5e7);  // an odd count
   const Tensor x = hci::from_vector<double>(values, {int64_t(values.size())});
   hci::eval(x);
-  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+  const Cases cases = {
       {"sin float64", [&] { return hci::sin(x); }},
       {"cos float64", [&] { return hci::cos(x); }},
       {"tan float64", [&] { return hci::tan(x); }},
@@ -139,16 +146,7 @@ TEST_CASE("sin, cos and tan compile, huge arguments included, and agree with the
       {"sin of a strided view", [&] { return hci::sin(x.slice(0, 1, int64_t(values.size()), 3)); }},
       {"sum of cos, fused", [&] { return hci::cos(x).sum(); }},
   };
-  for (const auto& [name, make] : cases) {
-    INFO(name);
-    hci::jit::reset_stats();
-    const std::vector<uint64_t> got = bits_of(make());
-    CHECK(hci::jit::stats().interpreted == 0);
-    hci::jit::set_enabled(false);
-    const std::vector<uint64_t> want = bits_of(make());
-    hci::jit::set_enabled(true);
-    CHECK(got == want);
-  }
+  check_compiled_matches_interpreted(cases);
 }
 
 TEST_CASE("float fmod and remainder compile exactly, with quotients up to 2^2000", "[jit]") {
@@ -178,23 +176,14 @@ TEST_CASE("float fmod and remainder compile exactly, with quotients up to 2^2000
   const Tensor a = hci::from_vector<double>(x, {int64_t(x.size())}),
                b = hci::from_vector<double>(y, {int64_t(y.size())});
   hci::eval(a, b);
-  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+  const Cases cases = {
       {"fmod float64", [&] { return hci::fmod(a, b); }},
       {"remainder float64", [&] { return a % b; }},
       {"fmod float32", [&] { return hci::fmod(a.to(hci::kFloat32), b.to(hci::kFloat32)); }},
       {"remainder float16, fused", [&] { return (a.to(hci::kFloat16) * 3) % b.to(hci::kFloat16); }},
       {"fmod by a scalar", [&] { return hci::fmod(a, 0.1); }},
   };
-  for (const auto& [name, make] : cases) {
-    INFO(name);
-    hci::jit::reset_stats();
-    const std::vector<uint64_t> got = bits_of(make());
-    CHECK(hci::jit::stats().interpreted == 0);
-    hci::jit::set_enabled(false);
-    const std::vector<uint64_t> want = bits_of(make());
-    hci::jit::set_enabled(true);
-    CHECK(got == want);
-  }
+  check_compiled_matches_interpreted(cases);
   // The results themselves, against C's fmod.
   const std::vector<double> got = hci::fmod(a, b).to_vector<double>();
   for (size_t i = 0; i < x.size(); ++i) {
@@ -210,7 +199,7 @@ TEST_CASE("gathers compile with their index fused and fail as the interpreter do
   const Tensor x = hci::arange(7 * 5 * 3, hci::kFloat64).reshape({7, 5, 3}) * 0.5 - 9;
   const Tensor rows = hci::from_vector<int64_t>({6, 0, 3, 3, 5, 1, 2, 0, 4}, {9});
   hci::eval(x, rows);
-  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+  const Cases cases = {
       {"index_select rows", [&] { return x.index_select(0, rows); }},
       {"index_select of a transposed view, int32 index",
        [&] { return x.transpose(0, 2).index_select(2, rows.to(hci::kInt32) % 5); }},
@@ -219,16 +208,7 @@ TEST_CASE("gathers compile with their index fused and fail as the interpreter do
       {"gather along the last dim", [&] { return x.gather(2, (x.to(hci::kInt64).abs() % 3)); }},
       {"gather, then a sum", [&] { return x.to(hci::kInt32).gather(0, (x.to(hci::kInt64).abs() % 7)).sum({1}); }},
   };
-  for (const auto& [name, make] : cases) {
-    INFO(name);
-    hci::jit::reset_stats();
-    const std::vector<uint64_t> got = bits_of(make());
-    CHECK(hci::jit::stats().interpreted == 0);
-    hci::jit::set_enabled(false);
-    const std::vector<uint64_t> want = bits_of(make());
-    hci::jit::set_enabled(true);
-    CHECK(got == want);
-  }
+  check_compiled_matches_interpreted(cases);
   // An index out of bounds, in the middle of a vector and in a partial one, names the index.
   const Tensor bad = hci::from_vector<int64_t>({1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, -1}, {19});
   for (bool compiled : {true, false}) {
@@ -248,22 +228,13 @@ TEST_CASE("integer pow, fmod and remainder compile and fail as the interpreter d
   const Tensor a = hci::from_vector<int64_t>({-3, -2, -1, 0, 1, 2, 3, 7, INT64_MIN, 1000003, -999, 12}, {12});
   const Tensor b = hci::from_vector<int64_t>({5, -1, -3, 0, -7, 63, 41, 3, -1, 4, 10, -5}, {12});
   hci::eval(a, b);
-  const std::vector<std::pair<std::string, std::function<Tensor()>>> cases = {
+  const Cases cases = {
       {"pow int64", [&] { return hci::pow(a, b); }},
       {"pow int32, fused", [&] { return hci::pow(a.to(hci::kInt32) * 2, b.abs().to(hci::kInt32)); }},
       {"fmod int64", [&] { return hci::fmod(a, hci::where(hci::eq(b, 0), hci::full({12}, 7, hci::kInt64), b)); }},
       {"remainder int16", [&] { return (a.to(hci::kInt16) * 3) % (b.to(hci::kInt16) + 6); }},
   };
-  for (const auto& [name, make] : cases) {
-    INFO(name);
-    hci::jit::reset_stats();
-    const std::vector<uint64_t> got = bits_of(make());
-    CHECK(hci::jit::stats().interpreted == 0);
-    hci::jit::set_enabled(false);
-    const std::vector<uint64_t> want = bits_of(make());
-    hci::jit::set_enabled(true);
-    CHECK(got == want);
-  }
+  check_compiled_matches_interpreted(cases);
   for (bool compiled : {true, false}) {
     INFO("compiled " << compiled);
     hci::jit::set_enabled(compiled);

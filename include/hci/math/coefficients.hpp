@@ -12,6 +12,8 @@ HCI_BEGIN_NAMESPACE
 
 namespace math::coefficients {
 
+inline constexpr std::array<float, 7> kExpFloat = {0x1p+0f,        0x1p+0f,        0x1p-1f,        0x1.5554dep-3f,
+                                                   0x1.55551ap-5f, 0x1.120b62p-7f, 0x1.6d10fcp-10f};
 inline constexpr std::array<double, 13> kErfSmall = {
     0x1.20dd750429b6dp+0,  -0x1.812746b0379e6p-2,  0x1.ce2f21a042b3p-4,   -0x1.b82ce31284ep-6,
     0x1.565bcd0dbaa38p-8,  -0x1.c02db3dac435fp-11, 0x1.f9a321d5b8e1ep-14, -0x1.f4d1e3183f7aep-17,

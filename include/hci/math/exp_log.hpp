@@ -1,6 +1,7 @@
 // Exponentials and logarithms, and the functions built on them (tanh, sigmoid, silu).
 #pragma once
 
+#include <hci/math/coefficients.hpp>
 #include <hci/math/value.hpp>
 
 HCI_PRECISE_FP_BEGIN
@@ -34,24 +35,35 @@ struct Ln2 {  // ln 2 = hi + lo, hi with few enough bits that n * hi is exact
   static constexpr T lo = sizeof(T) == 4 ? T(-2.12194440e-4) : T(1.90821492927058770002e-10);
 };
 
+// x clamped to [low, high], NaN to high: a min and a max instruction, and an argument the
+// integer steps after it can take.
+template <class V>
+HCI_ALWAYS_INLINE V clamp_argument(const V& x, scalar_t<V> low, scalar_t<V> high) {
+  const V below = select(x < V(high), x, V(high));
+  return select(below > V(low), below, V(low));
+}
+
 template <class V>
 HCI_ALWAYS_INLINE V exp(const V& x) {
   using T = scalar_t<V>;
   constexpr bool single = sizeof(T) == 4;
   const T log2e = T(1.4426950408889634);
-  const T max_arg = single ? T(88.72283935546875) : T(709.782712893384);
-  const T min_arg = single ? T(-103.97208404541016) : T(-745.1332191019412);
-  const V xc = select(x > V(max_arg), V(max_arg), select(x < V(min_arg), V(min_arg), x));
+  // Beyond these, e^x rounds to infinity or 0, and so does the computation below: the
+  // arguments between the last finite or nonzero result and the bounds give n one past the
+  // range with the series' value on the overflowing or underflowing side of 1.
+  const V xc = single ? clamp_argument(x, T(-120), T(100)) : clamp_argument(x, T(-800), T(750));
   const V n = rint_small(xc * V(log2e));
   V r = xc - n * V(Ln2<T>::hi);
   r = r - n * V(Ln2<T>::lo);
-  // Taylor series of e^r on |r| <= ln2/2, to the degree each precision needs.
-  static constexpr auto c = inverse_factorials<T, 0, single ? 7 : 13>();
-  // Scaled in two steps so results down in the subnormal range stay exact.
-  V result = scale_by_pow2(horner(r, c), n);
-  result = select(x > V(max_arg), infinity<V>(), result);
-  result = select(x < V(min_arg), V(T(0)), result);
-  return select(is_nan(x), x, result);
+  // e^r on |r| <= ln2/2: a fitted polynomial of degree 6 for float, the Taylor series of degree
+  // 13 for double.
+  static constexpr auto c = [] {
+    if constexpr (single)
+      return coefficients::kExpFloat;
+    else
+      return inverse_factorials<T, 0, 13>();
+  }();
+  return select(is_nan(x), x, scale_by_pow2(horner(r, c), n));
 }
 
 // e^(hi + lo) for double, |lo| much smaller than |hi|: the reduced argument and e^r - 1 are
@@ -60,7 +72,7 @@ HCI_ALWAYS_INLINE V exp(const V& x) {
 template <class V>
 HCI_ALWAYS_INLINE V exp_extended(const V& hi, const V& lo) {
   const double max_arg = 709.782712893384, min_arg = -745.1332191019412;
-  const V xc = select(hi > V(max_arg), V(max_arg), select(hi < V(min_arg), V(min_arg), hi));
+  const V xc = clamp_argument(hi, min_arg, max_arg);
   const V n = rint_small(xc * V(1.4426950408889634));
   const auto [rh, r_err] = two_sum(xc - n * V(Ln2<double>::hi), -(n * V(Ln2<double>::lo)));
   const V rl = r_err + lo;
@@ -79,7 +91,7 @@ HCI_ALWAYS_INLINE V exp2(const V& x) {
   using T = scalar_t<V>;
   constexpr bool single = sizeof(T) == 4;
   const T hi = single ? T(129) : T(1025), lo = single ? T(-151) : T(-1076);
-  const V xc = select(x > V(hi), V(hi), select(x < V(lo), V(lo), x));
+  const V xc = clamp_argument(x, lo, hi);
   const V n = rint_small(xc);
   static constexpr auto c = exp2_series<T, single ? 7 : 14>();
   const V result = scale_by_pow2(horner(xc - n, c), n);

@@ -61,6 +61,10 @@ struct ValueTraits<T> {
   static HCI_ALWAYS_INLINE T to_float(Bits n) { return T(n); }
   static HCI_ALWAYS_INLINE double widen(T x) { return double(x); }
   static HCI_ALWAYS_INLINE T narrow(double x) { return T(x); }
+  // A bit test rather than x != x, which a user's -ffast-math would fold away.
+  static HCI_ALWAYS_INLINE bool is_nan(T x) {
+    return (to_bits(x) & std::numeric_limits<Bits>::max()) > (to_bits(std::numeric_limits<T>::infinity()));
+  }
   static HCI_ALWAYS_INLINE T copysign(T magnitude, T sign) {
     const Bits sign_bit = std::numeric_limits<Bits>::min();
     return from_bits((to_bits(magnitude) & Bits(~sign_bit)) | (to_bits(sign) & sign_bit));
@@ -149,7 +153,7 @@ inline constexpr typename FloatTraits<T>::Bits kMagnitudeMask =
 // Bit tests rather than x != x, which a user's -ffast-math would fold away.
 template <class V>
 HCI_ALWAYS_INLINE auto is_nan(const V& x) {
-  return (to_bits(x) & kMagnitudeMask<scalar_t<V>>) > kExponentMask<scalar_t<V>>;
+  return ValueTraits<V>::is_nan(x);
 }
 template <class V>
 HCI_ALWAYS_INLINE auto is_inf(const V& x) {
@@ -212,21 +216,18 @@ HCI_ALWAYS_INLINE V rint_small(const V& x) {
   return (x + magic) - magic;
 }
 
-// 2^n for integral-valued n in the normal exponent range, built from bits.
-template <class V>
-HCI_ALWAYS_INLINE V pow2_int(const V& n) {
-  using T = scalar_t<V>;
-  using B = typename FloatTraits<T>::Bits;
-  return from_bits<V>((to_int(n) + B(FloatTraits<T>::kBias)) << FloatTraits<T>::kMantissaBits);
-}
-
-// x * 2^n for integral n whose halves stay in the normal exponent range; rounds once, so
-// results in the subnormal range are correctly rounded.
+// x * 2^n for x in [1/2, 2) and integral n whose halves stay in the normal exponent range;
+// rounds once, so results in the subnormal range are correctly rounded. x * 2^floor(n/2) is
+// exact, made by adding to x's exponent; the other half multiplies.
 template <class V>
 HCI_ALWAYS_INLINE V scale_by_pow2(const V& x, const V& n) {
   using T = scalar_t<V>;
-  const V n_half = rint_small(n * V(T(0.5)) - V(T(0.25)));
-  return x * pow2_int(n_half) * pow2_int(n - n_half);
+  using B = bits_t<V>;
+  using Traits = ValueTraits<V>;
+  const B mantissa_bits = B(FloatTraits<T>::kMantissaBits);
+  const B whole = to_int(n), half = whole >> B(1);
+  const V x_half = from_bits<V>(Traits::wrapping_add(to_bits(x), Traits::shift_left(half, mantissa_bits)));
+  return x_half * from_bits<V>((whole - half + B(FloatTraits<T>::kBias)) << mantissa_bits);
 }
 
 // Rounding to integers. Values of magnitude 2^mantissa bits and beyond (and infinities, NaN)

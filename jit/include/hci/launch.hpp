@@ -265,8 +265,8 @@ class PortableKernel {
   }
 
   // The kernel's IR, as launch compiles it for the host (`i32 @hci_kernel(start, end, params)`,
-  // returning the failure's status), or for a GPU (a grid-stride loop, storing the status to an
-  // int32 whose address follows the arguments).
+  // returning the failure's status), or for a GPU (a grid-stride loop, storing the status to the
+  // int32 at %failure, as the scheduled kernels do).
   std::string ir(const jit::GpuTarget* gpu = nullptr) const {
     using namespace jit::detail;
     IrBuilder builder;
@@ -303,7 +303,6 @@ class PortableKernel {
       return builder.function("i32 @hci_kernel(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
                               "attributes #0 = { nounwind \"no-builtins\" }\n");
     }
-    const std::string status = param("ptr");
     const auto [first, step] = grid_stride(builder);
     builder.loop(first, "%end", [&](const std::string& i) {
       body(i);
@@ -312,7 +311,7 @@ class PortableKernel {
     builder.line("ret void");
     for (auto [block, code] : {std::pair(kOutOfBounds, 1), std::pair(kDivisionByZero, 2)}) {
       builder.start_block(std::string(block));
-      builder.line(hci::detail::format("store i32 {}, ptr {}", code, status));
+      builder.line(hci::detail::format("store i32 {}, ptr %failure", code));
       builder.line("ret void");
     }
     return gpu_module(builder, *gpu, "hci_kernel");

@@ -1,6 +1,6 @@
 // LLVM IR text for a scheduled kernel on a GPU (NVPTX or AMDGPU): one element per thread.
 //
-// The kernel is `void @name(i64 %start, i64 %end, ptr %params)`, launched in blocks of
+// The kernel is `void @name(i64 %start, i64 %end, ptr %params, ptr %failure)`, launched in blocks of
 // kGpuBlockSize threads on any number of blocks: a grid-stride loop covers [start, end), counted
 // as the host kernel counts it (elements; a reduction's items `output * blocks + block`, each
 // written to the scratch array for the host to combine in order; softmax rows; strips of kStrip
@@ -25,9 +25,12 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit {
 
-// Whether emit_gpu_kernel handles this structure: what the host emitter does, less gathers and
-// integer fmod and remainder (whose failures have no way out of a GPU kernel yet).
+// Whether emit_gpu_kernel handles this structure: what the host emitter does.
 HCI_RUNTIME_DECL bool gpu_kernel_supported(const KernelStructure& s);
+// Whether the kernel can fail (a gather's index out of bounds, an integer fmod or remainder by
+// zero): then a thread that fails stores the host kernel's status (kIndexOutOfBounds, ...) to
+// the i32 %failure points to, which the launcher zeroes before and reads after the launch.
+HCI_RUNTIME_DECL bool gpu_kernel_can_fail(const KernelStructure& s);
 // The module text defining kernel `name` for `target`, for a structure gpu_kernel_supported takes.
 HCI_RUNTIME_DECL std::string emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,
                                              const std::string& name);
@@ -42,7 +45,7 @@ namespace detail {
 // grid's thread count), as values of `fn`.
 HCI_RUNTIME_DECL std::pair<std::string, std::string> grid_stride(IrBuilder& fn);
 // The module of GPU kernel `name` whose body `fn` holds (parameters i64 %start, i64 %end, ptr
-// %p), with the definitions of the @hci.simt.* functions for the target.
+// %p, ptr %failure), with the definitions of the @hci.simt.* functions for the target.
 HCI_RUNTIME_DECL std::string gpu_module(const IrBuilder& fn, const GpuTarget& target, const std::string& name);
 }  // namespace detail
 
@@ -54,6 +57,8 @@ HCI_END_NAMESPACE
 
 #include <hci/jit/emit_cpu.hpp>
 #include <hci/jit/kernel_values.hpp>
+
+#include <algorithm>
 
 HCI_BEGIN_NAMESPACE
 
@@ -123,6 +128,7 @@ class GpuKernelEmitter : KernelValues {
  public:
   GpuKernelEmitter(const KernelStructure& s, const GpuTarget& target) : KernelValues(s, 1), target_(target) {
     inline_helpers_ = true;  // AMD code objects are linked by hci's linker, which takes no calls
+    failure_word_ = "%failure";
   }
 
   std::string module(const std::string& name) {
@@ -399,18 +405,19 @@ HCI_RUNTIME_DEF std::string jit::detail::gpu_module(const IrBuilder& fn, const G
   if (!nvidia)
     tail += format("!llvm.module.flags = !{{!0}}\n!0 = !{{i32 1, !\"amdhsa_code_object_version\", i32 {}}}\n",
                    kAmdCodeObjectVersion * 100);
-  return fn.function(format("{} void @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
+  return fn.function(format("{} void @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p, ptr %failure) #0",
                             nvidia ? "ptx_kernel" : "amdgpu_kernel", name),
                      tail) +
          "\n" + simt_definitions(target);
 }
 
-HCI_RUNTIME_DEF bool jit::gpu_kernel_supported(const KernelStructure& s) {
-  for (const KernelOp& op : s.ops)
-    if (op.op == OpKind::Gather ||
-        ((op.op == OpKind::Fmod || op.op == OpKind::Remainder) && compute_type(op.dtype) == ComputeType::Int64))
-      return false;  // an index out of bounds or a division by zero has no way out of a GPU kernel yet
-  return cpu_kernel_supported(s);
+HCI_RUNTIME_DEF bool jit::gpu_kernel_supported(const KernelStructure& s) { return cpu_kernel_supported(s); }
+
+HCI_RUNTIME_DEF bool jit::gpu_kernel_can_fail(const KernelStructure& s) {
+  return std::any_of(s.ops.begin(), s.ops.end(), [](const KernelOp& op) {
+    return op.op == OpKind::Gather ||
+           ((op.op == OpKind::Fmod || op.op == OpKind::Remainder) && compute_type(op.dtype) == ComputeType::Int64);
+  });
 }
 
 HCI_RUNTIME_DEF int64_t jit::gpu_threads_per_item(const KernelStructure& s) {

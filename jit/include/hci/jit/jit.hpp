@@ -78,7 +78,8 @@ struct CodeRunner {
 };
 // Runs a kernel the GPU emitter takes (gpu_kernel_supported) through `runner` as the host
 // executor runs it: the same items, and reductions finished on the host in the same order, so
-// the results agree with the interpreter bit for bit. `threads` bounds `parts`.
+// the results agree with the interpreter bit for bit, and failures (the status run() returns)
+// give the interpreter's errors. `threads` bounds `parts`.
 HCI_RUNTIME_DECL void run_with(const Kernel& kernel, CodeRunner& runner, int threads);
 // Whether run_with takes the kernel.
 HCI_RUNTIME_DECL bool gpu_takes(const Kernel& kernel);
@@ -516,6 +517,16 @@ inline void run_compiled(const Kernel& k, const Kernel* by_rows, CodeRunner& run
   check_status(runner.run(k, total, kBlock, int(std::clamp<int64_t>(blocks, 1, threads)), nullptr, 0));
 }
 
+// run_compiled, where an index out of bounds is reported by the interpreter, which names it.
+inline void run_compiled_or_report(const Kernel& k, const Kernel* by_rows, CodeRunner& runner, int threads) {
+  try {
+    run_compiled(k, by_rows, runner, threads);
+  } catch (const IndexOutOfBounds&) {
+    cpu::interp::run_kernel(k, *cpu::thread_pool());  // throws the error
+    HCI_CHECK(false, "a compiled kernel found an index out of bounds that the interpreter did not");
+  }
+}
+
 inline void count_interpreted() {
   JitState& s = state();
   std::lock_guard lock(s.mutex);
@@ -636,26 +647,28 @@ HCI_RUNTIME_DEF bool jit::detail::run_kernel(const Kernel& k, cpu::ThreadPool& p
     return false;
   }
   HostRunner runner(fn, pool);
-  try {
-    run_compiled(k, by_rows ? &*by_rows : nullptr, runner, pool.size());
-  } catch (const IndexOutOfBounds&) {
-    cpu::interp::run_kernel(k, pool);  // throws the error, naming the index
-    HCI_CHECK(false, "a compiled kernel found an index out of bounds that the interpreter did not");
-  }
+  run_compiled_or_report(k, by_rows ? &*by_rows : nullptr, runner, pool.size());
   return true;
 }
 
+namespace jit::detail {
+// Whether the GPU emitter takes the kernel as it is compiled (its by-rows twin, if it has one).
+inline bool gpu_takes_compiled(const Kernel& compiled) {
+  return gpu_kernel_supported(compiled.structure) && params_match(compiled);
+}
+}  // namespace jit::detail
+
 HCI_RUNTIME_DEF bool jit::gpu_takes(const Kernel& k) {
   const std::optional<Kernel> by_rows = detail::by_rows_twin(k);
-  const Kernel& compiled = by_rows ? *by_rows : k;
-  return gpu_kernel_supported(compiled.structure) && detail::params_match(compiled);
+  return detail::gpu_takes_compiled(by_rows ? *by_rows : k);
 }
 
 HCI_RUNTIME_DEF void jit::run_with(const Kernel& k, CodeRunner& runner, int threads) {
-  HCI_CHECK(gpu_takes(k), "jit::run_with: this kernel ({} ops ending in {}) has no GPU code", k.structure.ops.size(),
-            op_name(k.structure.root()));
   const std::optional<Kernel> by_rows = detail::by_rows_twin(k);
-  detail::run_compiled(k, by_rows ? &*by_rows : nullptr, runner, std::max(threads, 1));
+  HCI_CHECK(detail::gpu_takes_compiled(by_rows ? *by_rows : k),
+            "jit::run_with: this kernel ({} ops ending in {}) has no GPU code", k.structure.ops.size(),
+            op_name(k.structure.root()));
+  detail::run_compiled_or_report(k, by_rows ? &*by_rows : nullptr, runner, std::max(threads, 1));
 }
 
 HCI_END_NAMESPACE

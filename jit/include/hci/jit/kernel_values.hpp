@@ -364,12 +364,19 @@ class KernelValues : protected IrBuilder {
     declare(format("declare i1 @{}({})", reduce, masks));
     return def("call i1 @{}({} {})", reduce, masks, mask);
   }
-  // Ends a host kernel with `status` where `condition` holds; the code after runs where it does not.
-  void return_if(const std::string& condition, int status) {
+  // Where `condition` holds, a host kernel ends with `status`. A GPU kernel stores `status` to its
+  // failure word and goes on (a thread must not leave early: its neighbours may wait for it in a
+  // shuffle), its results to be thrown away; the code after must therefore stay safe to run.
+  void fail_if(const std::string& condition, int status) {
     const std::string fail = label(), ok = label();
     line(format("br i1 {}, label %{}, label %{}", condition, fail, ok));
     start_block(fail);
-    line(format("ret i32 {}", status));
+    if (failure_word_.empty()) {
+      line(format("ret i32 {}", status));
+    } else {
+      line(format("store i32 {}, ptr {}", status, failure_word_));
+      line(format("br label %{}", ok));
+    }
     start_block(ok);
   }
 
@@ -385,14 +392,23 @@ class KernelValues : protected IrBuilder {
     const std::string size = def("load i64, ptr {}", param_ptr(scalars_base_ + op.args[2] + 1));
     std::string outside = def("or {} {}, {}", masks, def("icmp slt {} {}, zeroinitializer", v64, index),
                               def("icmp sge {} {}, {}", v64, index, splat("i64", size, lanes)));
-    return_if(any_active(outside, lanes), kIndexOutOfBounds);
+    fail_if(any_active(outside, lanes), kIndexOutOfBounds);
     const std::string_view s = storage_ir(op.dtype);
     const size_t align = element_size(op.dtype);
     const std::string moved = def("mul {} {}, {}", v64, index, splat("i64", stride, lanes));
     if (lanes == 1) {
       const std::string ptr =
           def("getelementptr {}, ptr {}, i64 {}", s, data_[b], def("add i64 {}, {}", site.first[b], moved));
-      return from_storage(def("load {}, ptr {}, align {}", s, ptr, align), op.dtype, 1);
+      if (failure_word_.empty()) return from_storage(def("load {}, ptr {}, align {}", s, ptr, align), op.dtype, 1);
+      // A GPU thread goes on past the failure: an index outside the dim reads nothing and gives 0.
+      const std::string value = alloca_slot(s), read = label(), after = label();
+      line(format("store {} zeroinitializer, ptr {}", s, value));
+      line(format("br i1 {}, label %{}, label %{}", outside, after, read));
+      start_block(read);
+      line(format("store {} {}, ptr {}", s, def("load {}, ptr {}, align {}", s, ptr, align), value));
+      line(format("br label %{}", after));
+      start_block(after);
+      return from_storage(def("load {}, ptr {}", s, value), op.dtype, 1);
     }
     const std::string base = s_.layouts[b] == Layout::Broadcast
                                  ? splat("i64", site.first[b], lanes)
@@ -682,8 +698,8 @@ class KernelValues : protected IrBuilder {
   // kIntegerRemainderByZero); -1 divides everything (INT64_MIN % -1 would trap).
   std::string integer_remainder(OpKind op, const std::string& a, const std::string& b, int lanes) {
     const std::string t = vec("i64", lanes);
-    return_if(any_active(def("icmp eq {} {}, zeroinitializer", t, b), lanes),
-              op == OpKind::Fmod ? kIntegerFmodByZero : kIntegerRemainderByZero);
+    fail_if(any_active(def("icmp eq {} {}, zeroinitializer", t, b), lanes),
+            op == OpKind::Fmod ? kIntegerFmodByZero : kIntegerRemainderByZero);
     const std::string one = splat_constant("i64", "1", lanes);
     const std::string trivial = def("or {} {}, {}", vec("i1", lanes), def("icmp eq {} {}, zeroinitializer", t, b),
                                     def("icmp eq {} {}, {}", t, b, splat_constant("i64", "-1", lanes)));
@@ -882,6 +898,7 @@ class KernelValues : protected IrBuilder {
   int scalars_base_ = 0;
   std::string active_mask_;      // of the site being computed: empty when every lane is active
   bool inline_helpers_ = false;  // the module's helper functions inlined into the kernel
+  std::string failure_word_;     // a GPU kernel's i32 for fail_if; empty on the host
 };
 
 }  // namespace jit::detail

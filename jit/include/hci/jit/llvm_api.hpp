@@ -134,7 +134,7 @@ HCI_END_NAMESPACE
 
 #if HCI_RUNTIME_DEFINITIONS
 
-#include <dlfcn.h>
+#include <hci/shared_library.hpp>
 
 #include <cstdlib>
 #include <memory>
@@ -147,12 +147,8 @@ namespace jit::detail {
 // Opens one candidate (or, with `already_loaded`, only finds it if something loaded it before)
 // and checks it; the reason it was refused otherwise.
 inline std::unique_ptr<LlvmApi> try_llvm(const std::string& path, bool already_loaded, std::string& reason) {
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | (already_loaded ? RTLD_NOLOAD : 0));
-  if (!handle) {
-    const char* error = dlerror();
-    reason = error ? error : path + ": cannot be opened";
-    return nullptr;
-  }
+  void* handle = hci::detail::open_shared_library(path, reason, already_loaded ? RTLD_NOLOAD : 0);
+  if (!handle) return nullptr;
   auto api = std::make_unique<LlvmApi>();
   api->path = path;
   api->handle = handle;
@@ -162,8 +158,7 @@ inline std::unique_ptr<LlvmApi> try_llvm(const std::string& path, bool already_l
   }
   // Resolved one by one, so that a library from before one of them names what it lacks.
 #define HCI_LLVM_RESOLVE(name, ...)                                           \
-  api->name = reinterpret_cast<decltype(api->name)>(dlsym(handle, #name));    \
-  if (!api->name) {                                                           \
+  if (!hci::detail::resolve_symbol(handle, #name, api->name)) {               \
     reason = path + " lacks " #name " (too old, or built without the C API)"; \
     return nullptr;                                                           \
   }

@@ -284,6 +284,9 @@ struct math::ValueTraits<jit::detail::Sym<T>> {
     ir().declare(hci::detail::format("declare {} @{}({}, i1)", Bits::type(), name, Bits::type()));
     return Bits::value(ir().def("call {} @{}({} {}, i1 false)", Bits::type(), name, Bits::type(), a.ir()));
   }
+  static Sym<bool> is_nan(const V& x) {
+    return Sym<bool>::value(ir().def("fcmp uno {} {}, {}", V::type(), x.ir(), x.ir()));
+  }
   static V sqrt(const V& x) { return intrinsic("sqrt", {x.ir()}); }
   // The intrinsic rather than the bit operations: LLVM 19's AVX-512 code generation
   // miscompiled `select(m, (a & sign) | fabs(b), a)` (merged into one masked vpternlog), which

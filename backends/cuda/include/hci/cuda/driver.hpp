@@ -106,8 +106,7 @@ HCI_END_NAMESPACE
 #if HCI_RUNTIME_DEFINITIONS
 
 #include <hci/error.hpp>
-
-#include <dlfcn.h>
+#include <hci/shared_library.hpp>
 
 #include <cstdlib>
 #include <memory>
@@ -127,19 +126,14 @@ inline std::string describe(const DriverApi& api, driver_types::Result result) {
 }
 
 inline std::unique_ptr<DriverApi> try_driver(const std::string& path, std::string& reason) {
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    const char* error = dlerror();
-    reason = error ? error : path + ": cannot be opened";
-    return nullptr;
-  }
+  void* handle = hci::detail::open_shared_library(path, reason);
+  if (!handle) return nullptr;
   auto api = std::make_unique<DriverApi>();
   api->path = path;
-#define HCI_CUDA_RESOLVE(name, ...)                                        \
-  api->name = reinterpret_cast<decltype(api->name)>(dlsym(handle, #name)); \
-  if (!api->name) {                                                        \
-    reason = path + " lacks " #name " (not a CUDA driver, or too old)";    \
-    return nullptr;                                                        \
+#define HCI_CUDA_RESOLVE(name, ...)                                     \
+  if (!hci::detail::resolve_symbol(handle, #name, api->name)) {         \
+    reason = path + " lacks " #name " (not a CUDA driver, or too old)"; \
+    return nullptr;                                                     \
   }
   HCI_CUDA_FUNCTIONS(HCI_CUDA_RESOLVE)
 #undef HCI_CUDA_RESOLVE

@@ -177,6 +177,8 @@ class ResidentKernel {
     }
     params_ = DeviceMemory(params.size() * sizeof(int64_t));
     params_.upload(params.data(), params_.bytes());
+    const int32_t no_failure = 0;
+    failure_.upload(&no_failure, sizeof no_failure);
     const int64_t threads = count * jit::gpu_threads_per_item(compiled.structure);
     const int64_t needed = (threads + jit::kGpuBlockSize - 1) / jit::kGpuBlockSize;
     blocks_ = unsigned(std::clamp<int64_t>(needed, 1, max_blocks ? max_blocks : int64_t(1) << 30));
@@ -184,8 +186,8 @@ class ResidentKernel {
 
   void launch() {
     int64_t start = 0, end = count_;
-    driver_types::DevicePtr params = params_.address();
-    void* arguments[] = {&start, &end, &params};
+    driver_types::DevicePtr params = params_.address(), failure = failure_.address();
+    void* arguments[] = {&start, &end, &params, &failure};
     check(api_.cuLaunchKernel(function_, blocks_, 1, 1, unsigned(jit::kGpuBlockSize), 1, 1, 0, nullptr, arguments,
                               nullptr),
           "cuLaunchKernel");
@@ -196,6 +198,12 @@ class ResidentKernel {
     c.memory.download(static_cast<char*>(storage) + c.first, c.memory.bytes());
   }
   void download_scratch(void* to) { scratch_.download(to, scratch_.bytes()); }
+  // The status a failing thread stored (see jit::gpu_kernel_can_fail), 0 for none.
+  int32_t failure() const {
+    int32_t status = 0;
+    failure_.download(&status, sizeof status);
+    return status;
+  }
   unsigned blocks() const { return blocks_; }
 
  private:
@@ -223,7 +231,7 @@ class ResidentKernel {
   driver_types::Function function_;
   int64_t count_;
   std::vector<Copy> copies_;
-  DeviceMemory scratch_, params_;
+  DeviceMemory scratch_, params_, failure_{sizeof(int32_t)};
   unsigned blocks_ = 1;
 };
 
@@ -238,6 +246,8 @@ class KernelRunner final : public jit::CodeRunner {
     last_ = std::make_unique<ResidentKernel>(modules_, compiled, count, scratch, scratch_bytes, max_blocks_);
     last_->launch();
     modules_.gpu().synchronize();
+    if (jit::gpu_kernel_can_fail(compiled.structure))
+      if (const int32_t status = last_->failure()) return status;
     last_->download(compiled.params.buffers[0].data);
     if (scratch) last_->download_scratch(scratch);
     return 0;
