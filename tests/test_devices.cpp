@@ -71,7 +71,11 @@ TEST_CASE("device errors are clear", "[device][errors]") {
                     Catch::Contains("same device") && Catch::Contains("privateuse:0") && Catch::Contains("cpu"));
   CHECK_THROWS_WITH(hci::ones({2}, hci::TensorOptions().device(hci::Device(hci::DeviceType::PrivateUse, 7))),
                     Catch::Contains("index out of range"));
-  CHECK_THROWS_WITH(hci::ones({2}, hci::TensorOptions().device(hci::Device::cuda(0))), Catch::Contains("no backend"));
+  CHECK_THROWS_WITH(hci::ones({2}, hci::TensorOptions().device(hci::Device::rocm(0))), Catch::Contains("no backend"));
+  if (!hci::cuda::driver().api)  // no driver: the reason, in the error
+    CHECK_THROWS_WITH(
+        hci::ones({2}, hci::TensorOptions().device(hci::Device::cuda(0))),
+        Catch::Contains("device cuda:0: backend cuda is unavailable: ") && Catch::Contains(hci::cuda::driver().reason));
 }
 
 TEST_CASE("a launch failure names the op and where it was recorded", "[device][errors]") {

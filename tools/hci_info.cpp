@@ -37,8 +37,8 @@ int main() {
     fmt::print("matmul: built-in kernel ({})\n", blas.reason);
   const hci::cuda::DriverLibrary& cuda = hci::cuda::driver();
   if (cuda.api)
-    fmt::print("CUDA driver: {} (CUDA {}.{}); JIT kernels run on it through scripts/gpu_check.sh\n", cuda.api->path,
-               cuda.api->version / 1000, cuda.api->version % 1000 / 10);
+    fmt::print("CUDA driver: {} (CUDA {}.{})\n", cuda.api->path, cuda.api->version / 1000,
+               cuda.api->version % 1000 / 10);
   else
     fmt::print("CUDA driver: none ({})\n", cuda.reason);
   fmt::print("backends:\n");
@@ -49,7 +49,8 @@ int main() {
       hci::Backend& backend = hci::backend_for(hci::Device(type, 0));
       fmt::print("  {}: available, {} device(s)\n", hci::device_type_name(type), backend.device_count());
       for (int i = 0; i < backend.device_count(); ++i)
-        fmt::print("    {}: {}\n", hci::Device(type, i).str(), backend.device_name(i));
+        fmt::print("    {}: {}\n", hci::Device(type, i).str(),
+                   type == hci::DeviceType::CUDA ? hci::cuda::device_description(i) : backend.device_name(i));
     } catch (const hci::Error& e) {
       fmt::print("  {}: unavailable: {}\n", hci::device_type_name(type), e.what());
     }

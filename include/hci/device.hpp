@@ -53,6 +53,9 @@ class Device {
   static constexpr Device cpu() { return {DeviceType::CPU, 0}; }
   static constexpr Device cuda(int index = 0) { return {DeviceType::CUDA, index}; }
   static constexpr Device rocm(int index = 0) { return {DeviceType::ROCm, index}; }
+  // The device to use where the choice is hci's: the GPU with the most free memory (what its
+  // driver reports free plus what hci's cache holds), else the CPU.
+  HCI_RUNTIME_DECL static Device best();
 
   constexpr DeviceType type() const { return type_; }
   constexpr int index() const { return index_; }

@@ -12,6 +12,10 @@ HCI_BEGIN_NAMESPACE
 
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
 
+namespace cuda {
+HCI_RUNTIME_DECL std::unique_ptr<Backend> make_backend();  // hci/cuda/backend.hpp, included below
+}
+
 namespace detail {
 
 struct BackendRegistry {
@@ -33,6 +37,7 @@ inline Backend& backend_instance(DeviceType type) {
   if (!slot) {
     auto& factory = registry.factories[int(type)];
     if (!factory && type == DeviceType::CPU) factory = [] { return std::make_unique<cpu::CpuBackend>(); };
+    if (!factory && type == DeviceType::CUDA) factory = cuda::make_backend;
     HCI_CHECK(factory, "device type {}: no backend is registered for it", device_type_name(type));
     slot = factory();
   }
@@ -68,3 +73,5 @@ inline Backend& backend_for(Device device) {
 }
 
 HCI_END_NAMESPACE
+
+#include <hci/cuda/backend.hpp>  // after backend_for, which its definitions use

@@ -8,6 +8,7 @@
 #include <hci/kernel.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -79,8 +80,12 @@ struct CodeRunner {
 // Runs a kernel the GPU emitter takes (gpu_kernel_supported) through `runner` as the host
 // executor runs it: the same items, and reductions finished on the host in the same order, so
 // the results agree with the interpreter bit for bit, and failures (the status run() returns)
-// give the interpreter's errors. `threads` bounds `parts`.
-HCI_RUNTIME_DECL void run_with(const Kernel& kernel, CodeRunner& runner, int threads);
+// give the interpreter's errors. `threads` bounds `parts`. An index out of bounds is reported by
+// `interpret`, which runs the interpreter over the kernel (and so throws its error naming the
+// index): by default over the kernel's own buffers; a device's runner passes one that runs it
+// over host copies.
+HCI_RUNTIME_DECL void run_with(const Kernel& kernel, CodeRunner& runner, int threads,
+                               const std::function<void(const Kernel&)>& interpret = nullptr);
 // Whether run_with takes the kernel.
 HCI_RUNTIME_DECL bool gpu_takes(const Kernel& kernel);
 
@@ -518,11 +523,15 @@ inline void run_compiled(const Kernel& k, const Kernel* by_rows, CodeRunner& run
 }
 
 // run_compiled, where an index out of bounds is reported by the interpreter, which names it.
-inline void run_compiled_or_report(const Kernel& k, const Kernel* by_rows, CodeRunner& runner, int threads) {
+inline void run_compiled_or_report(const Kernel& k, const Kernel* by_rows, CodeRunner& runner, int threads,
+                                   const std::function<void(const Kernel&)>& interpret = nullptr) {
   try {
     run_compiled(k, by_rows, runner, threads);
   } catch (const IndexOutOfBounds&) {
-    cpu::interp::run_kernel(k, *cpu::thread_pool());  // throws the error
+    if (interpret)  // each throws the error
+      interpret(k);
+    else
+      cpu::interp::run_kernel(k, *cpu::thread_pool());
     HCI_CHECK(false, "a compiled kernel found an index out of bounds that the interpreter did not");
   }
 }
@@ -663,12 +672,13 @@ HCI_RUNTIME_DEF bool jit::gpu_takes(const Kernel& k) {
   return detail::gpu_takes_compiled(by_rows ? *by_rows : k);
 }
 
-HCI_RUNTIME_DEF void jit::run_with(const Kernel& k, CodeRunner& runner, int threads) {
+HCI_RUNTIME_DEF void jit::run_with(const Kernel& k, CodeRunner& runner, int threads,
+                                   const std::function<void(const Kernel&)>& interpret) {
   const std::optional<Kernel> by_rows = detail::by_rows_twin(k);
   HCI_CHECK(detail::gpu_takes_compiled(by_rows ? *by_rows : k),
             "jit::run_with: this kernel ({} ops ending in {}) has no GPU code", k.structure.ops.size(),
             op_name(k.structure.root()));
-  detail::run_compiled_or_report(k, by_rows ? &*by_rows : nullptr, runner, std::max(threads, 1));
+  detail::run_compiled_or_report(k, by_rows ? &*by_rows : nullptr, runner, std::max(threads, 1), interpret);
 }
 
 HCI_END_NAMESPACE

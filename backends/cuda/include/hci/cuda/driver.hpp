@@ -31,7 +31,11 @@ using Event = struct CUevent_st*;
 
 inline constexpr Result kSuccess = 0;
 inline constexpr Result kErrorStubLibrary = 34;
+inline constexpr Result kErrorOutOfMemory = 2;
 inline constexpr Result kErrorNoDevice = 100;
+inline constexpr Result kErrorNotReady = 600;
+inline constexpr unsigned kStreamNonBlocking = 1;
+inline constexpr unsigned kEventDisableTiming = 2;
 inline constexpr int kAttributeMultiprocessorCount = 16;
 inline constexpr int kAttributeComputeCapabilityMajor = 75;
 inline constexpr int kAttributeComputeCapabilityMinor = 76;
@@ -70,7 +74,20 @@ inline constexpr int kJitErrorLogBufferSizeBytes = 6;
   X(cuEventRecord, Result, Event, Stream)                                                                           \
   X(cuEventSynchronize, Result, Event)                                                                              \
   X(cuEventElapsedTime, Result, float*, Event, Event)                                                               \
-  X(cuEventDestroy_v2, Result, Event)
+  X(cuEventDestroy_v2, Result, Event)                                                                               \
+  X(cuEventQuery, Result, Event)                                                                                    \
+  X(cuStreamCreate, Result, Stream*, unsigned)                                                                      \
+  X(cuStreamDestroy_v2, Result, Stream)                                                                             \
+  X(cuStreamSynchronize, Result, Stream)                                                                            \
+  X(cuMemcpyHtoDAsync_v2, Result, DevicePtr, const void*, size_t, Stream)                                           \
+  X(cuMemcpyDtoHAsync_v2, Result, void*, DevicePtr, size_t, Stream)                                                 \
+  X(cuMemcpyDtoDAsync_v2, Result, DevicePtr, DevicePtr, size_t, Stream)
+
+// A device address (or a size the driver takes in a pointer's place) as a pointer, which the
+// host never dereferences: the one integer-to-pointer cast the backend makes.
+inline void* as_pointer(uint64_t value) {
+  return reinterpret_cast<void*>(uintptr_t(value));  // NOLINT(performance-no-int-to-ptr)
+}
 
 // The resolved entry points of one driver library.
 struct DriverApi {

@@ -93,6 +93,16 @@ class Gpu {
     }
   }
   void synchronize() const { check(api_.cuCtxSynchronize(), "cuCtxSynchronize"); }
+  // Makes the device's context current on the calling thread, as every driver call needs.
+  void make_current() const { check(api_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); }
+  // The same for destructors, which cannot throw: false where the driver refuses.
+  bool try_make_current() const noexcept { return api_.cuCtxSetCurrent(context_) == driver_types::kSuccess; }
+  // "NAME, 141 GiB, compute capability 9.0".
+  std::string description() const {
+    size_t bytes = 0;
+    check(api_.cuDeviceTotalMem_v2(&bytes, device_), "cuDeviceTotalMem");
+    return hci::detail::format("{}, {} MiB, compute capability {}.{}", name_, bytes >> 20, major_, minor_);
+  }
 
  private:
   static const DriverApi& require_driver() {
@@ -123,7 +133,7 @@ class KernelModules {
     const std::string ptx = jit::gpu_code(s, target_);
     std::string log(8192, '\0');
     int options[] = {driver_types::kJitErrorLogBuffer, driver_types::kJitErrorLogBufferSizeBytes};
-    void* values[] = {log.data(), reinterpret_cast<void*>(log.size())};
+    void* values[] = {log.data(), as_pointer(log.size())};
     driver_types::Module module = nullptr;
     if (const auto r = gpu_.api().cuModuleLoadDataEx(&module, ptx.c_str(), 2, options, values); r != 0) {
       log.resize(std::strlen(log.c_str()));
@@ -144,6 +154,30 @@ class KernelModules {
   std::map<uint64_t, std::pair<driver_types::Module, driver_types::Function>> modules_;
 };
 
+// The bytes [first, end) of a buffer's storage that a kernel reaches, from its offset and strides
+// over `sizes`; empty for an empty iteration space.
+inline std::pair<int64_t, int64_t> byte_span(const BufferParam& b, const Dims& sizes) {
+  int64_t low = b.offset, high = b.offset;
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] == 0) return {0, 0};
+    const int64_t reach = (sizes[d] - 1) * b.strides[d];
+    (reach < 0 ? low : high) += reach;
+  }
+  const int64_t size = int64_t(element_size(b.dtype));
+  return {low * size, (high + 1) * size};
+}
+
+// Per storage (a buffer's data address), the span of it the kernel's buffers reach together.
+inline std::map<void*, std::pair<int64_t, int64_t>> storage_spans(const KernelParams& params) {
+  std::map<void*, std::pair<int64_t, int64_t>> spans;
+  for (const BufferParam& b : params.buffers) {
+    const auto [first, end] = byte_span(b, params.sizes);
+    auto [at, added] = spans.emplace(b.data, std::pair(first, end));
+    if (!added) at->second = {std::min(at->second.first, first), std::max(at->second.second, end)};
+  }
+  return spans;
+}
+
 // One launch of a scheduled kernel's code over [0, count), its buffers and scratch array copied
 // to the device. The kernel's block size is jit::kGpuBlockSize; `max_blocks` (0: as many as the
 // range needs) bounds the grid, whose threads then stride over the range.
@@ -154,20 +188,14 @@ class ResidentKernel {
       : api_(modules.gpu().api()), function_(modules.function(compiled.structure)), count_(count) {
     Kernel on_device = compiled;
     // One device copy per storage, covering every element the kernel's buffers reach in it.
-    std::map<void*, std::pair<int64_t, int64_t>> spans;  // storage -> [first byte, end byte)
-    for (const BufferParam& b : compiled.params.buffers) {
-      const auto [first, end] = byte_span(b, compiled.params.sizes);
-      auto [at, added] = spans.emplace(b.data, std::pair(first, end));
-      if (!added) at->second = {std::min(at->second.first, first), std::max(at->second.second, end)};
-    }
-    for (const auto& [storage, span] : spans) {
+    for (const auto& [storage, span] : storage_spans(compiled.params)) {
       DeviceMemory memory(size_t(span.second - span.first));
       memory.upload(static_cast<const char*>(storage) + span.first, memory.bytes());
       copies_.push_back({storage, span.first, std::move(memory)});
     }
     for (BufferParam& b : on_device.params.buffers) {
       const Copy& c = copy_of(b.data);
-      b.data = reinterpret_cast<void*>(uintptr_t(c.memory.address() - uint64_t(c.first)));
+      b.data = as_pointer(c.memory.address() - uint64_t(c.first));
     }
     std::vector<int64_t> params = jit::pack_params(on_device.params);
     if (scratch) {
@@ -215,18 +243,6 @@ class ResidentKernel {
   const Copy& copy_of(void* storage) const {
     return *std::find_if(copies_.begin(), copies_.end(), [&](const Copy& c) { return c.storage == storage; });
   }
-  // The bytes of a buffer's storage the kernel reaches, from its offset and strides.
-  static std::pair<int64_t, int64_t> byte_span(const BufferParam& b, const Dims& sizes) {
-    int64_t low = b.offset, high = b.offset;
-    for (size_t d = 0; d < sizes.size(); ++d) {
-      if (sizes[d] == 0) return {0, 0};
-      const int64_t reach = (sizes[d] - 1) * b.strides[d];
-      (reach < 0 ? low : high) += reach;
-    }
-    const int64_t size = int64_t(element_size(b.dtype));
-    return {low * size, (high + 1) * size};
-  }
-
   const DriverApi& api_;
   driver_types::Function function_;
   int64_t count_;

@@ -1,0 +1,318 @@
+// The CUDA backend: tensors on `cuda:N` live in device memory from a caching allocator, and their
+// kernels run as the JIT's PTX on the device's stream, in order; what has no GPU code yet (matrix
+// products, sorts) runs on the host over copies of the buffers it reaches. Registered for
+// DeviceType::CUDA, and unavailable, with the driver's reason, where no driver or device is found.
+#pragma once
+
+#include <hci/backend.hpp>
+#include <hci/cpu/allocator.hpp>
+
+#include <memory>
+#include <string>
+
+HCI_BEGIN_NAMESPACE
+
+namespace cuda {
+
+// The backend registered for DeviceType::CUDA.
+HCI_RUNTIME_DECL std::unique_ptr<Backend> make_backend();
+// Memory statistics of one GPU's caching allocator, and giving its cached blocks back.
+HCI_RUNTIME_DECL MemoryStats memory_stats(int device = 0);
+HCI_RUNTIME_DECL void empty_cache(int device = 0);
+// "NAME, MEMORY MiB, compute capability M.m", as hci-info lists it.
+HCI_RUNTIME_DECL std::string device_description(int device);
+
+}  // namespace cuda
+
+HCI_END_NAMESPACE
+
+#if HCI_RUNTIME_DEFINITIONS
+
+#include <hci/cpu/interpreter.hpp>
+#include <hci/cpu/matmul.hpp>
+#include <hci/cpu/thread_pool.hpp>
+#include <hci/cuda/allocator.hpp>
+#include <hci/cuda/kernel_runner.hpp>
+#include <hci/registry.hpp>
+
+#include <array>
+#include <mutex>
+#include <vector>
+
+HCI_BEGIN_NAMESPACE
+
+namespace cuda::detail {
+
+inline driver_types::DevicePtr device_address(const void* p) { return driver_types::DevicePtr(uintptr_t(p)); }
+
+// One GPU as the backend drives it: its context, one stream all its work goes to, its memory
+// and its loaded kernels. Calls are serialised by `mutex`, and each makes the context current.
+struct Device {
+  explicit Device(int index)
+      : gpu(index),
+        name(hci::detail::format("cuda:{}", index)),
+        allocator(gpu.api(), name),
+        modules(gpu),
+        failure(sizeof(int32_t)) {
+    check(gpu.api().cuStreamCreate(&stream, driver_types::kStreamNonBlocking), "cuStreamCreate");
+  }
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+  ~Device() {
+    gpu.try_make_current();
+    gpu.api().cuStreamSynchronize(stream);
+    gpu.api().cuStreamDestroy_v2(stream);
+  }
+  const DriverApi& api() const { return gpu.api(); }
+  void synchronize() {
+    check(api().cuStreamSynchronize(stream), hci::detail::format("{}: cuStreamSynchronize", name).c_str());
+  }
+
+  std::mutex mutex;
+  Gpu gpu;
+  std::string name;
+  DeviceAllocator allocator;
+  KernelModules modules;
+  DeviceMemory failure;  // the i32 a failing kernel stores its status to
+  driver_types::Stream stream = nullptr;
+};
+
+// Work queued on a device's stream up to a point.
+class StreamEvent final : public Event {
+ public:
+  explicit StreamEvent(Device& d) : device_(d) {
+    check(api().cuEventCreate(&event_, driver_types::kEventDisableTiming), "cuEventCreate");
+    check(api().cuEventRecord(event_, d.stream), "cuEventRecord");
+  }
+  StreamEvent(const StreamEvent&) = delete;
+  StreamEvent& operator=(const StreamEvent&) = delete;
+  ~StreamEvent() override {
+    device_.gpu.try_make_current();
+    api().cuEventDestroy_v2(event_);
+  }
+  void wait() override {
+    device_.gpu.make_current();
+    check(api().cuEventSynchronize(event_), hci::detail::format("{}: cuEventSynchronize", device_.name).c_str());
+  }
+  bool ready() override {
+    device_.gpu.make_current();
+    const driver_types::Result r = api().cuEventQuery(event_);
+    if (r == driver_types::kErrorNotReady) return false;
+    check(r, hci::detail::format("{}: cuEventQuery", device_.name).c_str());
+    return true;
+  }
+
+ private:
+  const DriverApi& api() const { return device_.api(); }
+  Device& device_;
+  driver_types::Event event_ = nullptr;
+};
+
+// Runs a kernel's code on the device's stream over its buffers, which are in device memory
+// already: the parameter block and the scratch array (for reductions) come from the allocator,
+// and are back in it when the launch is queued, as stream order allows.
+class StreamRunner final : public jit::CodeRunner {
+ public:
+  explicit StreamRunner(Device& d) : d_(d) {}
+  int32_t run(const Kernel& compiled, int64_t count, int64_t, int, void* scratch, size_t scratch_bytes) override {
+    const DriverApi& api = d_.api();
+    std::vector<int64_t> params = jit::pack_params(compiled.params);
+    const Block scratch_block(d_.allocator, scratch ? scratch_bytes : 0);
+    if (scratch) params.push_back(int64_t(scratch_block.address));
+    const Block params_block(d_.allocator, params.size() * sizeof(int64_t));
+    // From pageable memory: queued, and copied out of `params` before the call returns.
+    copy_in(params_block.address, params.data(), params_block.bytes);
+    const bool can_fail = jit::gpu_kernel_can_fail(compiled.structure);
+    const int32_t no_failure = 0;
+    if (can_fail) copy_in(d_.failure.address(), &no_failure, sizeof no_failure);
+
+    const int64_t threads = count * jit::gpu_threads_per_item(compiled.structure);
+    const int64_t blocks = std::clamp<int64_t>((threads + jit::kGpuBlockSize - 1) / jit::kGpuBlockSize, 1,
+                                               int64_t(d_.gpu.multiprocessors()) * 8);
+    int64_t start = 0, end = count;
+    driver_types::DevicePtr params_arg = params_block.address, failure_arg = d_.failure.address();
+    void* arguments[] = {&start, &end, &params_arg, &failure_arg};
+    check(
+        api.cuLaunchKernel(d_.modules.function(compiled.structure), unsigned(blocks), 1, 1,
+                           unsigned(jit::kGpuBlockSize), 1, 1, 0, d_.stream, arguments, nullptr),
+        hci::detail::format("{}: cuLaunchKernel of a {} kernel", d_.name, op_name(compiled.structure.root())).c_str());
+    int32_t status = 0;
+    if (scratch)
+      check(api.cuMemcpyDtoHAsync_v2(scratch, scratch_block.address, scratch_bytes, d_.stream), "cuMemcpyDtoHAsync");
+    if (can_fail)
+      check(api.cuMemcpyDtoHAsync_v2(&status, d_.failure.address(), sizeof status, d_.stream), "cuMemcpyDtoHAsync");
+    if (scratch || can_fail) d_.synchronize();  // the host reads what came back
+    return status;
+  }
+
+ private:
+  // A block from the allocator for one launch, back in it when the launch is queued (or failed):
+  // later users of the block are queued after this launch. None for 0 bytes.
+  struct Block {
+    Block(DeviceAllocator& a, size_t n) : allocator(a), bytes(n), address(n ? a.allocate(n) : 0) {}
+    Block(const Block&) = delete;
+    Block& operator=(const Block&) = delete;
+    ~Block() { allocator.deallocate(address, bytes); }
+    DeviceAllocator& allocator;
+    size_t bytes;
+    driver_types::DevicePtr address;
+  };
+
+  void copy_in(driver_types::DevicePtr to, const void* from, size_t bytes) {
+    check(d_.api().cuMemcpyHtoDAsync_v2(to, from, bytes, d_.stream),
+          hci::detail::format("{}: cuMemcpyHtoDAsync", d_.name).c_str());
+  }
+  Device& d_;
+};
+
+// A kernel without GPU code, run by the CPU backend's executors over host copies of the storage
+// each buffer reaches; the output's span is copied back.
+inline void run_on_host(Device& d, const Kernel& kernel) {
+  Kernel on_host = kernel;
+  std::vector<std::vector<std::byte>> copies;
+  for (const auto& [storage, span] : storage_spans(kernel.params)) {
+    std::vector<std::byte>& copy = copies.emplace_back(size_t(span.second - span.first));
+    if (!copy.empty())
+      check(d.api().cuMemcpyDtoHAsync_v2(copy.data(), device_address(storage) + uint64_t(span.first), copy.size(),
+                                         d.stream),
+            "cuMemcpyDtoHAsync");
+    for (BufferParam& b : on_host.params.buffers)  // at the storage's start, as kernels expect
+      if (b.data == storage) b.data = as_pointer(uintptr_t(copy.data()) - uintptr_t(span.first));
+  }
+  d.synchronize();
+  if (kernel.structure.root() == OpKind::Matmul)
+    cpu::run_matmul(on_host, *cpu::thread_pool());
+  else if (!jit::detail::run_kernel(on_host, *cpu::thread_pool()))
+    cpu::interp::run_kernel(on_host, *cpu::thread_pool());
+  const auto [first, end] = byte_span(kernel.params.buffers[0], kernel.params.sizes);
+  if (end > first) {
+    const void* written = as_pointer(uintptr_t(on_host.params.buffers[0].data) + uintptr_t(first));
+    check(d.api().cuMemcpyHtoDAsync_v2(device_address(kernel.params.buffers[0].data) + uint64_t(first), written,
+                                       size_t(end - first), d.stream),
+          "cuMemcpyHtoDAsync");
+    d.synchronize();  // the host copy goes when this returns
+  }
+}
+
+class CudaBackend final : public Backend {
+ public:
+  std::string name() const override { return "cuda"; }
+  std::string unavailable_reason() override {
+    const DriverLibrary& library = driver();
+    if (!library.api) return library.reason;
+    return device_count() == 0 ? "the CUDA driver finds no device" : "";
+  }
+  int device_count() override {
+    if (!driver().api) return 0;
+    int count = 0;
+    return driver().api->cuDeviceGetCount(&count) == driver_types::kSuccess ? count : 0;
+  }
+  std::string device_name(int index) override { return device(index).gpu.name(); }
+  std::string device_description(int index) { return device(index).gpu.description(); }
+
+  void* allocate(int index, size_t bytes) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    return as_pointer(d.allocator.allocate(bytes));
+  }
+  void deallocate(int index, void* data, size_t bytes) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.allocator.deallocate(device_address(data), bytes);  // reused in stream order
+  }
+  void copy_to_host(int index, void* host_dst, const void* src, size_t bytes) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    if (bytes)
+      check(d.api().cuMemcpyDtoHAsync_v2(host_dst, device_address(src), bytes, d.stream),
+            hci::detail::format("{}: cuMemcpyDtoHAsync of {} bytes", d.name, bytes).c_str());
+    d.synchronize();
+  }
+  void copy_from_host(int index, void* dst, const void* host_src, size_t bytes) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    if (bytes)
+      check(d.api().cuMemcpyHtoDAsync_v2(device_address(dst), host_src, bytes, d.stream),
+            hci::detail::format("{}: cuMemcpyHtoDAsync of {} bytes", d.name, bytes).c_str());
+    d.synchronize();
+  }
+  EventPtr launch(int index, const Kernel& kernel) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    if (jit::gpu_takes(kernel)) {
+      StreamRunner runner(d);
+      jit::run_with(kernel, runner, 1, [&](const Kernel& k) { run_on_host(d, k); });
+    } else {
+      run_on_host(d, kernel);
+    }
+    return std::make_shared<StreamEvent>(d);
+  }
+  void synchronize(int index) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    d.synchronize();
+  }
+
+  Device& device(int index) {
+    std::lock_guard lock(devices_mutex_);
+    HCI_CHECK(index >= 0 && index < device_count(), "cuda:{}: no such device ({} found)", index, device_count());
+    if (devices_.size() <= size_t(index)) devices_.resize(size_t(index) + 1);
+    if (!devices_[size_t(index)]) devices_[size_t(index)] = std::make_unique<Device>(index);
+    return *devices_[size_t(index)];
+  }
+
+ private:
+  std::mutex devices_mutex_;
+  std::vector<std::unique_ptr<Device>> devices_;
+};
+
+inline CudaBackend& backend() { return static_cast<CudaBackend&>(backend_for(hci::Device::cuda(0))); }
+
+}  // namespace cuda::detail
+
+HCI_RUNTIME_DEF std::unique_ptr<Backend> cuda::make_backend() { return std::make_unique<detail::CudaBackend>(); }
+
+HCI_RUNTIME_DEF MemoryStats cuda::memory_stats(int device) {
+  return detail::backend().device(device).allocator.stats();
+}
+
+HCI_RUNTIME_DEF Device Device::best() {
+  Device best = Device::cpu();
+  if (!cuda::driver().api) return best;
+  cuda::detail::CudaBackend& backend = cuda::detail::backend();
+  size_t most = 0;
+  for (int i = 0; i < backend.device_count(); ++i) {
+    cuda::detail::Device& d = backend.device(i);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    size_t free = 0, total = 0;
+    cuda::check(d.api().cuMemGetInfo_v2(&free, &total), "cuMemGetInfo");
+    free += size_t(d.allocator.stats().cached_bytes);
+    if (free > most) {
+      most = free;
+      best = Device::cuda(i);
+    }
+  }
+  return best;
+}
+
+HCI_RUNTIME_DEF std::string cuda::device_description(int device) {
+  return detail::backend().device_description(device);
+}
+
+HCI_RUNTIME_DEF void cuda::empty_cache(int device) {
+  detail::Device& d = detail::backend().device(device);
+  std::lock_guard lock(d.mutex);
+  d.gpu.make_current();
+  d.synchronize();
+  d.allocator.empty_cache();
+}
+
+HCI_END_NAMESPACE
+
+#endif  // HCI_RUNTIME_DEFINITIONS
