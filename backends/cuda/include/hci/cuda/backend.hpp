@@ -126,15 +126,13 @@ class StreamRunner final : public jit::CodeRunner {
     const int32_t no_failure = 0;
     if (can_fail) copy_in(d_.failure.address(), &no_failure, sizeof no_failure);
 
-    const int64_t threads = count * jit::gpu_threads_per_item(compiled.structure);
-    const int64_t blocks = std::clamp<int64_t>((threads + jit::kGpuBlockSize - 1) / jit::kGpuBlockSize, 1,
-                                               int64_t(d_.gpu.multiprocessors()) * 8);
+    const unsigned blocks = launch_blocks(compiled.structure, count, int64_t(d_.gpu.multiprocessors()) * 8);
     int64_t start = 0, end = count;
     driver_types::DevicePtr params_arg = params_block.address, failure_arg = d_.failure.address();
     void* arguments[] = {&start, &end, &params_arg, &failure_arg};
     check(
-        api.cuLaunchKernel(d_.modules.function(compiled.structure), unsigned(blocks), 1, 1,
-                           unsigned(jit::kGpuBlockSize), 1, 1, 0, d_.stream, arguments, nullptr),
+        api.cuLaunchKernel(d_.modules.function(compiled.structure), blocks, 1, 1, unsigned(jit::kGpuBlockSize), 1, 1, 0,
+                           d_.stream, arguments, nullptr),
         hci::detail::format("{}: cuLaunchKernel of a {} kernel", d_.name, op_name(compiled.structure.root())).c_str());
     int32_t status = 0;
     if (scratch)

@@ -178,6 +178,13 @@ inline std::map<void*, std::pair<int64_t, int64_t>> storage_spans(const KernelPa
   return spans;
 }
 
+// Blocks of jit::kGpuBlockSize threads for a launch over [0, count): as many as the range needs,
+// at most `max_blocks` (the threads then stride over the range).
+inline unsigned launch_blocks(const KernelStructure& s, int64_t count, int64_t max_blocks) {
+  const int64_t threads = count * jit::gpu_threads_per_item(s);
+  return unsigned(std::clamp<int64_t>((threads + jit::kGpuBlockSize - 1) / jit::kGpuBlockSize, 1, max_blocks));
+}
+
 // One launch of a scheduled kernel's code over [0, count), its buffers and scratch array copied
 // to the device. The kernel's block size is jit::kGpuBlockSize; `max_blocks` (0: as many as the
 // range needs) bounds the grid, whose threads then stride over the range.
@@ -207,9 +214,7 @@ class ResidentKernel {
     params_.upload(params.data(), params_.bytes());
     const int32_t no_failure = 0;
     failure_.upload(&no_failure, sizeof no_failure);
-    const int64_t threads = count * jit::gpu_threads_per_item(compiled.structure);
-    const int64_t needed = (threads + jit::kGpuBlockSize - 1) / jit::kGpuBlockSize;
-    blocks_ = unsigned(std::clamp<int64_t>(needed, 1, max_blocks ? max_blocks : int64_t(1) << 30));
+    blocks_ = launch_blocks(compiled.structure, count, max_blocks ? max_blocks : int64_t(1) << 30);
   }
 
   void launch() {
