@@ -115,7 +115,9 @@ inline hci::Dims input_shape(const Input& in, const hci::Dims& shape) {
   return dims;
 }
 
-inline Tensor make_input(const hci::Dims& shape, DType dtype, int view, uint64_t seed) {
+// An input of the shape, its view taken on `device` (where its storage is).
+inline Tensor make_input(const hci::Dims& shape, DType dtype, int view, uint64_t seed,
+                         hci::Device device = hci::Device::cpu()) {
   std::mt19937_64 rng(seed);
   const int64_t n = hci::detail::numel(shape);
   // Each view reads memory laid out differently from its shape.
@@ -139,13 +141,13 @@ inline Tensor make_input(const hci::Dims& shape, DType dtype, int view, uint64_t
   std::vector<double> values(static_cast<size_t>(count));
   for (double& v : values)
     v = rng() % 8 == 0 ? specials[rng() % 13] : double(int64_t(rng() % 2001) - 1000) / double(1 + rng() % 8);
-  Tensor base = hci::from_vector<double>(values, storage_shape).to(dtype);
+  Tensor base = hci::from_vector<double>(values, storage_shape).to(dtype).to(device);
   Tensor t = base;
   if (view == 1 && shape.size() >= 2) t = base.transpose(0, 1);
   if (view == 2 && !shape.empty()) t = base.slice(int64_t(shape.size()) - 1, 0, std::nullopt, 2);
   if (view == 3 && n > 0 && !shape.empty()) {
     hci::Dims ones(shape.size(), 1);
-    t = hci::from_vector<double>({values.empty() ? 1.0 : values[0]}, ones).to(dtype).expand(shape);
+    t = hci::from_vector<double>({values.empty() ? 1.0 : values[0]}, ones).to(dtype).to(device).expand(shape);
   }
   hci::eval(t);
   return t;
@@ -214,7 +216,8 @@ inline Tensor apply_step(const Step& s, const std::vector<Tensor>& v) {
     default: {  // rows picked by a computed index (fused into the gather), shuffled and repeated
       if (a.dim() == 0 || a.size(0) == 0) return a;
       const int64_t rows = a.size(0);
-      return a.index_select(0, (hci::arange(rows + 2, hci::kInt64) * 7 + int64_t(s.bits % 5)) % rows);
+      const Tensor index = hci::arange(rows + 2, hci::dtype(hci::kInt64).device(a.device()));
+      return a.index_select(0, (index * 7 + int64_t(s.bits % 5)) % rows);
     }
   }
 }

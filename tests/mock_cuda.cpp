@@ -6,13 +6,19 @@
 // Set up by environment: HCI_MOCK_CUDA_DEVICES (default 2), HCI_MOCK_CUDA_MEMORY_MB (per device,
 // default 64), HCI_MOCK_CUDA_INIT_RESULT (what cuInit returns, e.g. 34 as the toolkit's stub).
 // Tests reach the hci_mock_cuda_* functions below with dlsym: fault injection (an entry point
-// that fails with a given result after some successful calls), call counts and live allocations.
-// Launches are refused with CUDA_ERROR_NOT_SUPPORTED: running kernels needs their host twins.
+// that fails with a given result after some successful calls), call counts, live allocations and
+// modules, and the mapping of device addresses to host ones.
+//
+// Kernels run through a launcher a test installs (hci_mock_cuda_set_launcher), which is given the
+// module's image (the PTX), the function's name, the grid and the kernel's arguments: hci's tests
+// run the kernel's host-emulated twin (tests/mock_cuda_control.hpp). Without one, launches are
+// refused with CUDA_ERROR_NOT_SUPPORTED.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -22,7 +28,7 @@ using Result = int;
 using DevicePtr = uint64_t;
 
 constexpr Result kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2, kNotInitialized = 3, kInvalidDevice = 101,
-                 kInvalidHandle = 400, kNotSupported = 801;
+                 kInvalidImage = 200, kInvalidHandle = 400, kNotFound = 500, kNotSupported = 801;
 constexpr uint64_t kScramble = uint64_t(0x5a5a) << 48;
 
 struct Allocation {
@@ -30,13 +36,24 @@ struct Allocation {
   int device;
 };
 
+struct Module {
+  std::string image;
+  std::map<std::string, std::unique_ptr<std::string>> functions;  // a function's handle: its name
+};
+
+// Runs a launch: 0, or the result cuLaunchKernel returns.
+using Launcher = Result (*)(const char* image, const char* function, unsigned blocks, unsigned threads,
+                            void** arguments);
+
 struct State {
-  std::mutex mutex;
+  std::recursive_mutex mutex;  // a launcher may call back (hci_mock_cuda_host_range)
   bool initialised = false;
   int devices = 2;
   size_t memory = size_t(64) << 20;
   std::map<int, size_t> used;                   // per device
   std::map<DevicePtr, Allocation> allocations;  // by scrambled address
+  std::map<void*, std::unique_ptr<Module>> modules;
+  Launcher launcher = nullptr;
   std::map<std::string, long> calls;
   std::string fail_name;
   Result fail_result = kSuccess;
@@ -111,6 +128,24 @@ long hci_mock_cuda_live_allocations() {
   std::lock_guard lock(state().mutex);
   return long(state().allocations.size());
 }
+long hci_mock_cuda_live_modules() {
+  std::lock_guard lock(state().mutex);
+  return long(state().modules.size());
+}
+void hci_mock_cuda_set_launcher(Launcher launcher) {
+  std::lock_guard lock(state().mutex);
+  state().launcher = launcher;
+}
+// The host bytes behind [address, address + bytes) if one live allocation holds them, else null.
+void* hci_mock_cuda_host_range(DevicePtr address, size_t bytes) {
+  std::lock_guard lock(state().mutex);
+  return host_range(address, bytes);
+}
+// The host address a device address maps to, inside an allocation or not (a kernel's buffer
+// address may lie before the elements it reaches, which its offsets then skip).
+void* hci_mock_cuda_host_address(DevicePtr address) {
+  return reinterpret_cast<void*>(address ^ kScramble);  // NOLINT(performance-no-int-to-ptr)
+}
 
 // -- the driver API -----------------------------------------------------------------------------
 Result cuInit(unsigned) {
@@ -133,7 +168,9 @@ Result cuGetErrorName(Result r, const char** name) {
                                                       {34, "CUDA_ERROR_STUB_LIBRARY"},
                                                       {46, "CUDA_ERROR_DEVICES_UNAVAILABLE"},
                                                       {kInvalidDevice, "CUDA_ERROR_INVALID_DEVICE"},
+                                                      {kInvalidImage, "CUDA_ERROR_INVALID_IMAGE"},
                                                       {kInvalidHandle, "CUDA_ERROR_INVALID_HANDLE"},
+                                                      {kNotFound, "CUDA_ERROR_NOT_FOUND"},
                                                       {719, "CUDA_ERROR_LAUNCH_FAILED"},
                                                       {kNotSupported, "CUDA_ERROR_NOT_SUPPORTED"}};
   const auto it = names.find(r);
@@ -260,23 +297,46 @@ Result cuMemsetD8_v2(DevicePtr to, unsigned char value, size_t bytes) {
 }
 Result cuModuleLoadDataEx(void** module, const void* image, unsigned, int*, void**) {
   MOCK_ENTER(cuModuleLoadDataEx);
-  if (!image || !std::strstr(static_cast<const char*>(image), ".entry")) return kInvalidValue;
-  *module = handle();
+  if (!module || !image) return kInvalidValue;
+  if (!std::strstr(static_cast<const char*>(image), ".entry")) return kInvalidImage;
+  auto loaded = std::make_unique<Module>();
+  loaded->image = static_cast<const char*>(image);
+  *module = loaded.get();
+  state().modules.emplace(*module, std::move(loaded));
   return kSuccess;
 }
-Result cuModuleGetFunction(void** function, void*, const char*) {
+Result cuModuleGetFunction(void** function, void* module, const char* name) {
   MOCK_ENTER(cuModuleGetFunction);
-  *function = handle();
+  const auto it = state().modules.find(module);
+  if (it == state().modules.end()) return kInvalidHandle;
+  Module& m = *it->second;
+  if (m.image.find(".entry " + std::string(name) + "(") == std::string::npos) return kNotFound;
+  std::unique_ptr<std::string>& f = m.functions[name];
+  if (!f) f = std::make_unique<std::string>(name);
+  *function = f.get();
   return kSuccess;
 }
-Result cuModuleUnload(void*) {
+Result cuModuleUnload(void* module) {
   MOCK_ENTER(cuModuleUnload);
-  return kSuccess;
+  return state().modules.erase(module) ? kSuccess : kInvalidHandle;
 }
-Result cuLaunchKernel(void*, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void*, void**,
-                      void**) {
+// One-dimensional grids of blocks of up to 1024 threads, as hci launches them, through the
+// installed launcher.
+Result cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,
+                      unsigned block_y, unsigned block_z, unsigned shared_bytes, void*, void** arguments,
+                      void** extra) {
   MOCK_ENTER(cuLaunchKernel);
-  return kNotSupported;
+  const Module* owner = nullptr;
+  for (const auto& [handle, m] : state().modules)
+    for (const auto& [name, f] : m->functions)
+      if (f.get() == function) owner = m.get();
+  if (!owner) return kInvalidHandle;
+  if (grid_x == 0 || block_x == 0 || block_x > 1024 || grid_y != 1 || grid_z != 1 || block_y != 1 || block_z != 1 ||
+      shared_bytes != 0 || !arguments || extra)
+    return kInvalidValue;
+  if (!state().launcher) return kNotSupported;
+  return state().launcher(owner->image.c_str(), static_cast<const std::string*>(function)->c_str(), grid_x, block_x,
+                          arguments);
 }
 Result cuEventCreate(void** event, unsigned) {
   MOCK_ENTER(cuEventCreate);

@@ -1,16 +1,19 @@
 // The CUDA backend's host code against the mock driver (tests/mock_cuda.cpp, which ctest loads
-// through HCI_CUDA_PATH): devices, copies, the caching allocator, running what has no GPU code on
-// the host, the driver's failures as hci::Errors, and nothing left allocated. Skipped (code 77)
-// where HCI_CUDA_PATH does not name the mock. The "[unavailable]" case runs with the mock's
-// cuInit answering as the toolkit's stub does.
+// through HCI_CUDA_PATH): devices, copies, the caching allocator, kernels of every family run as
+// their host-emulated twins and compared with the CPU's results bit for bit, running what has no
+// GPU code on the host, the driver's failures as hci::Errors, and nothing left allocated. Skipped
+// (code 77) where HCI_CUDA_PATH does not name the mock. The "[unavailable]" case runs with the
+// mock's cuInit answering as the toolkit's stub does.
+#include "jit_support.hpp"
+#include "mock_cuda_control.hpp"
+
 #include <hci/cuda/backend.hpp>
 #include <hci/hci.hpp>
 
 #include <catch2/catch.hpp>
 
-#include <dlfcn.h>
-
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,40 +22,14 @@ namespace {
 using hci::Device;
 using hci::Tensor;
 
-// The mock's control functions, from the copy of it hci loaded.
-struct Mock {
-  void (*fail)(const char* entry_point, int result, long after) = nullptr;
-  long (*calls)(const char* entry_point) = nullptr;
-  long (*live_allocations)() = nullptr;
-};
-
-void* mock_library() {
-  const char* path = std::getenv("HCI_CUDA_PATH");
-  void* library = path && std::string(path).find("mock_cuda") != std::string::npos
-                      ? dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD)
-                      : nullptr;
-  if (!library) {
-    hci::cuda::driver();  // loads it, if HCI_CUDA_PATH names it
-    library = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) : nullptr;
-  }
-  if (!library || !dlsym(library, "hci_mock_cuda_fail")) {
+// The mock's control functions; the test is skipped without the mock.
+const mock_cuda::Control& mock() {
+  static const bool emulated = mock_cuda::emulate_launches();
+  if (!emulated) {
     WARN("skipped: HCI_CUDA_PATH does not name the mock CUDA driver");
     std::exit(77);
   }
-  return library;
-}
-
-const Mock& mock() {
-  static const Mock m = [] {
-    void* library = mock_library();
-    Mock found;
-    found.fail = reinterpret_cast<decltype(found.fail)>(dlsym(library, "hci_mock_cuda_fail"));
-    found.calls = reinterpret_cast<decltype(found.calls)>(dlsym(library, "hci_mock_cuda_calls"));
-    found.live_allocations =
-        reinterpret_cast<decltype(found.live_allocations)>(dlsym(library, "hci_mock_cuda_live_allocations"));
-    return found;
-  }();
-  return m;
+  return mock_cuda::control();
 }
 
 // Clears an injected fault when the test ends, passed or not.
@@ -91,6 +68,72 @@ TEST_CASE("tensors go to a GPU, between GPUs, and back unchanged", "[cuda]") {
   // A non-contiguous view goes as its elements.
   const Tensor m = hci::arange(12, hci::kFloat64).reshape({3, 4}).transpose(0, 1);
   CHECK(hci::equal(m.to(Device::cuda(0)).to(Device::cpu()), m.contiguous()));
+}
+
+// Random programs (every op family and dtype, broadcasting, non-contiguous views of device
+// storage, reductions over random axes, softmax rows), then long reductions and rows, on a GPU
+// and on the CPU: the same bits. Each GPU kernel runs as its emulated twin, on grids of up to 32
+// blocks of 256 threads (the mock's 4 multiprocessors), so the longer ranges take several strides.
+TEST_CASE("kernels of every family on a GPU agree with the CPU bit for bit", "[cuda]") {
+  using namespace jit_test;
+  mock();
+  require_jit();
+  const long launches = mock().calls("cuLaunchKernel");
+  std::mt19937_64 rng(20261130);
+  for (int g = 0; g < 100; ++g) {
+    const Program p = random_program(rng);
+    for (const hci::Dims& shape : {p.shape, other_sizes(p.shape, rng)}) {
+      std::vector<Tensor> on_cpu, on_gpu;
+      for (size_t i = 0; i < p.inputs.size(); ++i) {
+        const Input& in = p.inputs[i];
+        on_cpu.push_back(make_input(input_shape(in, shape), in.dtype, in.view, g * 16 + i));
+        on_gpu.push_back(make_input(input_shape(in, shape), in.dtype, in.view, g * 16 + i, Device::cuda(0)));
+      }
+      const Tensor want = run(p, on_cpu), got = run(p, on_gpu);
+      INFO("program " << g << ": " << describe(p, shape));
+      REQUIRE(got.device() == Device::cuda(0));
+      REQUIRE(got.dtype() == want.dtype());
+      REQUIRE(got.sizes().vec() == want.sizes().vec());
+      REQUIRE(bits_of(got.to(Device::cpu())) == bits_of(want));
+    }
+  }
+  // Reductions over the outer dim and over rows of several blocks, softmax rows: long and odd.
+  const Tensor m = hci::arange(6001 * 3, hci::kFloat64).reshape({6001, 3});
+  const Tensor wide = hci::arange(3 * 70001, hci::kFloat32).reshape({3, 70001}) * 0.001f;
+  const std::vector<std::function<Tensor(const Tensor&, const Tensor&)>> cases = {
+      [](const Tensor& m, const Tensor&) { return (hci::exp(m * 0.001) * 2).amax({0}); },
+      [](const Tensor& m, const Tensor&) { return m.to(hci::kFloat32).sum({0}); },
+      [](const Tensor&, const Tensor& w) { return w.sum({1}); },
+      [](const Tensor&, const Tensor& w) { return w.mean({1}); },
+      [](const Tensor&, const Tensor& w) { return hci::sin(w).amin({1}); },
+      [](const Tensor& m, const Tensor&) { return (m.to(hci::kFloat32) * 0.5f).softmax(1); },
+      [](const Tensor& m, const Tensor&) { return m.log_softmax(0); },
+      [](const Tensor&, const Tensor& w) { return w.softmax(1); },
+      [](const Tensor&, const Tensor& w) { return w.to(hci::kBFloat16).log_softmax(1); },
+      [](const Tensor&, const Tensor& w) { return hci::relu(w * w - 3) * 0.5f + hci::exp(-w); },
+      [](const Tensor&, const Tensor& w) { return w.transpose(0, 1).sum(); },
+  };
+  const Tensor m_gpu = m.to(Device::cuda(0)), wide_gpu = wide.to(Device::cuda(0));
+  for (size_t c = 0; c < cases.size(); ++c) {
+    INFO("long case " << c);
+    REQUIRE(bits_of(cases[c](m_gpu, wide_gpu).to(Device::cpu())) == bits_of(cases[c](m, wide)));
+  }
+  CHECK(mock().calls("cuLaunchKernel") - launches >= 400);
+}
+
+TEST_CASE("a kernel failing on a GPU gives the interpreter's error, naming the index", "[cuda]") {
+  mock();
+  jit_test::require_jit();
+  const Tensor x = (hci::arange(12, hci::kFloat32).reshape({4, 3}) * 0.5f).to(Device::cuda(0));
+  const Tensor n = (hci::arange(12, hci::kInt64) - 5).to(Device::cuda(0));
+  const Tensor out_of_range = hci::from_vector<int64_t>({1, 4, 0}, {3}).to(Device::cuda(0));
+  CHECK_THROWS_WITH(x.index_select(0, out_of_range).to(Device::cpu()),
+                    Catch::Contains("index 4 is out of bounds for a dim of size 4"));
+  CHECK_THROWS_WITH(hci::fmod(n, n).to(Device::cpu()), Catch::Contains("fmod: ZeroDivisionError"));
+  const Tensor rows = hci::from_vector<int64_t>({3, 0}, {2}).to(Device::cuda(0));
+  CHECK(hci::equal(x.index_select(0, rows).to(Device::cpu()),
+                   hci::from_vector<float>({4.5f, 5, 5.5f, 0, 0.5f, 1}, {2, 3})));
+  CHECK_THROWS_WITH(x + x.to(Device::cpu()), Catch::Contains("cuda:0") && Catch::Contains("cpu"));
 }
 
 TEST_CASE("an op without GPU code runs on the host over copies of its buffers", "[cuda]") {

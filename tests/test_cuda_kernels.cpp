@@ -7,8 +7,10 @@
 // Skipped (code 77) where no CUDA driver or device is found, unless HCI_TEST_REQUIRE_GPU is set.
 // A GPU machine may have no LLVM: the PTX then comes from the kernel cache, which the same test
 // fills on a machine with LLVM when HCI_TEST_GPU_PREPARE is set (it then compiles every kernel's
-// PTX instead of running it; scripts/gpu_check.sh does both).
+// PTX instead of running it; scripts/gpu_check.sh does both). Where HCI_CUDA_PATH names the mock
+// driver (tests/mock_cuda.cpp), the kernels run as their host-emulated twins.
 #include "jit_support.hpp"
+#include "mock_cuda_control.hpp"
 
 #include <hci/cuda/kernel_runner.hpp>
 #include <hci/hci.hpp>
@@ -158,6 +160,7 @@ TEST_CASE("JIT kernels run on an NVIDIA GPU as the interpreter runs them", "[cud
     WARN("skipped: no CUDA driver: " << driver.reason);
     std::exit(77);
   }
+  if (mock_cuda::emulate_launches()) require_jit();
   hci::cuda::Gpu gpu(0);
   hci::cuda::KernelModules modules(gpu);
   Checker checker(modules);
@@ -176,6 +179,7 @@ TEST_CASE("GPU kernels report the driver's errors and their own failures as hci:
     WARN("skipped: no CUDA driver: " << hci::cuda::driver().reason);
     std::exit(77);
   }
+  if (mock_cuda::emulate_launches()) require_jit();
   hci::cuda::Gpu gpu(0);
   CHECK_THROWS_WITH(hci::cuda::DeviceMemory(size_t(1) << 62),
                     Catch::Contains("cuMemAlloc of") && Catch::Contains("CUDA_ERROR_OUT_OF_MEMORY"));

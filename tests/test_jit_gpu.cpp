@@ -9,6 +9,8 @@
 #include <hci/jit/amdgpu_linker.hpp>
 #include <hci/jit/emit_cpu.hpp>
 #include <hci/jit/kernel_values.hpp>
+#include <hci/jit/simt_emulator.hpp>
+#include <hci/jit/structure_text.hpp>
 #include <hci/launch.hpp>
 
 #include <catch2/catch.hpp>
@@ -396,6 +398,116 @@ TEST_CASE("HCI_JIT_TARGETS compiles GPU code for each kernel the host compiles",
   CHECK(stats.kernels_compiled >= 1);
   CHECK(stats.gpu_compiled == 2 * stats.kernels_compiled);
   CHECK(stats.gpu_failures == 0);
+}
+
+TEST_CASE("kernel structures survive their text form, which their PTX carries", "[gpu]") {
+  require_jit();
+  hci::jit::set_cache_directory("");
+  std::set<uint64_t> seen;
+  int structures = 0;
+  hci::set_launch_hook([&](const hci::Kernel& k) {
+    if (!seen.insert(k.hash).second) return;
+    ++structures;
+    const std::string text = hci::jit::structure_text(k.structure);
+    INFO(text);
+    CHECK(hci::jit::parse_structure_text(text) == k.structure);
+  });
+  std::mt19937_64 rng(20261130);
+  for (int g = 0; g < 40; ++g) {
+    const Program p = random_program(rng);
+    std::vector<Tensor> inputs;
+    for (size_t i = 0; i < p.inputs.size(); ++i)
+      inputs.push_back(make_input(input_shape(p.inputs[i], p.shape), p.inputs[i].dtype, p.inputs[i].view, g * 16 + i));
+    bits_of(run(p, inputs));
+  }
+  hci::set_launch_hook(nullptr);
+  CHECK(structures >= 100);
+
+  const hci::KernelStructure s = multiply_add_kernel().structure;
+  const std::string text = hci::jit::structure_text(s);
+  CHECK(text ==
+        "hci-kernel 1 rank 1 reduce 0 leading 0 layouts C C C ops load/float32/float32/1/-1/-1 "
+        "load/float32/float32/2/-1/-1 mul/float32/float32/0/1/-1 add/float32/float32/2/0/-1");
+  CHECK_THAT(hci::jit::gpu_code(s, GpuTarget::parse("sm_90")), Catch::Contains("// " + text + "\n"));
+  for (const auto& [bad, why] : std::vector<std::pair<std::string, std::string>>{
+           {"", "it ends early"},
+           {"hci-kernel 2 rank 1", "another format version"},
+           {"hci-kernel 1 rank 99", "not a number from 0 to 64"},
+           {"hci-kernel 1 rank 1 reduce 0 leading 0 layouts X ops load/float32/float32/0/-1/-1", "C, B or S"},
+           {"hci-kernel 1 rank 1 reduce 0 leading 0 layouts C ops", "no ops"},
+           {"hci-kernel 1 rank 1 reduce 0 leading 0 layouts C ops frob/float32/float32/0/-1/-1", "unknown op"},
+           {"hci-kernel 1 rank 1 reduce 0 leading 0 layouts C ops load/float99/float32/0/-1/-1", "unknown dtype"},
+           {"hci-kernel 1 rank 1 reduce 0 leading 0 layouts C ops load/float32/float32/3/-1/-1", "past the layouts"},
+           {"hci-kernel 1 rank 1 reduce 0 leading 0 layouts C ops neg/float32/float32/0/-1/-1", "a later value"},
+           {"hci-kernel 1 rank 1 reduce 0 leading 0 layouts C ops load/float32", "name/dtype/dtype"}}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(hci::jit::parse_structure_text(bad), Catch::Contains(why));
+  }
+}
+
+// Kernels for the SIMT emulator written by hand: each thread's values in `params` (an int32 per
+// thread of the grid), which they rewrite.
+void butterfly_sum(int64_t, int64_t, const void* params, int32_t*, hci::jit::SimtThread* t) {
+  auto* values = static_cast<int32_t*>(const_cast<void*>(params));  // NOLINT: the kernel's output
+  int32_t& mine = values[t->block_index * t->block_size + t->thread_index];
+  for (int distance = 1; distance < hci::jit::kEmulatedWarpSize; distance *= 2)
+    mine += t->shuffle(t, mine, t->lane_index ^ distance, -1);
+}
+void rotate_through_barrier(int64_t, int64_t, const void* params, int32_t*, hci::jit::SimtThread* t) {
+  auto* values = static_cast<int32_t*>(const_cast<void*>(params));  // NOLINT: the kernel's output
+  int32_t* block = values + t->block_index * t->block_size;
+  const int32_t next = block[(t->thread_index + 1) % t->block_size];
+  t->barrier(t);  // every thread has read before any writes
+  block[t->thread_index] = next;
+}
+void lane_zero_skips_a_shuffle(int64_t, int64_t, const void*, int32_t*, hci::jit::SimtThread* t) {
+  if (t->lane_index != 0) t->shuffle(t, 1, 0, -1);
+}
+void early_exit_at_barrier(int64_t, int64_t, const void*, int32_t*, hci::jit::SimtThread* t) {
+  if (t->thread_index < 2) t->barrier(t);  // the others finish: they count as arrived
+}
+void shuffle_against_barrier(int64_t, int64_t, const void*, int32_t*, hci::jit::SimtThread* t) {
+  if (t->lane_index < 16)
+    t->shuffle(t, 1, 0, -1);  // waits for lanes 16 to 31, which wait at the barrier for these
+  else
+    t->barrier(t);
+}
+void shuffles_outside_its_mask(int64_t, int64_t, const void*, int32_t*, hci::jit::SimtThread* t) {
+  t->shuffle(t, 1, 5, 0xf);
+}
+
+TEST_CASE("the SIMT emulator runs shuffles and barriers as a GPU does, and reports deadlocks", "[gpu]") {
+  hci::jit::SimtEmulator emulator;
+  // Warps of 32 (the last one of each block partial) each sum their lanes' values.
+  std::vector<int32_t> values(3 * 64);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = int32_t(i * i % 97);
+  std::vector<int32_t> expected(values.size());
+  for (size_t warp = 0; warp < values.size(); warp += 32)
+    for (size_t i = warp; i < warp + 32; ++i)
+      for (size_t j = warp; j < warp + 32; ++j) expected[i] += values[j];
+  emulator.launch(&butterfly_sum, 3, 64, 0, 0, values.data(), nullptr);
+  CHECK(values == expected);
+
+  std::vector<int32_t> rotated(2 * 96);
+  for (size_t i = 0; i < rotated.size(); ++i) rotated[i] = int32_t(i);
+  emulator.launch(&rotate_through_barrier, 2, 96, 0, 0, rotated.data(), nullptr);
+  for (size_t i = 0; i < rotated.size(); ++i) CHECK(rotated[i] == int32_t(i / 96 * 96 + (i % 96 + 1) % 96));
+
+  emulator.launch(&early_exit_at_barrier, 1, 40, 0, 0, nullptr, nullptr);
+  CHECK_THROWS_WITH(emulator.launch(&lane_zero_skips_a_shuffle, 1, 32, 0, 0, nullptr, nullptr),
+                    Catch::Contains("lane 0 of the shuffle's members finished without reaching it"));
+  CHECK_THROWS_WITH(emulator.launch(&shuffle_against_barrier, 1, 32, 0, 0, nullptr, nullptr),
+                    Catch::Contains("deadlock: 16 threads wait at a shuffle and 16 at a barrier"));
+  CHECK_THROWS_WITH(emulator.launch(&shuffles_outside_its_mask, 1, 32, 0, 0, nullptr, nullptr),
+                    Catch::Contains("reads lane 5, outside its member mask 0xf"));
+  CHECK_THROWS_WITH(emulator.launch(&butterfly_sum, 1, 16, 0, 0, values.data(), nullptr),
+                    Catch::Contains("names lanes past the block"));
+  CHECK_THROWS_WITH(emulator.launch(&butterfly_sum, 1, 2000, 0, 0, values.data(), nullptr),
+                    Catch::Contains("1 to 1024 threads"));
+  // After those, the emulator still runs kernels.
+  std::vector<int32_t> ones(32, 1);
+  emulator.launch(&butterfly_sum, 1, 32, 0, 0, ones.data(), nullptr);
+  CHECK(ones == std::vector<int32_t>(32, 32));
 }
 
 // Run by the test below in a child without LLVM: writes the GPU code the cache serves for the

@@ -303,7 +303,7 @@ class PortableKernel {
       return builder.function("i32 @hci_kernel(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
                               "attributes #0 = { nounwind \"no-builtins\" }\n");
     }
-    const auto [first, step] = grid_stride(builder);
+    const auto [first, step] = grid_stride(builder, *gpu);
     builder.loop(first, "%end", [&](const std::string& i) {
       body(i);
       return step;

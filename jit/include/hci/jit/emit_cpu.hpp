@@ -27,6 +27,15 @@ HCI_RUNTIME_DECL std::string emit_cpu_kernel(const KernelStructure& s, int lanes
 // The parameter block the kernel reads: sizes; per buffer its address, offset and strides; scalars.
 HCI_RUNTIME_DECL std::vector<int64_t> pack_params(const KernelParams& p);
 
+// The parameter block as kernels of structure `s` read it: its length in int64 slots (for a
+// reduction, the scratch array's address after the scalars included), and the slots that hold
+// addresses (each buffer's, then the scratch array's), which a host emulation of a device maps.
+struct ParamLayout {
+  size_t slots = 0;
+  std::vector<size_t> addresses;
+};
+HCI_RUNTIME_DECL ParamLayout param_layout(const KernelStructure& s);
+
 }  // namespace jit
 
 HCI_END_NAMESPACE
@@ -421,6 +430,15 @@ HCI_RUNTIME_DEF std::string jit::emit_cpu_kernel(const KernelStructure& s, int l
   // Reductions and row ops: vectors hold whole groups of their accumulator lanes.
   if (!is_elementwise(s.root())) lanes = std::max(lanes, detail::kAccumulators);
   return detail::CpuKernelEmitter(s, lanes).module(name);
+}
+
+HCI_RUNTIME_DEF jit::ParamLayout jit::param_layout(const KernelStructure& s) {
+  ParamLayout layout;
+  const size_t per_buffer = 2 + size_t(s.rank);
+  for (size_t b = 0; b < s.layouts.size(); ++b) layout.addresses.push_back(size_t(s.rank) + b * per_buffer);
+  layout.slots = size_t(s.rank) + s.layouts.size() * per_buffer + size_t(detail::scalar_count(s));
+  if (s.is_reduction()) layout.addresses.push_back(layout.slots++);
+  return layout;
 }
 
 HCI_RUNTIME_DEF std::vector<int64_t> jit::pack_params(const KernelParams& p) {

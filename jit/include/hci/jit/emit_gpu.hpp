@@ -10,8 +10,11 @@
 // tree through shuffles. Index arithmetic is 32-bit where the range allows.
 //
 // Thread and block indices, shuffles and barriers are calls to @hci.simt.* functions, which the
-// module defines for its target with the vendor's intrinsics; a host emulation can define them
-// otherwise.
+// module defines for its target with the vendor's intrinsics. For the emulated target (host code,
+// see jit/simt_emulator.hpp) the kernel takes a fifth parameter, `ptr %simt`, the emulator's
+// state of the thread, which the functions read and call back into.
+//
+// PTX carries the kernel's structure as a comment (jit::structure_text), naming what it computes.
 #pragma once
 
 #include <hci/jit/gpu_target.hpp>
@@ -41,12 +44,18 @@ HCI_RUNTIME_DECL std::string emit_gpu_kernel(const KernelStructure& s, const Gpu
 HCI_RUNTIME_DECL int64_t gpu_threads_per_item(const KernelStructure& s);
 
 namespace detail {
+// A call of the function @hci.simt.NAME returning `type`, with `args` ("i32 %a, i32 %b"), as a
+// value of `fn` (or "" for void).
+HCI_RUNTIME_DECL std::string simt_call(IrBuilder& fn, const GpuTarget& target, std::string_view type,
+                                       std::string_view name, std::string_view args = "");
 // This thread's first index of a grid-stride loop over [%start, %end), and the step (the
 // grid's thread count), as values of `fn`.
-HCI_RUNTIME_DECL std::pair<std::string, std::string> grid_stride(IrBuilder& fn);
+HCI_RUNTIME_DECL std::pair<std::string, std::string> grid_stride(IrBuilder& fn, const GpuTarget& target);
 // The module of GPU kernel `name` whose body `fn` holds (parameters i64 %start, i64 %end, ptr
-// %p, ptr %failure), with the definitions of the @hci.simt.* functions for the target.
-HCI_RUNTIME_DECL std::string gpu_module(const IrBuilder& fn, const GpuTarget& target, const std::string& name);
+// %p, ptr %failure, and for the emulated target ptr %simt), with the definitions of the
+// @hci.simt.* functions for the target. `description`, if any, heads PTX as a comment.
+HCI_RUNTIME_DECL std::string gpu_module(const IrBuilder& fn, const GpuTarget& target, const std::string& name,
+                                        const std::string& description = "");
 }  // namespace detail
 
 }  // namespace jit
@@ -57,6 +66,7 @@ HCI_END_NAMESPACE
 
 #include <hci/jit/emit_cpu.hpp>
 #include <hci/jit/kernel_values.hpp>
+#include <hci/jit/structure_text.hpp>
 
 #include <algorithm>
 
@@ -64,9 +74,30 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit::detail {
 
+// The emulator's state of one thread, which the emulated target's @hci.simt.* functions read
+// (jit::SimtThread): five i32 (thread_index, block_index, block_size, block_count, lane_index),
+// then at byte 24 and 32 the shuffle and barrier functions, called with the state first.
+inline std::string emulated_simt_definitions() {
+  std::string text;
+  const char* fields[] = {"thread_index", "block_index", "block_size", "block_count", "lane_index"};
+  for (int i = 0; i < 5; ++i)
+    text += format(
+        "define internal i32 @hci.simt.{}(ptr %s) alwaysinline nounwind {{\n"
+        "  %at = getelementptr i8, ptr %s, i64 {}\n  %r = load i32, ptr %at\n  ret i32 %r\n}}\n",
+        fields[i], 4 * i);
+  return text +
+         "define internal i32 @hci.simt.shuffle(ptr %s, i32 %value, i32 %source, i32 %members) alwaysinline nounwind "
+         "{\n"
+         "  %at = getelementptr i8, ptr %s, i64 24\n  %f = load ptr, ptr %at\n"
+         "  %r = call i32 %f(ptr %s, i32 %value, i32 %source, i32 %members)\n  ret i32 %r\n}\n"
+         "define internal void @hci.simt.barrier(ptr %s) alwaysinline nounwind {\n"
+         "  %at = getelementptr i8, ptr %s, i64 32\n  %f = load ptr, ptr %at\n  call void %f(ptr %s)\n  ret void\n}\n";
+}
+
 // The @hci.simt.* functions for a target: thread_index, block_index, block_size, block_count,
 // lane_index (in the warp or wave), shuffle(value, source lane, member mask) and barrier.
 inline std::string simt_definitions(const GpuTarget& t) {
+  if (t.vendor == GpuTarget::Vendor::Emulated) return emulated_simt_definitions();
   auto fn = [](std::string_view signature, std::string_view body) {
     return format("define internal {} alwaysinline nounwind {{\n{}}}\n", signature, body);
   };
@@ -135,7 +166,7 @@ class GpuKernelEmitter : KernelValues {
     start_block("entry");
     read_params();
     // This thread's first index, and the grid's size, in threads.
-    std::tie(first_, threads_) = grid_stride(*this);
+    std::tie(first_, threads_) = grid_stride(*this, target_);
     switch (walk()) {
       case Walk::Rows: emit_softmax(); break;
       case Walk::OuterReduction: emit_reduction_by_rows(); break;
@@ -149,11 +180,11 @@ class GpuKernelEmitter : KernelValues {
       case Walk::Strided: emit_strided(); break;
     }
     line("ret void");
-    return gpu_module(*this, target_, name);
+    return gpu_module(*this, target_, name, structure_text(s_));
   }
 
  private:
-  std::string simt(std::string_view name) { return def("call i32 @hci.simt.{}()", name); }
+  std::string simt(std::string_view name) { return simt_call(*this, target_, "i32", name); }
 
   // Elementwise over strided buffers: each element's offsets from its index in every dim, in
   // 32-bit arithmetic when the range fits (a division per dim is the costly part).
@@ -212,7 +243,7 @@ class GpuKernelEmitter : KernelValues {
   std::string shuffle(const std::string& v, ComputeType c, const std::string& source) {
     const std::string members = group_members();
     auto move32 = [&](const std::string& bits) {
-      return def("call i32 @hci.simt.shuffle(i32 {}, i32 {}, i32 {})", bits, source, members);
+      return simt_call(*this, target_, "i32", "shuffle", format("i32 {}, i32 {}, i32 {}", bits, source, members));
     };
     if (c == ComputeType::Float32) return def("bitcast i32 {} to float", move32(def("bitcast float {} to i32", v)));
     const std::string bits = c == ComputeType::Float64 ? def("bitcast double {} to i64", v) : v;
@@ -388,25 +419,38 @@ class GpuKernelEmitter : KernelValues {
 
 }  // namespace jit::detail
 
-HCI_RUNTIME_DEF std::pair<std::string, std::string> jit::detail::grid_stride(IrBuilder& fn) {
-  auto read = [&](std::string_view name) {
-    return fn.def("zext i32 {} to i64", fn.def("call i32 @hci.simt.{}()", name));
-  };
+HCI_RUNTIME_DEF std::string jit::detail::simt_call(IrBuilder& fn, const GpuTarget& target, std::string_view type,
+                                                   std::string_view name, std::string_view args) {
+  const bool emulated = target.vendor == GpuTarget::Vendor::Emulated;
+  const std::string all = emulated ? format("ptr %simt{}{}", args.empty() ? "" : ", ", args) : std::string(args);
+  if (type == "void") {
+    fn.line(format("call void @hci.simt.{}({})", name, all));
+    return "";
+  }
+  return fn.def("call {} @hci.simt.{}({})", type, name, all);
+}
+
+HCI_RUNTIME_DEF std::pair<std::string, std::string> jit::detail::grid_stride(IrBuilder& fn, const GpuTarget& target) {
+  auto read = [&](std::string_view name) { return fn.def("zext i32 {} to i64", simt_call(fn, target, "i32", name)); };
   const std::string block = read("block_index"), size = read("block_size");
   const std::string thread = fn.def("add i64 {}, {}", fn.def("mul i64 {}, {}", block, size), read("thread_index"));
   return {fn.def("add i64 %start, {}", thread), fn.def("mul i64 {}, {}", read("block_count"), size)};
 }
 
 HCI_RUNTIME_DEF std::string jit::detail::gpu_module(const IrBuilder& fn, const GpuTarget& target,
-                                                    const std::string& name) {
-  const bool nvidia = target.vendor == GpuTarget::Vendor::Nvidia;
+                                                    const std::string& name, const std::string& description) {
+  const bool nvidia = target.vendor == GpuTarget::Vendor::Nvidia, amd = target.vendor == GpuTarget::Vendor::Amd;
   std::string tail = format("attributes #0 = {{ nounwind \"no-builtins\" {}}}\n",
-                            nvidia ? "" : format("\"amdgpu-flat-work-group-size\"=\"1,{}\" ", kGpuBlockSize));
-  if (!nvidia)
+                            amd ? format("\"amdgpu-flat-work-group-size\"=\"1,{}\" ", kGpuBlockSize) : "");
+  if (amd)
     tail += format("!llvm.module.flags = !{{!0}}\n!0 = !{{i32 1, !\"amdhsa_code_object_version\", i32 {}}}\n",
                    kAmdCodeObjectVersion * 100);
-  return fn.function(format("{} void @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p, ptr %failure) #0",
-                            nvidia ? "ptx_kernel" : "amdgpu_kernel", name),
+  const std::string head = nvidia && !description.empty() ? format("module asm \"// {}\"\n", description) : "";
+  const std::string convention = nvidia ? "ptx_kernel " : amd ? "amdgpu_kernel " : "";
+  const std::string simt = amd || nvidia ? "" : ", ptr %simt";
+  return head +
+         fn.function(format("{}void @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p, ptr %failure{}) #0",
+                            convention, name, simt),
                      tail) +
          "\n" + simt_definitions(target);
 }

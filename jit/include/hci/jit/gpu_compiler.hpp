@@ -68,6 +68,8 @@ inline bool initialise_gpu_backend(const LlvmApi& api, GpuTarget::Vendor vendor)
 
 HCI_RUNTIME_DEF std::string jit::GpuCompiler::compile(const std::string& ir, const GpuTarget& target,
                                                       const std::string& symbol, std::string* assembly) const {
+  HCI_CHECK(target.vendor != GpuTarget::Vendor::Emulated,
+            "the emulated GPU target's kernels are host code (jit/simt_emulator.hpp), not GPU code");
   const bool nvidia = target.vendor == GpuTarget::Vendor::Nvidia;
   HCI_CHECK(detail::initialise_gpu_backend(api_, target.vendor), "{} was built without the {} code generator",
             api_.path, nvidia ? "NVPTX" : "AMDGPU");

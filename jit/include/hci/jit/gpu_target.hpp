@@ -20,7 +20,10 @@ inline constexpr int kGpuBlockSize = 256;
 inline constexpr int kAmdCodeObjectVersion = 5;
 
 struct GpuTarget {
-  enum class Vendor { Nvidia, Amd };
+  // Emulated: GPU kernels compiled for the host, whose @hci.simt.* calls a host emulation of the
+  // GPU answers (jit/simt_emulator.hpp); for testing GPU backends without a GPU. Not a target
+  // HCI_JIT_TARGETS names.
+  enum class Vendor { Nvidia, Amd, Emulated };
   Vendor vendor = Vendor::Nvidia;
   int sm = 0;       // NVIDIA: compute capability times ten (80, 90)
   int ptx = 0;      // NVIDIA: PTX ISA version times ten (78)
@@ -29,13 +32,18 @@ struct GpuTarget {
 
   // Throws hci::Error naming what is wrong and what is accepted.
   static GpuTarget parse(std::string_view text);
+  static GpuTarget emulated() {
+    GpuTarget t;
+    t.vendor = Vendor::Emulated;
+    return t;
+  }
   std::string name() const;      // canonical: sm_90:ptx78, gfx942:w64
   std::string triple() const;    // LLVM's target triple
   std::string cpu() const;       // LLVM's processor name
   std::string features() const;  // LLVM's feature string
   // The kind of code made for it: "ptx" (text the driver assembles) or "amdgpu" (a relocatable
-  // object, linked into a code object before loading).
-  std::string code_kind() const { return vendor == Vendor::Nvidia ? "ptx" : "amdgpu"; }
+  // object, linked into a code object before loading); "host" for the emulation.
+  std::string code_kind() const { return vendor == Vendor::Nvidia ? "ptx" : vendor == Vendor::Amd ? "amdgpu" : "host"; }
   bool operator==(const GpuTarget&) const = default;
 };
 
@@ -111,12 +119,17 @@ HCI_RUNTIME_DEF jit::GpuTarget jit::GpuTarget::parse(std::string_view text) {
 }
 
 HCI_RUNTIME_DEF std::string jit::GpuTarget::name() const {
-  return vendor == Vendor::Nvidia ? hci::detail::format("sm_{}:ptx{}", sm, ptx)
-                                  : hci::detail::format("{}:w{}", gfx, wave);
+  switch (vendor) {
+    case Vendor::Nvidia: return hci::detail::format("sm_{}:ptx{}", sm, ptx);
+    case Vendor::Amd: return hci::detail::format("{}:w{}", gfx, wave);
+    case Vendor::Emulated: break;
+  }
+  return "emulated";
 }
 
+// The emulation is compiled as host code: the host's triple and processor are the JIT's.
 HCI_RUNTIME_DEF std::string jit::GpuTarget::triple() const {
-  return vendor == Vendor::Nvidia ? "nvptx64-nvidia-cuda" : "amdgcn-amd-amdhsa";
+  return vendor == Vendor::Nvidia ? "nvptx64-nvidia-cuda" : vendor == Vendor::Amd ? "amdgcn-amd-amdhsa" : "";
 }
 
 HCI_RUNTIME_DEF std::string jit::GpuTarget::cpu() const {
@@ -124,7 +137,9 @@ HCI_RUNTIME_DEF std::string jit::GpuTarget::cpu() const {
 }
 
 HCI_RUNTIME_DEF std::string jit::GpuTarget::features() const {
-  return vendor == Vendor::Nvidia ? hci::detail::format("+ptx{}", ptx) : hci::detail::format("+wavefrontsize{}", wave);
+  return vendor == Vendor::Nvidia ? hci::detail::format("+ptx{}", ptx)
+         : vendor == Vendor::Amd  ? hci::detail::format("+wavefrontsize{}", wave)
+                                  : "";
 }
 
 HCI_RUNTIME_DEF std::vector<jit::GpuTarget> jit::parse_gpu_targets(std::string_view list) {

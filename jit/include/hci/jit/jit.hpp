@@ -65,6 +65,10 @@ HCI_RUNTIME_DECL void set_gpu_targets(std::vector<GpuTarget> targets);
 // link_amdgpu_code_object makes a code object of): from the disk cache, or compiled (which needs
 // LLVM) and stored there. Throws hci::Error when neither can.
 HCI_RUNTIME_DECL std::string gpu_code(const KernelStructure& s, const GpuTarget& target);
+// The GPU kernel of a structure compiled as host code for the emulated target (see
+// jit/simt_emulator.hpp, which runs it): from memory, the disk cache, or compiled. Throws
+// hci::Error where LLVM is missing or refuses it.
+HCI_RUNTIME_DECL void* emulated_gpu_code(const KernelStructure& s);
 
 // Runs a scheduled kernel's compiled code somewhere: on the host's thread pool, or on a device.
 // run() executes the code of `compiled` (the kernel itself, or for a reduction over the outer
@@ -76,6 +80,10 @@ struct CodeRunner {
   virtual ~CodeRunner() = default;
   virtual int32_t run(const Kernel& compiled, int64_t count, int64_t unit, int parts, void* scratch,
                       size_t scratch_bytes) = 0;
+  // Has `store` write the kernel's output (buffer 0) from the host, as reductions finished on the
+  // host do: a runner whose buffers are in device memory passes it the kernel over a host copy of
+  // the output, and copies that back.
+  virtual void store_output(const Kernel& k, const std::function<void(const Kernel&)>& store) { store(k); }
 };
 // Runs a kernel the GPU emitter takes (gpu_kernel_supported) through `runner` as the host
 // executor runs it: the same items, and reductions finished on the host in the same order, so
@@ -120,6 +128,7 @@ HCI_END_NAMESPACE
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -495,7 +504,7 @@ void run_reduction(const Kernel& k, const Kernel* by_rows, CodeRunner& runner, i
     results[size_t(o)] = root.op == OpKind::Mean ? total / Acc(length) : total;
   }
   interp::round_to_dtype(results.data(), int(results.size()), root.dtype);
-  interp::store_reduced(k, results);
+  runner.store_output(k, [&](const Kernel& output) { interp::store_reduced(output, results); });
 }
 
 // A reduction over the outer dim of a matrix runs on its transposed twin, walking it row by row.
@@ -606,6 +615,31 @@ HCI_RUNTIME_DEF void jit::set_gpu_targets(std::vector<GpuTarget> targets) {
 HCI_RUNTIME_DEF std::string jit::gpu_code(const KernelStructure& s, const GpuTarget& target) {
   bool from_disk = false;
   return detail::make_gpu_code(s, s.hash(), target, "", from_disk);
+}
+
+HCI_RUNTIME_DEF void* jit::emulated_gpu_code(const KernelStructure& s) {
+  CpuCompiler* compiler = CpuCompiler::instance();
+  HCI_CHECK(compiler != nullptr, "emulating GPU kernels needs LLVM: {}", CpuCompiler::reason());
+  static std::mutex mutex;
+  static std::unordered_map<uint64_t, std::vector<std::pair<KernelStructure, void*>>> made;
+  std::lock_guard lock(mutex);  // compiles one at a time: emulation is for tests
+  std::vector<std::pair<KernelStructure, void*>>& same_hash = made[s.hash()];
+  for (const auto& [structure, code] : same_hash)
+    if (structure == s) return code;
+  const auto begin = std::chrono::steady_clock::now();
+  detail::HostCodeOutcome outcome;
+  void* code = nullptr;
+  try {
+    const std::string ir = emit_gpu_kernel(s, GpuTarget::emulated(), "hci_kernel");
+    code = reinterpret_cast<void*>(detail::host_code(ir, *compiler, s.hash(), "", outcome));
+  } catch (const Error&) {
+    outcome.failed = true;
+    detail::count_host_code(outcome, begin);
+    throw;
+  }
+  detail::count_host_code(outcome, begin);
+  same_hash.emplace_back(s, code);
+  return code;
 }
 
 HCI_RUNTIME_DEF bool jit::detail::traced_kernels_enabled() { return enabled(); }

@@ -35,6 +35,16 @@ inline constexpr int64_t kReduceBlock = 4096;
 // Outputs per item of a reduction over the outer dim: each reduced row is read a strip at a time.
 inline constexpr int64_t kStrip = 512;
 
+// The number of scalar parameters a kernel reads: the scratch pointer of a reduction follows them.
+inline int scalar_count(const KernelStructure& s) {
+  int count = 0;
+  for (const KernelOp& op : s.ops) {
+    if (op.op == OpKind::Scalar) count = std::max(count, op.args[0] + 1);
+    if (op.op == OpKind::Gather) count = std::max(count, op.args[2] + 2);  // the dim's stride and size
+  }
+  return count;
+}
+
 inline bool supported_op(OpKind op) {
   switch (op) {
     case OpKind::Load:
@@ -203,7 +213,7 @@ class KernelValues : protected IrBuilder {
   }
 
   // The array a reduction writes its values to: its address follows the scalars.
-  std::string scratch_array() { return def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count())); }
+  std::string scratch_array() { return def("load ptr, ptr {}", param_ptr(scalars_base_ + scalar_count(s_))); }
 
   // Item `item` of a reduction over the trailing dims (outputs of `length` elements, in blocks of
   // kReduceBlock): its output, the elements of that output before its block, and how many it
@@ -264,16 +274,6 @@ class KernelValues : protected IrBuilder {
     std::string length = "1";
     for (int d = s_.rank - s_.reduce_rank; d < s_.rank; ++d) length = def("mul i64 {}, {}", length, sizes_[size_t(d)]);
     return length;
-  }
-
-  // The number of scalar parameters: the scratch pointer of a reduction follows them.
-  int scalar_count() const {
-    int count = 0;
-    for (const KernelOp& op : s_.ops) {
-      if (op.op == OpKind::Scalar) count = std::max(count, op.args[0] + 1);
-      if (op.op == OpKind::Gather) count = std::max(count, op.args[2] + 2);  // the dim's stride and size
-    }
-    return count;
   }
 
   // Whether grouping the combines differently cannot change a result's bits: max and min (the

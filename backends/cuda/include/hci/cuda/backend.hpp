@@ -36,6 +36,8 @@ HCI_END_NAMESPACE
 #include <hci/registry.hpp>
 
 #include <array>
+#include <cstddef>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -160,36 +162,60 @@ class StreamRunner final : public jit::CodeRunner {
     check(d_.api().cuMemcpyHtoDAsync_v2(to, from, bytes, d_.stream),
           hci::detail::format("{}: cuMemcpyHtoDAsync", d_.name).c_str());
   }
+  void store_output(const Kernel& k, const std::function<void(const Kernel&)>& store) override;
+
   Device& d_;
 };
+
+// A kernel over host copies of the device storage its buffers reach: all of them, or with
+// `output_only` the output's alone. store_output() copies the output's span back.
+class HostCopies {
+ public:
+  HostCopies(Device& d, const Kernel& k, bool output_only = false) : d_(d), device_(k), host_(k) {
+    for (const auto& [storage, span] : storage_spans(k, output_only ? 1 : SIZE_MAX)) {
+      std::vector<std::byte>& copy = copies_.emplace_back(size_t(span.second - span.first));
+      if (!copy.empty())
+        check(d.api().cuMemcpyDtoHAsync_v2(copy.data(), device_address(storage) + uint64_t(span.first), copy.size(),
+                                           d.stream),
+              hci::detail::format("{}: cuMemcpyDtoHAsync", d.name).c_str());
+      for (BufferParam& b : host_.params.buffers)  // at the storage's start, as kernels expect
+        if (b.data == storage) b.data = as_pointer(uintptr_t(copy.data()) - uintptr_t(span.first));
+    }
+    d.synchronize();
+  }
+  const Kernel& kernel() const { return host_; }
+  void store_output() {
+    const auto [first, end] = byte_span(device_, 0);
+    if (end <= first) return;
+    const void* written = as_pointer(uintptr_t(host_.params.buffers[0].data) + uintptr_t(first));
+    check(d_.api().cuMemcpyHtoDAsync_v2(device_address(device_.params.buffers[0].data) + uint64_t(first), written,
+                                        size_t(end - first), d_.stream),
+          hci::detail::format("{}: cuMemcpyHtoDAsync", d_.name).c_str());
+    d_.synchronize();  // the host copy goes when this returns
+  }
+
+ private:
+  Device& d_;
+  const Kernel& device_;
+  Kernel host_;
+  std::vector<std::vector<std::byte>> copies_;
+};
+
+inline void StreamRunner::store_output(const Kernel& k, const std::function<void(const Kernel&)>& store) {
+  HostCopies output(d_, k, true);
+  store(output.kernel());
+  output.store_output();
+}
 
 // A kernel without GPU code, run by the CPU backend's executors over host copies of the storage
 // each buffer reaches; the output's span is copied back.
 inline void run_on_host(Device& d, const Kernel& kernel) {
-  Kernel on_host = kernel;
-  std::vector<std::vector<std::byte>> copies;
-  for (const auto& [storage, span] : storage_spans(kernel.params)) {
-    std::vector<std::byte>& copy = copies.emplace_back(size_t(span.second - span.first));
-    if (!copy.empty())
-      check(d.api().cuMemcpyDtoHAsync_v2(copy.data(), device_address(storage) + uint64_t(span.first), copy.size(),
-                                         d.stream),
-            "cuMemcpyDtoHAsync");
-    for (BufferParam& b : on_host.params.buffers)  // at the storage's start, as kernels expect
-      if (b.data == storage) b.data = as_pointer(uintptr_t(copy.data()) - uintptr_t(span.first));
-  }
-  d.synchronize();
+  HostCopies copies(d, kernel);
   if (kernel.structure.root() == OpKind::Matmul)
-    cpu::run_matmul(on_host, *cpu::thread_pool());
-  else if (!jit::detail::run_kernel(on_host, *cpu::thread_pool()))
-    cpu::interp::run_kernel(on_host, *cpu::thread_pool());
-  const auto [first, end] = byte_span(kernel.params.buffers[0], kernel.params.sizes);
-  if (end > first) {
-    const void* written = as_pointer(uintptr_t(on_host.params.buffers[0].data) + uintptr_t(first));
-    check(d.api().cuMemcpyHtoDAsync_v2(device_address(kernel.params.buffers[0].data) + uint64_t(first), written,
-                                       size_t(end - first), d.stream),
-          "cuMemcpyHtoDAsync");
-    d.synchronize();  // the host copy goes when this returns
-  }
+    cpu::run_matmul(copies.kernel(), *cpu::thread_pool());
+  else if (!jit::detail::run_kernel(copies.kernel(), *cpu::thread_pool()))
+    cpu::interp::run_kernel(copies.kernel(), *cpu::thread_pool());
+  copies.store_output();
 }
 
 class CudaBackend final : public Backend {

@@ -16,6 +16,7 @@
 #include <hci/kernel.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -154,25 +155,35 @@ class KernelModules {
   std::map<uint64_t, std::pair<driver_types::Module, driver_types::Function>> modules_;
 };
 
-// The bytes [first, end) of a buffer's storage that a kernel reaches, from its offset and strides
-// over `sizes`; empty for an empty iteration space.
-inline std::pair<int64_t, int64_t> byte_span(const BufferParam& b, const Dims& sizes) {
-  int64_t low = b.offset, high = b.offset;
-  for (size_t d = 0; d < sizes.size(); ++d) {
-    if (sizes[d] == 0) return {0, 0};
-    const int64_t reach = (sizes[d] - 1) * b.strides[d];
-    (reach < 0 ? low : high) += reach;
+// The bytes [first, end) of buffer `b`'s storage that kernel k reaches: from its offset and strides
+// over the iteration space and, where a gather reads it, over the whole dim gathered from. Empty
+// where a dim the buffer moves along is empty (a reduction's output does not move along the
+// reduced dims: over none, it still gets the identity).
+inline std::pair<int64_t, int64_t> byte_span(const Kernel& k, size_t b) {
+  const BufferParam& buffer = k.params.buffers[b];
+  int64_t low = buffer.offset, high = buffer.offset;
+  auto reach = [&](int64_t size, int64_t stride) { (stride < 0 ? low : high) += (size - 1) * stride; };
+  for (size_t d = 0; d < k.params.sizes.size(); ++d) {
+    if (buffer.strides[d] == 0) continue;
+    if (k.params.sizes[d] == 0) return {0, 0};
+    reach(k.params.sizes[d], buffer.strides[d]);
   }
-  const int64_t size = int64_t(element_size(b.dtype));
-  return {low * size, (high + 1) * size};
+  for (const KernelOp& op : k.structure.ops)
+    if (op.op == OpKind::Gather && size_t(op.args[0]) == b) {
+      const int64_t stride = k.params.scalars[size_t(op.args[2])].i, size = k.params.scalars[size_t(op.args[2]) + 1].i;
+      if (size > 0) reach(size, stride);
+    }
+  const int64_t element = int64_t(element_size(buffer.dtype));
+  return {low * element, (high + 1) * element};
 }
 
-// Per storage (a buffer's data address), the span of it the kernel's buffers reach together.
-inline std::map<void*, std::pair<int64_t, int64_t>> storage_spans(const KernelParams& params) {
+// Per storage (a buffer's data address), the span of it the kernel's first `buffers` buffers
+// (all by default) reach together.
+inline std::map<void*, std::pair<int64_t, int64_t>> storage_spans(const Kernel& k, size_t buffers = SIZE_MAX) {
   std::map<void*, std::pair<int64_t, int64_t>> spans;
-  for (const BufferParam& b : params.buffers) {
-    const auto [first, end] = byte_span(b, params.sizes);
-    auto [at, added] = spans.emplace(b.data, std::pair(first, end));
+  for (size_t b = 0; b < std::min(buffers, k.params.buffers.size()); ++b) {
+    const auto [first, end] = byte_span(k, b);
+    auto [at, added] = spans.emplace(k.params.buffers[b].data, std::pair(first, end));
     if (!added) at->second = {std::min(at->second.first, first), std::max(at->second.second, end)};
   }
   return spans;
@@ -195,7 +206,7 @@ class ResidentKernel {
       : api_(modules.gpu().api()), function_(modules.function(compiled.structure)), count_(count) {
     Kernel on_device = compiled;
     // One device copy per storage, covering every element the kernel's buffers reach in it.
-    for (const auto& [storage, span] : storage_spans(compiled.params)) {
+    for (const auto& [storage, span] : storage_spans(compiled)) {
       DeviceMemory memory(size_t(span.second - span.first));
       memory.upload(static_cast<const char*>(storage) + span.first, memory.bytes());
       copies_.push_back({storage, span.first, std::move(memory)});
