@@ -28,6 +28,7 @@ struct Control {
   long (*calls)(const char* entry_point) = nullptr;
   long (*live_allocations)() = nullptr;
   long (*live_modules)() = nullptr;
+  long (*queued)() = nullptr;  // operations queued on streams, not yet run
   void (*set_launcher)(int (*)(const char*, const char*, unsigned, unsigned, void**)) = nullptr;
   void* (*host_range)(uint64_t address, size_t bytes) = nullptr;
   void* (*host_address)(uint64_t address) = nullptr;
@@ -54,6 +55,7 @@ inline const Control& control() {
     take(found.calls, "hci_mock_cuda_calls");
     take(found.live_allocations, "hci_mock_cuda_live_allocations");
     take(found.live_modules, "hci_mock_cuda_live_modules");
+    take(found.queued, "hci_mock_cuda_queued");
     take(found.set_launcher, "hci_mock_cuda_set_launcher");
     take(found.host_range, "hci_mock_cuda_host_range");
     take(found.host_address, "hci_mock_cuda_host_address");

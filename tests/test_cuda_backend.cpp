@@ -8,9 +8,12 @@
 #include "mock_cuda_control.hpp"
 
 #include <hci/cuda/backend.hpp>
+#include <hci/cuda/cublas.hpp>
 #include <hci/hci.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <dlfcn.h>
 
 #include <cstdlib>
 #include <functional>
@@ -20,6 +23,7 @@
 namespace {
 
 using hci::Device;
+using hci::DType;
 using hci::Tensor;
 
 // The mock's control functions; the test is skipped without the mock.
@@ -72,8 +76,9 @@ TEST_CASE("tensors go to a GPU, between GPUs, and back unchanged", "[cuda]") {
 
 // Random programs (every op family and dtype, broadcasting, non-contiguous views of device
 // storage, reductions over random axes, softmax rows), then long reductions and rows, on a GPU
-// and on the CPU: the same bits. Each GPU kernel runs as its emulated twin, on grids of up to 32
-// blocks of 256 threads (the mock's 4 multiprocessors), so the longer ranges take several strides.
+// and on the CPU: the same bits. Each GPU kernel runs as its emulated twin, on cuda:0 in up to 8
+// blocks of 128 threads, on cuda:1 in up to 4 blocks of 96 (as the mock's occupancy answers), so
+// the longer ranges take several strides.
 TEST_CASE("kernels of every family on a GPU agree with the CPU bit for bit", "[cuda]") {
   using namespace jit_test;
   mock();
@@ -81,17 +86,18 @@ TEST_CASE("kernels of every family on a GPU agree with the CPU bit for bit", "[c
   const long launches = mock().calls("cuLaunchKernel");
   std::mt19937_64 rng(20261130);
   for (int g = 0; g < 100; ++g) {
+    const Device gpu = Device::cuda(g % 2);
     const Program p = random_program(rng);
     for (const hci::Dims& shape : {p.shape, other_sizes(p.shape, rng)}) {
       std::vector<Tensor> on_cpu, on_gpu;
       for (size_t i = 0; i < p.inputs.size(); ++i) {
         const Input& in = p.inputs[i];
         on_cpu.push_back(make_input(input_shape(in, shape), in.dtype, in.view, g * 16 + i));
-        on_gpu.push_back(make_input(input_shape(in, shape), in.dtype, in.view, g * 16 + i, Device::cuda(0)));
+        on_gpu.push_back(make_input(input_shape(in, shape), in.dtype, in.view, g * 16 + i, gpu));
       }
       const Tensor want = run(p, on_cpu), got = run(p, on_gpu);
-      INFO("program " << g << ": " << describe(p, shape));
-      REQUIRE(got.device() == Device::cuda(0));
+      INFO("program " << g << " on " << gpu.str() << ": " << describe(p, shape));
+      REQUIRE(got.device() == gpu);
       REQUIRE(got.dtype() == want.dtype());
       REQUIRE(got.sizes().vec() == want.sizes().vec());
       REQUIRE(bits_of(got.to(Device::cpu())) == bits_of(want));
@@ -121,6 +127,30 @@ TEST_CASE("kernels of every family on a GPU agree with the CPU bit for bit", "[c
   CHECK(mock().calls("cuLaunchKernel") - launches >= 400);
 }
 
+// The mock runs queued work only when something waits for it, so a read that did not wait, or
+// a copy between devices that did not, would see stale memory.
+TEST_CASE("kernels queue on the device's stream, and reads and copies wait for them", "[cuda]") {
+  mock();
+  jit_test::require_jit();
+  const Tensor x = hci::arange(3000, hci::kFloat32);
+  const Tensor on_0 = x.to(Device::cuda(0));
+  hci::synchronize(Device::cuda(0));
+  CHECK(mock().queued() == 0);
+  const Tensor y = hci::exp(on_0 * 0.001f) + 1;
+  hci::eval(y);
+  CHECK(mock().queued() > 0);
+  const Tensor on_1 = y.to(Device::cuda(1));
+  CHECK(hci::equal(on_1.to(Device::cpu()), hci::exp(x * 0.001f) + 1));
+  const Tensor z = y.sum();  // finished on the host, so its partial sums are waited for
+  CHECK(z.item<float>() == (hci::exp(x * 0.001f) + 1).sum().item<float>());
+  const Tensor w = on_1 * 2;
+  hci::eval(w);
+  CHECK(mock().queued() > 0);
+  hci::synchronize(Device::cuda(1));
+  CHECK(mock().queued() == 0);
+  CHECK(hci::equal(w.to(Device::cpu()), (hci::exp(x * 0.001f) + 1) * 2));
+}
+
 TEST_CASE("a kernel failing on a GPU gives the interpreter's error, naming the index", "[cuda]") {
   mock();
   jit_test::require_jit();
@@ -138,11 +168,51 @@ TEST_CASE("a kernel failing on a GPU gives the interpreter's error, naming the i
 
 TEST_CASE("an op without GPU code runs on the host over copies of its buffers", "[cuda]") {
   mock();
-  const Tensor a = hci::arange(6 * 5, hci::kFloat32).reshape({6, 5}) * 0.5f;
-  const Tensor b = hci::arange(5 * 3, hci::kFloat32).reshape({5, 3}) - 4;
-  const Tensor product = hci::matmul(a.to(Device::cuda(0)), b.to(Device::cuda(0)));
-  CHECK(product.device() == Device::cuda(0));
-  CHECK(hci::equal(product.to(Device::cpu()), hci::matmul(a, b)));
+  const Tensor x = hci::from_vector<float>({3, -1, 2, 7, 0, 5, -4, 1, 6}, {3, 3});
+  const Tensor sorted = hci::argsort(x.to(Device::cuda(0)).transpose(0, 1), 1);
+  CHECK(sorted.device() == Device::cuda(0));
+  CHECK(hci::equal(sorted.to(Device::cpu()), hci::argsort(x.transpose(0, 1), 1)));
+}
+
+// The products queued on the mock cuBLAS so far; -1 where hci uses no mock cuBLAS.
+long cublas_products() {
+  const char* path = std::getenv("HCI_CUBLAS_PATH");
+  void* library = hci::cuda::cublas().api && path ? dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) : nullptr;
+  auto* count = library ? reinterpret_cast<long (*)()>(dlsym(library, "hci_mock_cublas_gemms")) : nullptr;
+  return count ? count() : -1;
+}
+
+// Through cuBLAS where HCI_CUBLAS_PATH names the mock, on the host where there is none: what the
+// CPU computes, to rounding, for operands on the device that are transposed or batched.
+TEST_CASE("matrix products on a GPU: float dtypes, transposed and batched operands", "[cuda][cublas]") {
+  mock();
+  const Tensor a = (hci::arange(6 * 5, hci::kFloat64) * 0.25 - 3).reshape({6, 5});
+  const Tensor b = (hci::arange(5 * 7, hci::kFloat64) * 0.5 - 7).reshape({5, 7});
+  const Tensor batch_a = (hci::arange(3 * 4 * 5, hci::kFloat64) * 0.1 - 2).reshape({3, 4, 5});
+  const Tensor batch_b = (hci::arange(3 * 5 * 2, hci::kFloat64) * 0.3 - 1).reshape({3, 5, 2});
+  const Tensor grid_a = (hci::arange(2 * 3 * 4 * 5, hci::kFloat64) * 0.05 - 1).reshape({2, 3, 4, 5});
+  const long before = cublas_products();
+  int products = 0;
+  for (const DType dtype : {hci::kFloat32, hci::kFloat64, hci::kFloat16, hci::kBFloat16, hci::kInt64}) {
+    auto on_gpu = [&](const Tensor& t) { return t.to(dtype).to(Device::cuda(0)); };
+    const std::vector<std::pair<Tensor, Tensor>> cases = {
+        {on_gpu(a), on_gpu(b)},
+        {on_gpu(b).transpose(0, 1), on_gpu(a).transpose(0, 1)},  // column-major operands
+        {on_gpu(batch_a), on_gpu(batch_b)},
+        {on_gpu(grid_a), on_gpu(b)},  // batch dims around cuBLAS's batch, the right operand broadcast
+        {on_gpu(a).slice(1, 0, 4), on_gpu(b).slice(0, 1, 5)}};
+    for (const auto& [x, y] : cases) {
+      INFO(hci::dtype_name(dtype) << " " << hci::detail::shape_str(x.sizes().vec()) << " x "
+                                  << hci::detail::shape_str(y.sizes().vec()));
+      const Tensor got = hci::matmul(x, y);
+      CHECK(got.device() == Device::cuda(0));
+      const Tensor want = hci::matmul(x.to(Device::cpu()), y.to(Device::cpu()));
+      const double tolerance = dtype == hci::kFloat32 ? 1e-5 : dtype == hci::kFloat64 ? 1e-12 : 1e-2;
+      CHECK(hci::allclose(got.to(Device::cpu()).to(hci::kFloat64), want.to(hci::kFloat64), tolerance, tolerance));
+      products += dtype != hci::kInt64;
+    }
+  }
+  if (before >= 0) CHECK(cublas_products() - before >= products);
 }
 
 TEST_CASE("the caching allocator reuses device blocks and gives them back", "[cuda]") {
@@ -197,6 +267,13 @@ TEST_CASE("driver failures are hci::Errors naming the call, and the device stays
     const Tensor on_gpu = x.to(Device::cuda(0));
     CHECK_THROWS_WITH((on_gpu * 2).to(Device::cpu()),
                       Catch::Contains("cuLaunchKernel") && Catch::Contains("CUDA_ERROR_LAUNCH_FAILED"));
+  }
+  {
+    Fault failing("kernel", 719);  // queued, and failing when it runs: reported when waited for
+    const Tensor doubled = x.to(Device::cuda(0)) * 2;
+    hci::eval(doubled);
+    CHECK_THROWS_WITH(doubled.to(Device::cpu()),
+                      Catch::Contains("cuda:0: cu") && Catch::Contains("CUDA_ERROR_LAUNCH_FAILED"));
   }
   {
     Fault refused("cuMemAlloc_v2", 2);  // out of memory with nothing cached

@@ -1,5 +1,6 @@
 // hci-info: what hci sees on this machine: version, backends (with the reason when one is
-// unavailable), devices, CPU features, threads and the BLAS matmul uses.
+// unavailable), devices, CPU features, threads, and the BLAS libraries matmul uses.
+#include <hci/cuda/cublas.hpp>
 #include <hci/hci.hpp>
 
 #include <fmt/format.h>
@@ -41,6 +42,13 @@ int main() {
                cuda.api->version % 1000 / 10);
   else
     fmt::print("CUDA driver: none ({})\n", cuda.reason);
+  if (cuda.api) {
+    const hci::cuda::CublasLibrary& cublas = hci::cuda::cublas();
+    if (cublas.api)
+      fmt::print("cuBLAS: {} ({}): matmul on CUDA devices\n", cublas.api->path, cublas.api->version);
+    else
+      fmt::print("cuBLAS: none ({}); matmul on CUDA devices runs on the host\n", cublas.reason);
+  }
   fmt::print("backends:\n");
   for (int t = 0; t < hci::kNumDeviceTypes; ++t) {
     const auto type = static_cast<hci::DeviceType>(t);

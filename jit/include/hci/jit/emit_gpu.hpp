@@ -1,7 +1,8 @@
 // LLVM IR text for a scheduled kernel on a GPU (NVPTX or AMDGPU): one element per thread.
 //
 // The kernel is `void @name(i64 %start, i64 %end, ptr %params, ptr %failure)`, launched in blocks of
-// kGpuBlockSize threads on any number of blocks: a grid-stride loop covers [start, end), counted
+// any multiple of kGpuBlockGranule threads (up to kGpuBlockSize on AMD GPUs), on any number of
+// blocks: a grid-stride loop covers [start, end), counted
 // as the host kernel counts it (elements; a reduction's items `output * blocks + block`, each
 // written to the scratch array for the host to combine in order; softmax rows; strips of kStrip
 // outputs of a reduction over the outer dim, one output per thread). The parameter block is jit::pack_params's, holding

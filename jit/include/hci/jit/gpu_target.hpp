@@ -14,9 +14,12 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit {
 
-// Threads per block of every GPU kernel: a multiple of the warp and of the 8 threads that share a
-// reduction's block.
+// The most threads per block AMD kernels are compiled for. Launches pick their block size (by
+// occupancy on NVIDIA GPUs), any multiple of kGpuBlockGranule threads.
 inline constexpr int kGpuBlockSize = 256;
+// Block sizes are multiples of this: whole warps (of 32) and wave halves, so whole groups of the
+// 8 threads that share a reduction's item.
+inline constexpr int kGpuBlockGranule = 32;
 inline constexpr int kAmdCodeObjectVersion = 5;
 
 struct GpuTarget {

@@ -1,7 +1,9 @@
 // The CUDA backend: tensors on `cuda:N` live in device memory from a caching allocator, and their
-// kernels run as the JIT's PTX on the device's stream, in order; what has no GPU code yet (matrix
-// products, sorts) runs on the host over copies of the buffers it reaches. Registered for
-// DeviceType::CUDA, and unavailable, with the driver's reason, where no driver or device is found.
+// kernels run as the JIT's PTX on the device's stream, in order; matrix products run through
+// cuBLAS where it is found (cuda/cublas.hpp); what has no GPU code yet (sorts, cumulative sums,
+// and matrix products without cuBLAS) runs on the host over copies of the buffers it reaches.
+// Registered for DeviceType::CUDA, and unavailable, with the driver's reason, where no driver or
+// device is found.
 #pragma once
 
 #include <hci/backend.hpp>
@@ -19,7 +21,7 @@ HCI_RUNTIME_DECL std::unique_ptr<Backend> make_backend();
 // Memory statistics of one GPU's caching allocator, and giving its cached blocks back.
 HCI_RUNTIME_DECL MemoryStats memory_stats(int device = 0);
 HCI_RUNTIME_DECL void empty_cache(int device = 0);
-// "NAME, MEMORY MiB, compute capability M.m", as hci-info lists it.
+// "NAME, MEMORY MiB, compute capability M.m, N multiprocessors", as hci-info lists it.
 HCI_RUNTIME_DECL std::string device_description(int device);
 
 }  // namespace cuda
@@ -32,11 +34,13 @@ HCI_END_NAMESPACE
 #include <hci/cpu/matmul.hpp>
 #include <hci/cpu/thread_pool.hpp>
 #include <hci/cuda/allocator.hpp>
+#include <hci/cuda/cublas.hpp>
 #include <hci/cuda/kernel_runner.hpp>
 #include <hci/registry.hpp>
 
 #include <array>
 #include <cstddef>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -62,12 +66,27 @@ struct Device {
   Device& operator=(const Device&) = delete;
   ~Device() {
     gpu.try_make_current();
+    blas.reset();
     gpu.api().cuStreamSynchronize(stream);
     gpu.api().cuStreamDestroy_v2(stream);
   }
   const DriverApi& api() const { return gpu.api(); }
   void synchronize() {
     check(api().cuStreamSynchronize(stream), hci::detail::format("{}: cuStreamSynchronize", name).c_str());
+  }
+  // Queues a matrix product through cuBLAS, or returns false where there is none, it does not
+  // take this one, or it cannot start on this device (said once on stderr).
+  bool cublas_matmul(const Kernel& k) {
+    if (!cublas().api || blas_unusable) return false;
+    if (!blas) try {
+        blas = std::make_unique<CublasHandle>(*cublas().api, stream);
+      } catch (const Error& e) {
+        blas_unusable = true;
+        std::fprintf(stderr, "hci: %s: cuBLAS (%s) cannot start (%s); matrix products run on the host\n", name.c_str(),
+                     cublas().api->path.c_str(), e.what());
+        return false;
+      }
+    return blas->matmul(k);
   }
 
   std::mutex mutex;
@@ -77,6 +96,8 @@ struct Device {
   KernelModules modules;
   DeviceMemory failure;  // the i32 a failing kernel stores its status to
   driver_types::Stream stream = nullptr;
+  std::unique_ptr<CublasHandle> blas;  // made at the first matrix product
+  bool blas_unusable = false;
 };
 
 // Work queued on a device's stream up to a point.
@@ -128,13 +149,14 @@ class StreamRunner final : public jit::CodeRunner {
     const int32_t no_failure = 0;
     if (can_fail) copy_in(d_.failure.address(), &no_failure, sizeof no_failure);
 
-    const unsigned blocks = launch_blocks(compiled.structure, count, int64_t(d_.gpu.multiprocessors()) * 8);
+    // Blocks enough to fill the device at full occupancy, at most; the threads stride over the rest.
+    const LoadedKernel& kernel = d_.modules.function(compiled.structure);
+    const unsigned blocks = launch_blocks(compiled.structure, count, kernel.block_size, kernel.device_blocks);
     int64_t start = 0, end = count;
     driver_types::DevicePtr params_arg = params_block.address, failure_arg = d_.failure.address();
     void* arguments[] = {&start, &end, &params_arg, &failure_arg};
     check(
-        api.cuLaunchKernel(d_.modules.function(compiled.structure), blocks, 1, 1, unsigned(jit::kGpuBlockSize), 1, 1, 0,
-                           d_.stream, arguments, nullptr),
+        api.cuLaunchKernel(kernel.function, blocks, 1, 1, kernel.block_size, 1, 1, 0, d_.stream, arguments, nullptr),
         hci::detail::format("{}: cuLaunchKernel of a {} kernel", d_.name, op_name(compiled.structure.root())).c_str());
     int32_t status = 0;
     if (scratch)
@@ -270,7 +292,7 @@ class CudaBackend final : public Backend {
     if (jit::gpu_takes(kernel)) {
       StreamRunner runner(d);
       jit::run_with(kernel, runner, 1, [&](const Kernel& k) { run_on_host(d, k); });
-    } else {
+    } else if (kernel.structure.root() != OpKind::Matmul || !d.cublas_matmul(kernel)) {
       run_on_host(d, kernel);
     }
     return std::make_shared<StreamEvent>(d);

@@ -81,7 +81,8 @@ inline constexpr int kJitErrorLogBufferSizeBytes = 6;
   X(cuStreamSynchronize, Result, Stream)                                                                            \
   X(cuMemcpyHtoDAsync_v2, Result, DevicePtr, const void*, size_t, Stream)                                           \
   X(cuMemcpyDtoHAsync_v2, Result, void*, DevicePtr, size_t, Stream)                                                 \
-  X(cuMemcpyDtoDAsync_v2, Result, DevicePtr, DevicePtr, size_t, Stream)
+  X(cuMemcpyDtoDAsync_v2, Result, DevicePtr, DevicePtr, size_t, Stream)                                             \
+  X(cuOccupancyMaxPotentialBlockSize, Result, int*, int*, Function, size_t (*)(int), size_t, int)
 
 // A device address (or a size the driver takes in a pointer's place) as a pointer, which the
 // host never dereferences: the one integer-to-pointer cast the backend makes.

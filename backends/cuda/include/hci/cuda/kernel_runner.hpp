@@ -82,7 +82,6 @@ class Gpu {
 
   const DriverApi& api() const { return api_; }
   const std::string& name() const { return name_; }
-  int multiprocessors() const { return multiprocessors_; }
   // The PTX target for this device: its own sm where hci knows it; for a device newer than any
   // hci knows, the newest it knows (the driver compiles PTX for newer devices).
   jit::GpuTarget target() const {
@@ -98,11 +97,12 @@ class Gpu {
   void make_current() const { check(api_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); }
   // The same for destructors, which cannot throw: false where the driver refuses.
   bool try_make_current() const noexcept { return api_.cuCtxSetCurrent(context_) == driver_types::kSuccess; }
-  // "NAME, 141 GiB, compute capability 9.0".
+  // "NAME, 143771 MiB, compute capability 9.0, 132 multiprocessors".
   std::string description() const {
     size_t bytes = 0;
     check(api_.cuDeviceTotalMem_v2(&bytes, device_), "cuDeviceTotalMem");
-    return hci::detail::format("{}, {} MiB, compute capability {}.{}", name_, bytes >> 20, major_, minor_);
+    return hci::detail::format("{}, {} MiB, compute capability {}.{}, {} multiprocessors", name_, bytes >> 20, major_,
+                               minor_, multiprocessors_);
   }
 
  private:
@@ -118,6 +118,15 @@ class Gpu {
   int major_ = 0, minor_ = 0, multiprocessors_ = 0;
 };
 
+// A kernel's function on one GPU, with the block size to launch it in: the driver's choice for
+// full occupancy (a multiple of jit::kGpuBlockGranule threads), and the fewest blocks that fill
+// the device at that size.
+struct LoadedKernel {
+  driver_types::Function function = nullptr;
+  unsigned block_size = 0;
+  int64_t device_blocks = 0;
+};
+
 // The kernels' code on one GPU: each structure's PTX loaded once, as the function hci_kernel.
 class KernelModules {
  public:
@@ -128,7 +137,7 @@ class KernelModules {
     for (auto& [hash, loaded] : modules_) gpu_.api().cuModuleUnload(loaded.first);
   }
 
-  driver_types::Function function(const KernelStructure& s) {
+  const LoadedKernel& function(const KernelStructure& s) {
     const uint64_t hash = s.hash();
     if (auto found = modules_.find(hash); found != modules_.end()) return found->second.second;
     const std::string ptx = jit::gpu_code(s, target_);
@@ -142,17 +151,26 @@ class KernelModules {
             hci::detail::format("cuModuleLoadDataEx of a {} kernel for {} ({})", op_name(s.root()), target_.name(), log)
                 .c_str());
     }
-    driver_types::Function fn = nullptr;
-    check(gpu_.api().cuModuleGetFunction(&fn, module, "hci_kernel"), "cuModuleGetFunction");
-    modules_.emplace(hash, std::pair(module, fn));
-    return fn;
+    LoadedKernel k;
+    try {
+      check(gpu_.api().cuModuleGetFunction(&k.function, module, "hci_kernel"), "cuModuleGetFunction");
+      int min_grid = 0, block = 0;
+      check(gpu_.api().cuOccupancyMaxPotentialBlockSize(&min_grid, &block, k.function, nullptr, 0, 1024),
+            "cuOccupancyMaxPotentialBlockSize");
+      k.block_size = unsigned(std::max(block / jit::kGpuBlockGranule, 1) * jit::kGpuBlockGranule);
+      k.device_blocks = std::max(min_grid, 1);
+    } catch (const Error&) {
+      gpu_.api().cuModuleUnload(module);
+      throw;
+    }
+    return modules_.emplace(hash, std::pair(module, k)).first->second.second;
   }
   const Gpu& gpu() const { return gpu_; }
 
  private:
   const Gpu& gpu_;
   jit::GpuTarget target_;
-  std::map<uint64_t, std::pair<driver_types::Module, driver_types::Function>> modules_;
+  std::map<uint64_t, std::pair<driver_types::Module, LoadedKernel>> modules_;
 };
 
 // The bytes [first, end) of buffer `b`'s storage that kernel k reaches: from its offset and strides
@@ -189,21 +207,21 @@ inline std::map<void*, std::pair<int64_t, int64_t>> storage_spans(const Kernel& 
   return spans;
 }
 
-// Blocks of jit::kGpuBlockSize threads for a launch over [0, count): as many as the range needs,
-// at most `max_blocks` (the threads then stride over the range).
-inline unsigned launch_blocks(const KernelStructure& s, int64_t count, int64_t max_blocks) {
+// Blocks of `block_size` threads for a launch over [0, count): as many as the range needs, at most
+// `max_blocks` (the threads then stride over the range).
+inline unsigned launch_blocks(const KernelStructure& s, int64_t count, unsigned block_size, int64_t max_blocks) {
   const int64_t threads = count * jit::gpu_threads_per_item(s);
-  return unsigned(std::clamp<int64_t>((threads + jit::kGpuBlockSize - 1) / jit::kGpuBlockSize, 1, max_blocks));
+  return unsigned(std::clamp<int64_t>((threads + block_size - 1) / block_size, 1, max_blocks));
 }
 
 // One launch of a scheduled kernel's code over [0, count), its buffers and scratch array copied
-// to the device. The kernel's block size is jit::kGpuBlockSize; `max_blocks` (0: as many as the
-// range needs) bounds the grid, whose threads then stride over the range.
+// to the device, in blocks of the size the driver suggests; `max_blocks` (0: as many as the range
+// needs) bounds the grid, whose threads then stride over the range.
 class ResidentKernel {
  public:
   ResidentKernel(KernelModules& modules, const Kernel& compiled, int64_t count, const void* scratch,
                  size_t scratch_bytes, unsigned max_blocks = 0)
-      : api_(modules.gpu().api()), function_(modules.function(compiled.structure)), count_(count) {
+      : api_(modules.gpu().api()), kernel_(modules.function(compiled.structure)), count_(count) {
     Kernel on_device = compiled;
     // One device copy per storage, covering every element the kernel's buffers reach in it.
     for (const auto& [storage, span] : storage_spans(compiled)) {
@@ -225,16 +243,16 @@ class ResidentKernel {
     params_.upload(params.data(), params_.bytes());
     const int32_t no_failure = 0;
     failure_.upload(&no_failure, sizeof no_failure);
-    blocks_ = launch_blocks(compiled.structure, count, max_blocks ? max_blocks : int64_t(1) << 30);
+    blocks_ = launch_blocks(compiled.structure, count, kernel_.block_size, max_blocks ? max_blocks : int64_t(1) << 30);
   }
 
   void launch() {
     int64_t start = 0, end = count_;
     driver_types::DevicePtr params = params_.address(), failure = failure_.address();
     void* arguments[] = {&start, &end, &params, &failure};
-    check(api_.cuLaunchKernel(function_, blocks_, 1, 1, unsigned(jit::kGpuBlockSize), 1, 1, 0, nullptr, arguments,
-                              nullptr),
-          "cuLaunchKernel");
+    check(
+        api_.cuLaunchKernel(kernel_.function, blocks_, 1, 1, kernel_.block_size, 1, 1, 0, nullptr, arguments, nullptr),
+        "cuLaunchKernel");
   }
   // Copies the storage behind `storage` (the host address of one of the kernel's buffers) back.
   void download(void* storage) {
@@ -260,7 +278,7 @@ class ResidentKernel {
     return *std::find_if(copies_.begin(), copies_.end(), [&](const Copy& c) { return c.storage == storage; });
   }
   const DriverApi& api_;
-  driver_types::Function function_;
+  LoadedKernel kernel_;
   int64_t count_;
   std::vector<Copy> copies_;
   DeviceMemory scratch_, params_, failure_{sizeof(int32_t)};
