@@ -25,6 +25,7 @@ namespace {
 using hci::Device;
 using hci::DType;
 using hci::Tensor;
+namespace dlpack = hci::dlpack;
 
 // The mock's control functions; the test is skipped without the mock.
 const mock_cuda::Control& mock() {
@@ -281,6 +282,107 @@ TEST_CASE("driver failures are hci::Errors naming the call, and the device stays
     CHECK_THROWS_WITH(hci::arange(1000, hci::kFloat32).to(Device::cuda(0)), Catch::Contains("out of memory"));
   }
   CHECK(hci::equal(x.to(Device::cuda(0)).to(Device::cpu()), x));
+}
+
+// DLPack exports of GPU tensors: given the consumer's stream, hci's pending work is ordered before
+// that stream's (the mock runs the consumer's copy only after it), and the host does not wait.
+TEST_CASE("GPU tensors go out through DLPack ordered before the consumer's stream", "[cuda][dlpack]") {
+  mock();
+  jit_test::require_jit();
+  const hci::cuda::DriverApi& driver = *hci::cuda::driver().api;
+  const Tensor x = hci::arange(4000, hci::kFloat32);
+  const Tensor y = hci::sin(x.to(Device::cuda(0))) * 3;
+  hci::eval(y);
+  hci::synchronize(Device::cuda(0));
+  const Tensor z = y + 1;  // queued, not run
+  hci::eval(z);
+  hci::cuda::driver_types::Stream consumer = nullptr;
+  REQUIRE(driver.cuStreamCreate(&consumer, 0) == 0);
+  dlpack::DLManagedTensorVersioned* exported = hci::to_dlpack(z, int64_t(reinterpret_cast<uintptr_t>(consumer)));
+  CHECK(exported->dl_tensor.device.device_type == hci::dlpack::kDLCUDA);
+  CHECK(exported->dl_tensor.device.device_id == 0);
+  CHECK(mock().queued() > 0);  // the host did not wait
+  std::vector<float> seen(4000);
+  const auto data = uint64_t(reinterpret_cast<uintptr_t>(exported->dl_tensor.data));
+  REQUIRE(driver.cuMemcpyDtoHAsync_v2(seen.data(), data, seen.size() * sizeof(float), consumer) == 0);
+  CHECK(seen == (hci::sin(x) * 3 + 1).to_vector<float>());
+  exported->deleter(exported);
+  CHECK(driver.cuStreamDestroy_v2(consumer) == 0);
+
+  // Without a stream the host waits; with kDLPackNoSync nobody does; stream 0 is refused.
+  const Tensor w = y * 2;
+  hci::eval(w);
+  dlpack::DLManagedTensorVersioned* waited = hci::to_dlpack(w);
+  CHECK(mock().queued() == 0);
+  waited->deleter(waited);
+  const Tensor v = y * 4;
+  hci::eval(v);
+  dlpack::DLManagedTensor* unsynchronised = hci::to_dlpack_legacy(v, hci::kDLPackNoSync);
+  CHECK(mock().queued() > 0);
+  unsynchronised->deleter(unsynchronised);
+  CHECK_THROWS_WITH(hci::to_dlpack(v, 0), Catch::Contains("stream 0 is ambiguous"));
+}
+
+// DLPack imports of device memory another library owns: a tensor on that GPU, computed on by
+// hci, the memory released through the producer's deleter when hci is done with it.
+TEST_CASE("device memory comes in through DLPack as a GPU tensor", "[cuda][dlpack]") {
+  mock();
+  jit_test::require_jit();
+  hci::Backend& gpu = hci::backend_for(Device::cuda(1));
+  const std::vector<double> values = {1.5, -2, 3.25, 4, -5.5, 6};
+  void* memory = gpu.allocate(1, values.size() * sizeof(double));
+  gpu.copy_from_host(1, memory, values.data(), values.size() * sizeof(double));
+  struct Producer {
+    hci::Backend* backend;
+    void* memory;
+    bool released = false;
+    int64_t shape[2] = {2, 3}, strides[2] = {1, 2};  // column-major
+  } producer{&gpu, memory};
+  auto* managed = new dlpack::DLManagedTensorVersioned{};
+  managed->version = {1, 0};
+  managed->manager_ctx = &producer;
+  managed->deleter = [](dlpack::DLManagedTensorVersioned* self) {
+    auto* p = static_cast<Producer*>(self->manager_ctx);
+    p->backend->deallocate(1, p->memory, 6 * sizeof(double));
+    p->released = true;
+    delete self;
+  };
+  managed->dl_tensor = {memory,         {hci::dlpack::kDLCUDA, 1}, 2, {hci::dlpack::kDLFloat, 64, 1},
+                        producer.shape, producer.strides,          0};
+  {
+    const Tensor t = hci::from_dlpack(managed);
+    CHECK(t.device() == Device::cuda(1));
+    const Tensor expected = hci::from_vector<double>(values, {3, 2}).transpose(0, 1);
+    CHECK(hci::equal((t * 2 + 1).to(Device::cpu()), expected * 2 + 1));
+    CHECK(hci::equal(t.sum({1}).to(Device::cpu()), expected.sum({1})));
+    CHECK(!producer.released);
+  }
+  CHECK(producer.released);
+
+  // hci's own export comes back as a view of the original; memory of a device without a backend
+  // is refused, its deleter run.
+  const Tensor original = hci::arange(6, hci::kFloat32).to(Device::cuda(0)).reshape({2, 3});
+  const Tensor again = hci::from_dlpack(hci::to_dlpack(original));
+  CHECK(again.device() == Device::cuda(0));
+  CHECK(hci::equal(again.to(Device::cpu()), original.to(Device::cpu())));
+  bool rocm_released = false;
+  int64_t shape[1] = {4};
+  auto* on_rocm = new dlpack::DLManagedTensorVersioned{};
+  on_rocm->version = {1, 0};
+  on_rocm->manager_ctx = &rocm_released;
+  on_rocm->deleter = [](dlpack::DLManagedTensorVersioned* self) {
+    *static_cast<bool*>(self->manager_ctx) = true;
+    delete self;
+  };
+  on_rocm->dl_tensor = {reinterpret_cast<void*>(uintptr_t(4096)),
+                        {hci::dlpack::kDLROCM, 0},
+                        1,
+                        {hci::dlpack::kDLFloat, 32, 1},
+                        shape,
+                        nullptr,
+                        0};
+  CHECK_THROWS_WITH(hci::from_dlpack(on_rocm), Catch::Contains("rocm"));
+  CHECK(rocm_released);
 }
 
 TEST_CASE("Device::best picks the GPU with the most memory free or cached", "[cuda]") {

@@ -4,6 +4,7 @@
 #include <hci/device.hpp>
 #include <hci/kernel.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,10 @@ class Backend {
   virtual void copy_from_host(int device, void* dst, const void* host_src, size_t bytes) = 0;  // blocking
   virtual EventPtr launch(int device, const Kernel& kernel) = 0;
   virtual void synchronize(int device) = 0;
+  // Makes what another library queues on its `stream` of this device (a CUDA or HIP stream
+  // handle, as a DLPack exchange passes it) wait for the work queued here so far, without the
+  // host waiting; false where the device has no streams, and the caller then waits instead.
+  virtual bool order_before_stream(int /*device*/, uintptr_t /*stream*/) { return false; }
 };
 
 HCI_END_NAMESPACE

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 HCI_BEGIN_NAMESPACE
 
@@ -109,16 +110,27 @@ static_assert(sizeof(void*) != 8 ||
 
 }  // namespace dlpack
 
+// Where the consumer of an exported GPU tensor will use it, as the array API's
+// __dlpack__(stream=...) says: its CUDA or HIP stream handle (1: the legacy default stream, 2: the
+// per-thread one), or kDLPackNoSync (the consumer orders its work itself). Without one, the host
+// waits until the tensor is computed.
+inline constexpr int64_t kDLPackNoSync = -1;
+
 // A DLPack 1.x view of t's memory (computed first), flagged read-only where hci's copy is. The
 // consumer may write through it unless flagged: every hci computation that was pending on the
-// memory is done first, as for data_ptr().
-HCI_RUNTIME_DECL dlpack::DLManagedTensorVersioned* to_dlpack(const Tensor& t);
+// memory is done first, as for data_ptr(). Given the consumer's stream, a GPU tensor's pending
+// computation is ordered before that stream's later work instead, and the host does not wait.
+HCI_RUNTIME_DECL dlpack::DLManagedTensorVersioned* to_dlpack(const Tensor& t,
+                                                             std::optional<int64_t> consumer_stream = std::nullopt);
 // The same through the unversioned struct, which has no read-only flag: read-only memory is
 // refused rather than handed out as writable.
-HCI_RUNTIME_DECL dlpack::DLManagedTensor* to_dlpack_legacy(const Tensor& t);
+HCI_RUNTIME_DECL dlpack::DLManagedTensor* to_dlpack_legacy(const Tensor& t,
+                                                           std::optional<int64_t> consumer_stream = std::nullopt);
 
-// A tensor over the memory a DLPack struct describes, without a copy (see ownership above). A
-// struct hci exported itself comes back as a view of the original tensor.
+// A tensor over the memory a DLPack struct describes, without a copy (see ownership above): host
+// memory (plain or pinned) on the CPU, CUDA and ROCm device memory on that device, whose producer
+// has ordered its writes before hci's stream (pass it hci::cuda::stream_handle). A struct hci
+// exported itself comes back as a view of the original tensor.
 HCI_RUNTIME_DECL Tensor from_dlpack(dlpack::DLManagedTensorVersioned* managed, Loc loc = Loc::current());
 HCI_RUNTIME_DECL Tensor from_dlpack(dlpack::DLManagedTensor* managed, Loc loc = Loc::current());
 
@@ -166,12 +178,23 @@ inline dlpack::DLDevice dlpack_device(Device d) {
   throw_error("to_dlpack: device {} has no DLPack device type", d.str());
 }
 
-// hci computes on memory the CPU can address: plain host memory and pinned host buffers.
+// Host memory, plain or pinned, is the CPU's; device memory (managed memory included) its GPU's.
 inline Device device_from_dlpack(dlpack::DLDevice d) {
   using namespace dlpack;
   if (d.device_type == kDLCPU || d.device_type == kDLCUDAHost || d.device_type == kDLROCMHost) return Device::cpu();
-  throw_error("from_dlpack: hci has no backend for memory of DLPack device type {}, device {}", int(d.device_type),
-              d.device_id);
+  HCI_CHECK(d.device_id >= 0, "from_dlpack: negative device id {}", d.device_id);
+  const bool cuda = d.device_type == kDLCUDA || d.device_type == kDLCUDAManaged;
+  if (!cuda && d.device_type != kDLROCM)
+    throw_error("from_dlpack: hci has no backend for memory of DLPack device type {}, device {}", int(d.device_type),
+                d.device_id);
+  const Device device = cuda ? Device::cuda(d.device_id) : Device::rocm(d.device_id);
+  try {
+    backend_for(device);
+  } catch (const Error& e) {
+    throw_error("from_dlpack: memory of DLPack device type {}, device {} is on {}, which hci cannot use here: {}",
+                int(d.device_type), d.device_id, device.str(), e.what());
+  }
+  return device;
 }
 
 // What an exported struct points into: a reference to the tensor (its memory) and the shape
@@ -185,22 +208,29 @@ struct DLPackExport {
   static void release(Managed* self) noexcept { delete static_cast<DLPackExport*>(self->manager_ctx); }
 };
 
-// The address of t's first element, computed and ready. Writable memory may be written through
-// the export, so every pending reader is computed first and the write counted, as data_ptr does.
-inline void* exported_data(const Tensor& t) {
+// The address of t's first element, computed: ready, or for a GPU tensor given the consumer's
+// stream, ordered before that stream's later work. Writable memory may be written through the
+// export, so every pending reader is computed first and the write counted, as data_ptr does.
+inline void* exported_data(const Tensor& t, std::optional<int64_t> consumer_stream) {
   const NodePtr& node = t.impl().node;
   {
     std::lock_guard lock(eval_mutex());
     materialize_locked(node);
     if (!node->storage->read_only) begin_external_write_locked(*node);
   }
-  node->storage->wait_ready();
+  const Storage& storage = *node->storage;
+  HCI_CHECK(!consumer_stream || *consumer_stream != 0,
+            "to_dlpack: stream 0 is ambiguous; name the legacy default stream as 1, the per-thread one as 2");
+  const bool ordered = consumer_stream && !storage.device.is_cpu() &&
+                       (*consumer_stream == kDLPackNoSync ||
+                        storage.backend->order_before_stream(storage.device.index(), uintptr_t(*consumer_stream)));
+  if (!ordered) storage.wait_ready();
   if (t.numel() == 0) return nullptr;  // as DLPack asks of empty tensors
   return static_cast<std::byte*>(node->storage->data) + t.storage_offset() * int64_t(element_size(t.dtype()));
 }
 
 template <class Managed>
-Managed* export_dlpack(const Tensor& t) {
+Managed* export_dlpack(const Tensor& t, std::optional<int64_t> consumer_stream) {
   auto holder = std::make_unique<DLPackExport<Managed>>();
   holder->tensor = t;
   holder->shape = t.sizes().vec();
@@ -212,7 +242,7 @@ Managed* export_dlpack(const Tensor& t) {
   dl.shape = holder->shape.data();
   dl.strides = holder->strides.data();
   dl.byte_offset = 0;
-  dl.data = exported_data(t);
+  dl.data = exported_data(t, consumer_stream);
   holder->managed.manager_ctx = holder.get();
   holder->managed.deleter = &DLPackExport<Managed>::release;
   return &holder.release()->managed;
@@ -244,7 +274,7 @@ Tensor import_dlpack(Managed* managed, const Loc& loc) {
   HCI_CHECK(dl.ndim >= 0, "from_dlpack: negative ndim {}", dl.ndim);
   HCI_CHECK(dl.ndim == 0 || dl.shape != nullptr, "from_dlpack: null shape for {} dims", dl.ndim);
   const DType dtype = dtype_from_dlpack(dl.dtype);
-  device_from_dlpack(dl.device);
+  const Device device = device_from_dlpack(dl.device);
   const IntList shape(std::span<const int64_t>(dl.shape, size_t(dl.ndim)));
   const Dims strides = dl.strides ? Dims(dl.strides, dl.strides + dl.ndim) : contiguous_strides(shape);
   const auto* first = dl.data ? static_cast<const std::byte*>(dl.data) + dl.byte_offset : nullptr;
@@ -253,26 +283,26 @@ Tensor import_dlpack(Managed* managed, const Loc& loc) {
             "from_dlpack: the first element (data {} + byte_offset {}) is not aligned to the {} bytes of {}", dl.data,
             dl.byte_offset, element_size(dtype), dtype);
   // The memory is released with the storage: the deleter holds the last reference to `owner`.
-  Tensor t = borrow_memory(first, shape, strides, dtype, [owner](void*) {}, loc, "from_dlpack");
+  Tensor t = borrow_memory(first, shape, strides, dtype, [owner](void*) {}, loc, "from_dlpack", device);
   t.impl().node->storage->read_only = read_only;
   return t;
 }
 
 }  // namespace detail
 
-HCI_RUNTIME_DEF dlpack::DLManagedTensorVersioned* to_dlpack(const Tensor& t) {
-  auto* managed = detail::export_dlpack<dlpack::DLManagedTensorVersioned>(t);
+HCI_RUNTIME_DEF dlpack::DLManagedTensorVersioned* to_dlpack(const Tensor& t, std::optional<int64_t> consumer_stream) {
+  auto* managed = detail::export_dlpack<dlpack::DLManagedTensorVersioned>(t, consumer_stream);
   managed->version = {dlpack::kMajorVersion, dlpack::kMinorVersion};
   managed->flags = t.impl().node->storage->read_only ? dlpack::kFlagReadOnly : 0;
   return managed;
 }
 
-HCI_RUNTIME_DEF dlpack::DLManagedTensor* to_dlpack_legacy(const Tensor& t) {
+HCI_RUNTIME_DEF dlpack::DLManagedTensor* to_dlpack_legacy(const Tensor& t, std::optional<int64_t> consumer_stream) {
   detail::materialize(t.impl().node);
   HCI_CHECK(!t.impl().node->storage->read_only,
             "to_dlpack_legacy: the tensor's memory is read-only, which DLManagedTensor cannot express; use "
             "to_dlpack (DLPack 1.x flags it) or export a clone()");
-  return detail::export_dlpack<dlpack::DLManagedTensor>(t);
+  return detail::export_dlpack<dlpack::DLManagedTensor>(t, consumer_stream);
 }
 
 HCI_RUNTIME_DEF Tensor from_dlpack(dlpack::DLManagedTensorVersioned* managed, Loc loc) {

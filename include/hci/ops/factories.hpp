@@ -59,9 +59,11 @@ HCI_RUNTIME_DECL Tensor from_blob(const void* data, IntList shape, IntList strid
                                   std::function<void(void*)> deleter = nullptr, Loc loc = Loc::current());
 
 namespace detail {
-// from_blob for the operation `op` (which its messages name): a read-only tensor.
+// from_blob for the operation `op` (which its messages name): a read-only tensor over memory of
+// `device`.
 HCI_RUNTIME_DECL Tensor borrow_memory(const void* data, IntList shape, IntList strides, DType dtype,
-                                      std::function<void(void*)> deleter, const Loc& loc, const char* op);
+                                      std::function<void(void*)> deleter, const Loc& loc, const char* op,
+                                      Device device = Device::cpu());
 }  // namespace detail
 
 inline Tensor from_blob(void* data, IntList shape, IntList strides, DType dtype,
@@ -120,7 +122,8 @@ HCI_RUNTIME_DEF Tensor from_blob(const void* data, IntList shape, IntList stride
 }
 
 HCI_RUNTIME_DEF Tensor detail::borrow_memory(const void* data, IntList shape, IntList strides, DType dtype,
-                                             std::function<void(void*)> deleter, const Loc& loc, const char* op) {
+                                             std::function<void(void*)> deleter, const Loc& loc, const char* op,
+                                             Device device) {
   const int64_t numel = detail::checked_numel(shape, op);
   HCI_CHECK(data || numel == 0, "{}: null data pointer for shape {}", op, detail::shape_str(shape));
   HCI_CHECK(shape.size() == strides.size(), "{}: shape {} and strides {} differ in length", op,
@@ -139,14 +142,14 @@ HCI_RUNTIME_DEF Tensor detail::borrow_memory(const void* data, IntList shape, In
   HCI_CHECK(!overflow, "{}: shape {} with strides {} spans more bytes than int64 holds", op, detail::shape_str(shape),
             detail::shape_str(strides));
   auto storage = std::make_shared<detail::Storage>();
-  storage->device = Device::cpu();
-  storage->backend = &backend_for(Device::cpu());
+  storage->device = device;
+  storage->backend = &backend_for(device);  // an unusable device is an error here
   storage->data = const_cast<void*>(data);  // NOLINT: read_only guards writes
   storage->nbytes = size_t(nbytes);
   storage->borrowed = true;
   storage->read_only = true;
   storage->deleter = std::move(deleter);
-  auto n = detail::new_node(OpKind::Load, dtype, dtype, Device::cpu(), shape.vec(), loc);
+  auto n = detail::new_node(OpKind::Load, dtype, dtype, device, shape.vec(), loc);
   n->set_storage(std::move(storage));
   return Tensor(std::make_shared<detail::TensorImpl>(std::move(n), shape.vec(), strides.vec(), 0));
 }

@@ -9,6 +9,7 @@
 #include <hci/backend.hpp>
 #include <hci/cpu/allocator.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,9 @@ HCI_RUNTIME_DECL MemoryStats memory_stats(int device = 0);
 HCI_RUNTIME_DECL void empty_cache(int device = 0);
 // "NAME, MEMORY MiB, compute capability M.m, N multiprocessors", as hci-info lists it.
 HCI_RUNTIME_DECL std::string device_description(int device);
+// The stream hci queues cuda:N's work on, as a CUstream value: what a DLPack producer is given
+// (__dlpack__(stream=...)) so that its writes are ordered before hci's reads.
+HCI_RUNTIME_DECL uintptr_t stream_handle(int device = 0);
 
 }  // namespace cuda
 
@@ -113,6 +117,7 @@ class StreamEvent final : public Event {
     device_.gpu.try_make_current();
     api().cuEventDestroy_v2(event_);
   }
+  driver_types::Event handle() const { return event_; }
   void wait() override {
     device_.gpu.make_current();
     check(api().cuEventSynchronize(event_), hci::detail::format("{}: cuEventSynchronize", device_.name).c_str());
@@ -303,6 +308,15 @@ class CudaBackend final : public Backend {
     d.gpu.make_current();
     d.synchronize();
   }
+  bool order_before_stream(int index, uintptr_t stream) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    const StreamEvent done(d);  // destroyed at once: the driver keeps it while the wait needs it
+    check(d.api().cuStreamWaitEvent(static_cast<driver_types::Stream>(as_pointer(stream)), done.handle(), 0),
+          hci::detail::format("{}: cuStreamWaitEvent on stream {:#x}", d.name, stream).c_str());
+    return true;
+  }
 
   Device& device(int index) {
     std::lock_guard lock(devices_mutex_);
@@ -349,6 +363,10 @@ HCI_RUNTIME_DEF Device Device::best() {
 
 HCI_RUNTIME_DEF std::string cuda::device_description(int device) {
   return detail::backend().device_description(device);
+}
+
+HCI_RUNTIME_DEF uintptr_t cuda::stream_handle(int device) {
+  return reinterpret_cast<uintptr_t>(detail::backend().device(device).stream);
 }
 
 HCI_RUNTIME_DEF void cuda::empty_cache(int device) {

@@ -82,6 +82,7 @@ inline constexpr int kJitErrorLogBufferSizeBytes = 6;
   X(cuMemcpyHtoDAsync_v2, Result, DevicePtr, const void*, size_t, Stream)                                           \
   X(cuMemcpyDtoHAsync_v2, Result, void*, DevicePtr, size_t, Stream)                                                 \
   X(cuMemcpyDtoDAsync_v2, Result, DevicePtr, DevicePtr, size_t, Stream)                                             \
+  X(cuStreamWaitEvent, Result, Stream, Event, unsigned)                                                             \
   X(cuOccupancyMaxPotentialBlockSize, Result, int*, int*, Function, size_t (*)(int), size_t, int)
 
 // A device address (or a size the driver takes in a pointer's place) as a pointer, which the
