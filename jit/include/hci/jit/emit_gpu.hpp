@@ -46,7 +46,7 @@ HCI_RUNTIME_DECL int64_t gpu_threads_per_item(const KernelStructure& s);
 
 namespace detail {
 // A call of the function @hci.simt.NAME returning `type`, with `args` ("i32 %a, i32 %b"), as a
-// value of `fn` (or "" for void).
+// value of `fn`.
 HCI_RUNTIME_DECL std::string simt_call(IrBuilder& fn, const GpuTarget& target, std::string_view type,
                                        std::string_view name, std::string_view args = "");
 // This thread's first index of a grid-stride loop over [%start, %end), and the step (the
@@ -424,10 +424,6 @@ HCI_RUNTIME_DEF std::string jit::detail::simt_call(IrBuilder& fn, const GpuTarge
                                                    std::string_view name, std::string_view args) {
   const bool emulated = target.vendor == GpuTarget::Vendor::Emulated;
   const std::string all = emulated ? format("ptr %simt{}{}", args.empty() ? "" : ", ", args) : std::string(args);
-  if (type == "void") {
-    fn.line(format("call void @hci.simt.{}({})", name, all));
-    return "";
-  }
   return fn.def("call {} @hci.simt.{}({})", type, name, all);
 }
 
