@@ -114,7 +114,7 @@ void guarded(benchmark::State& state, Body body) {
 void BM_cuda_copy_reference(benchmark::State& state) {
   guarded(state, [&] {
     const hci::cuda::Gpu& gpu = setup()->gpu;
-    hci::cuda::DeviceMemory from(kN * 4), to(kN * 4);
+    hci::cuda::DeviceMemory from(gpu.api(), kN * 4), to(gpu.api(), kN * 4);
     hci::cuda::check(gpu.api().cuMemsetD8_v2(from.address(), 1, from.bytes()), "cuMemsetD8");
     time_launches(state, gpu, [&] {
       hci::cuda::check(gpu.api().cuMemcpyDtoD_v2(to.address(), from.address(), from.bytes()), "cuMemcpyDtoD");

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 budget_ms=$(( ${1:-6} * 1000 ))
-flags=(-std=c++20 -O2 -DFMT_HEADER_ONLY -DHCI_SEPARATE_RUNTIME -Iinclude -Ibackends/cpu/include -Ibackends/cuda/include -Ijit/include)
+flags=(-std=c++20 -O2 -DFMT_HEADER_ONLY -DHCI_SEPARATE_RUNTIME -Iinclude -Ibackends/cpu/include -Ibackends/cuda/include -Ibackends/rocm/include -Ijit/include)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 ms() { echo $(( $(date +%s%N) / 1000000 )); }

@@ -33,6 +33,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -457,6 +458,21 @@ Result cuMemcpyDtoDAsync_v2(DevicePtr to, DevicePtr from, size_t bytes, void* st
   MOCK_ENTER(cuMemcpyDtoDAsync_v2);
   Stream* s = stream_of(stream);
   if (!s) return kInvalidHandle;
+  enqueue(*s, [=] { return copy(host_range(to, bytes), host_range(from, bytes), bytes); });
+  return kSuccess;
+}
+// Between the memory of two devices, each allocation's device as its context says.
+Result cuMemcpyPeerAsync(DevicePtr to, void* to_context, DevicePtr from, void* from_context, size_t bytes,
+                         void* stream) {
+  MOCK_ENTER(cuMemcpyPeerAsync);
+  Stream* s = stream_of(stream);
+  if (!s || !to_context || !from_context) return kInvalidHandle;
+  auto on = [](DevicePtr address, size_t n, void* context) {
+    if (!host_range(address, n)) return false;
+    const auto it = std::prev(state().allocations.upper_bound(address));
+    return it->second.device == int(static_cast<int*>(context) - state().context_refs);
+  };
+  if (!on(to, bytes, to_context) || !on(from, bytes, from_context)) return kInvalidValue;
   enqueue(*s, [=] { return copy(host_range(to, bytes), host_range(from, bytes), bytes); });
   return kSuccess;
 }

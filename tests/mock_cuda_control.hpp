@@ -1,5 +1,6 @@
 // Tests' handle on the mock CUDA driver (tests/mock_cuda.cpp) that hci loaded through
-// HCI_CUDA_PATH: its control functions, and the launcher that runs what is launched on it as the
+// HCI_CUDA_PATH, or under the mock HIP runtime (tests/mock_hip.cpp) through HCI_HIP_PATH: its
+// control functions, and the launcher that runs what is launched on it as the
 // kernels' host-emulated twins (jit/simt_emulator.hpp). The launcher reads the kernel's structure
 // from the comment its PTX carries, maps the device addresses in the parameter block to host
 // ones, and runs the emulated kernel over the launch's grid.
@@ -9,6 +10,7 @@
 #include <hci/jit/emit_cpu.hpp>
 #include <hci/jit/simt_emulator.hpp>
 #include <hci/jit/structure_text.hpp>
+#include <hci/rocm/hip.hpp>
 
 #include <dlfcn.h>
 
@@ -34,13 +36,18 @@ struct Control {
   void* (*host_address)(uint64_t address) = nullptr;
 };
 
-// The mock hci loaded, or null where HCI_CUDA_PATH does not name it.
+// The mock hci loaded (the mock HIP runtime's handle reaches the driver it links), or null where
+// neither HCI_CUDA_PATH nor HCI_HIP_PATH names one.
 inline void* library() {
-  const char* path = std::getenv("HCI_CUDA_PATH");
-  if (!path || std::string_view(path).find("mock_cuda") == std::string_view::npos) return nullptr;
-  hci::cuda::driver();  // loads it
-  void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-  return handle && dlsym(handle, "hci_mock_cuda_fail") ? handle : nullptr;
+  auto loaded = [](const char* variable, std::string_view mock, auto load) -> void* {
+    const char* path = std::getenv(variable);
+    if (!path || std::string_view(path).find(mock) == std::string_view::npos) return nullptr;
+    load();
+    void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    return handle && dlsym(handle, "hci_mock_cuda_fail") ? handle : nullptr;
+  };
+  if (void* cuda = loaded("HCI_CUDA_PATH", "mock_cuda", [] { hci::cuda::driver(); })) return cuda;
+  return loaded("HCI_HIP_PATH", "mock_hip", [] { hci::rocm::hip(); });
 }
 
 // The control functions; call only where library() found the mock.
@@ -100,7 +107,8 @@ inline int launch_emulated(const char* image, const char*, unsigned blocks, unsi
   }
 }
 
-// Runs launches on the mock from now on, if HCI_CUDA_PATH names it; returns whether it does.
+// Runs launches on the mock from now on, if HCI_CUDA_PATH or HCI_HIP_PATH names it; returns
+// whether it does.
 inline bool emulate_launches() {
   if (!library()) return false;
   control().set_launcher(&launch_emulated);

@@ -64,8 +64,11 @@ TEST_CASE("tensors go to a GPU, between GPUs, and back unchanged", "[cuda]") {
     INFO(hci::dtype_name(t.dtype()));
     const Tensor on_gpu = t.to(Device::cuda(0));
     CHECK(on_gpu.device() == Device::cuda(0));
+    const long peer_copies = mock().calls("cuMemcpyPeerAsync"), to_host = mock().calls("cuMemcpyDtoHAsync_v2");
     const Tensor moved = on_gpu.to(Device::cuda(1));
     CHECK(moved.device() == Device::cuda(1));
+    CHECK(mock().calls("cuMemcpyPeerAsync") == peer_copies + 1);  // GPU to GPU, not through the host
+    CHECK(mock().calls("cuMemcpyDtoHAsync_v2") == to_host);
     const Tensor back = moved.to(Device::cpu());
     CHECK(back.device() == Device::cpu());
     CHECK(hci::equal(back, t));
@@ -140,7 +143,8 @@ TEST_CASE("kernels queue on the device's stream, and reads and copies wait for t
   const Tensor y = hci::exp(on_0 * 0.001f) + 1;
   hci::eval(y);
   CHECK(mock().queued() > 0);
-  const Tensor on_1 = y.to(Device::cuda(1));
+  const Tensor on_1 = y.to(Device::cuda(1));  // queued after y's kernel, the host waiting for neither
+  CHECK(mock().queued() > 0);
   CHECK(hci::equal(on_1.to(Device::cpu()), hci::exp(x * 0.001f) + 1));
   const Tensor z = y.sum();  // finished on the host, so its partial sums are waited for
   CHECK(z.item<float>() == (hci::exp(x * 0.001f) + 1).sum().item<float>());
@@ -150,6 +154,28 @@ TEST_CASE("kernels queue on the device's stream, and reads and copies wait for t
   hci::synchronize(Device::cuda(1));
   CHECK(mock().queued() == 0);
   CHECK(hci::equal(w.to(Device::cpu()), (hci::exp(x * 0.001f) + 1) * 2));
+}
+
+// A copy between GPUs runs on the destination's stream; the source's block, freed and reused at
+// once on the source's stream, is overwritten only after the copy has read it.
+TEST_CASE("a copy between GPUs reads its source before the source's block is reused", "[cuda]") {
+  mock();
+  jit_test::require_jit();
+  const Tensor x = hci::arange(5000, hci::kFloat32);
+  hci::cuda::empty_cache(0);
+  Tensor moved;
+  {
+    const Tensor doubled = x.to(Device::cuda(0)) * 2;
+    hci::eval(doubled);
+    moved = doubled.to(Device::cuda(1));
+  }  // doubled's block is back in cuda:0's cache...
+  const hci::MemoryStats before = hci::cuda::memory_stats(0);
+  const Tensor reuse = hci::full({5000}, -1.0f, hci::TensorOptions().device(Device::cuda(0)));
+  hci::eval(reuse);
+  CHECK(hci::cuda::memory_stats(0).cache_hits > before.cache_hits);  // ... and taken again
+  hci::synchronize(Device::cuda(0));
+  CHECK(hci::equal(moved.to(Device::cpu()), x * 2));
+  CHECK(hci::equal(reuse.to(Device::cpu()), hci::full({5000}, -1.0f)));
 }
 
 TEST_CASE("a kernel failing on a GPU gives the interpreter's error, naming the index", "[cuda]") {

@@ -1,19 +1,22 @@
-// The JIT's GPU kernels run on an NVIDIA GPU through the CUDA driver and agree with the
+// The JIT's GPU kernels run on an NVIDIA GPU through the CUDA driver (or, where HCI_TEST_GPU is
+// "rocm", on an AMD GPU through HIP's runtime) and agree with the
 // interpreter bit for bit: the kernels of random programs (every op family and dtype,
 // broadcasting, non-contiguous views, reductions over random axes), reductions over the outer
 // dim and over rows of several blocks, softmax and log_softmax rows, each launched with grids
 // of one block, a few blocks and as many as the range needs.
 //
-// Skipped (code 77) where no CUDA driver or device is found, unless HCI_TEST_REQUIRE_GPU is set.
+// Skipped (code 77) where no driver or device is found, unless HCI_TEST_REQUIRE_GPU is set.
 // A GPU machine may have no LLVM: the PTX then comes from the kernel cache, which the same test
 // fills on a machine with LLVM when HCI_TEST_GPU_PREPARE is set (it then compiles every kernel's
 // PTX instead of running it; scripts/gpu_check.sh does both). Where HCI_CUDA_PATH names the mock
-// driver (tests/mock_cuda.cpp), the kernels run as their host-emulated twins.
+// driver (tests/mock_cuda.cpp), or HCI_HIP_PATH the mock HIP runtime over it, the kernels run as
+// their host-emulated twins.
 #include "jit_support.hpp"
 #include "mock_cuda_control.hpp"
 
 #include <hci/cuda/kernel_runner.hpp>
 #include <hci/hci.hpp>
+#include <hci/rocm/hip.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -139,8 +142,15 @@ void run_programs(const std::function<void(const hci::Kernel&)>& each) {
   hci::set_launch_hook(nullptr);
 }
 
-TEST_CASE("JIT kernels run on an NVIDIA GPU as the interpreter runs them", "[cuda]") {
-  const hci::cuda::DriverLibrary& driver = hci::cuda::driver();
+// The GPUs under test: AMD's through HIP where HCI_TEST_GPU is "rocm", else NVIDIA's.
+bool testing_amd() {
+  const char* gpu = std::getenv("HCI_TEST_GPU");
+  return gpu && std::string(gpu) == "rocm";
+}
+const hci::cuda::DriverLibrary& tested_driver() { return testing_amd() ? hci::rocm::hip() : hci::cuda::driver(); }
+
+TEST_CASE("JIT kernels run on a GPU as the interpreter runs them", "[cuda]") {
+  const hci::cuda::DriverLibrary& driver = tested_driver();
   if (!driver.api && std::getenv("HCI_TEST_GPU_PREPARE")) {
     require_jit();
     // Every kernel the host JIT compiles is also compiled for the target, as HCI_JIT_TARGETS has
@@ -157,11 +167,11 @@ TEST_CASE("JIT kernels run on an NVIDIA GPU as the interpreter runs them", "[cud
   }
   if (!driver.api) {
     if (std::getenv("HCI_TEST_REQUIRE_GPU")) FAIL("a GPU is required here, but " << driver.reason);
-    WARN("skipped: no CUDA driver: " << driver.reason);
+    WARN("skipped: no GPU driver: " << driver.reason);
     std::exit(77);
   }
   if (mock_cuda::emulate_launches()) require_jit();
-  hci::cuda::Gpu gpu(0);
+  hci::cuda::Gpu gpu(driver, 0);
   hci::cuda::KernelModules modules(gpu);
   Checker checker(modules);
   run_programs([&](const hci::Kernel& k) { checker.check(k); });
@@ -174,15 +184,17 @@ TEST_CASE("JIT kernels run on an NVIDIA GPU as the interpreter runs them", "[cud
 }
 
 TEST_CASE("GPU kernels report the driver's errors and their own failures as hci::Error", "[cuda]") {
-  if (!hci::cuda::driver().api) {
+  const hci::cuda::DriverLibrary& driver = tested_driver();
+  if (!driver.api) {
     if (std::getenv("HCI_TEST_GPU_PREPARE")) return;
-    WARN("skipped: no CUDA driver: " << hci::cuda::driver().reason);
+    WARN("skipped: no GPU driver: " << driver.reason);
     std::exit(77);
   }
   if (mock_cuda::emulate_launches()) require_jit();
-  hci::cuda::Gpu gpu(0);
-  CHECK_THROWS_WITH(hci::cuda::DeviceMemory(size_t(1) << 62),
-                    Catch::Contains("cuMemAlloc of") && Catch::Contains("CUDA_ERROR_OUT_OF_MEMORY"));
+  hci::cuda::Gpu gpu(driver, 0);
+  CHECK_THROWS_WITH(hci::cuda::DeviceMemory(gpu.api(), size_t(1) << 62),
+                    testing_amd() ? Catch::Contains("hipMemAlloc of") && Catch::Contains("hipErrorOutOfMemory")
+                                  : Catch::Contains("cuMemAlloc of") && Catch::Contains("CUDA_ERROR_OUT_OF_MEMORY"));
   hci::Kernel k = multiply_add_kernel();
   k.structure.ops[0].op = hci::OpKind::Argsort;  // no GPU code
   hci::cuda::KernelModules modules(gpu);

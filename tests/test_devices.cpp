@@ -2,6 +2,8 @@
 // everything goes through the backend interface, in stream order.
 #include "fake_device.hpp"
 
+#include <hci/rocm/hip.hpp>
+
 #include <catch2/catch.hpp>
 
 TEST_CASE("tensors live and compute on a non-host device", "[device]") {
@@ -71,7 +73,10 @@ TEST_CASE("device errors are clear", "[device][errors]") {
                     Catch::Contains("same device") && Catch::Contains("privateuse:0") && Catch::Contains("cpu"));
   CHECK_THROWS_WITH(hci::ones({2}, hci::TensorOptions().device(hci::Device(hci::DeviceType::PrivateUse, 7))),
                     Catch::Contains("index out of range"));
-  CHECK_THROWS_WITH(hci::ones({2}, hci::TensorOptions().device(hci::Device::rocm(0))), Catch::Contains("no backend"));
+  if (!hci::rocm::hip().api)  // no HIP runtime, or no AMD GPU: HIP's reason, in the error
+    CHECK_THROWS_WITH(
+        hci::ones({2}, hci::TensorOptions().device(hci::Device::rocm(0))),
+        Catch::Contains("device rocm:0: backend rocm is unavailable: ") && Catch::Contains(hci::rocm::hip().reason));
   if (!hci::cuda::driver().api)  // no driver: the reason, in the error
     CHECK_THROWS_WITH(
         hci::ones({2}, hci::TensorOptions().device(hci::Device::cuda(0))),

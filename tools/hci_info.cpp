@@ -2,6 +2,8 @@
 // unavailable), devices, CPU features, threads, and the BLAS libraries matmul uses.
 #include <hci/cuda/cublas.hpp>
 #include <hci/hci.hpp>
+#include <hci/rocm/backend.hpp>
+#include <hci/rocm/hip.hpp>
 
 #include <fmt/format.h>
 
@@ -49,6 +51,12 @@ int main() {
     else
       fmt::print("cuBLAS: none ({}); matmul on CUDA devices runs on the host\n", cublas.reason);
   }
+  const hci::cuda::DriverLibrary& hip = hci::rocm::hip();
+  if (hip.api)  // HIP's version: major * 10^7 + minor * 10^5 + patch
+    fmt::print("HIP runtime: {} (HIP {}.{}.{})\n", hip.api->path, hip.api->version / 10000000,
+               hip.api->version / 100000 % 100, hip.api->version % 100000);
+  else
+    fmt::print("HIP runtime: none ({})\n", hip.reason);
   fmt::print("backends:\n");
   for (int t = 0; t < hci::kNumDeviceTypes; ++t) {
     const auto type = static_cast<hci::DeviceType>(t);
@@ -58,7 +66,9 @@ int main() {
       fmt::print("  {}: available, {} device(s)\n", hci::device_type_name(type), backend.device_count());
       for (int i = 0; i < backend.device_count(); ++i)
         fmt::print("    {}: {}\n", hci::Device(type, i).str(),
-                   type == hci::DeviceType::CUDA ? hci::cuda::device_description(i) : backend.device_name(i));
+                   type == hci::DeviceType::CUDA   ? hci::cuda::device_description(i)
+                   : type == hci::DeviceType::ROCm ? hci::rocm::device_description(i)
+                                                   : backend.device_name(i));
     } catch (const hci::Error& e) {
       fmt::print("  {}: unavailable: {}\n", hci::device_type_name(type), e.what());
     }

@@ -42,6 +42,13 @@ class Backend {
   // handle, as a DLPack exchange passes it) wait for the work queued here so far, without the
   // host waiting; false where the device has no streams, and the caller then waits instead.
   virtual bool order_before_stream(int /*device*/, uintptr_t /*stream*/) { return false; }
+  // Copies `bytes` from `src` on device `src_device` to `dst` on `dst_device`, two devices of
+  // this backend, after the work queued on either so far and before what is queued after, without
+  // the host waiting; false where the backend cannot, and the caller then copies through the host.
+  virtual bool copy_between_devices(int /*dst_device*/, void* /*dst*/, int /*src_device*/, const void* /*src*/,
+                                    size_t /*bytes*/) {
+    return false;
+  }
 };
 
 HCI_END_NAMESPACE

@@ -15,6 +15,9 @@ using BackendFactory = std::function<std::unique_ptr<Backend>()>;
 namespace cuda {
 HCI_RUNTIME_DECL std::unique_ptr<Backend> make_backend();  // hci/cuda/backend.hpp, included below
 }
+namespace rocm {
+HCI_RUNTIME_DECL std::unique_ptr<Backend> make_backend();  // hci/rocm/backend.hpp, included below
+}
 
 namespace detail {
 
@@ -38,6 +41,7 @@ inline Backend& backend_instance(DeviceType type) {
     auto& factory = registry.factories[int(type)];
     if (!factory && type == DeviceType::CPU) factory = [] { return std::make_unique<cpu::CpuBackend>(); };
     if (!factory && type == DeviceType::CUDA) factory = cuda::make_backend;
+    if (!factory && type == DeviceType::ROCm) factory = rocm::make_backend;
     HCI_CHECK(factory, "device type {}: no backend is registered for it", device_type_name(type));
     slot = factory();
   }
@@ -74,4 +78,5 @@ inline Backend& backend_for(Device device) {
 
 HCI_END_NAMESPACE
 
-#include <hci/cuda/backend.hpp>  // after backend_for, which its definitions use
+#include <hci/cuda/backend.hpp>  // after backend_for, which their definitions use
+#include <hci/rocm/backend.hpp>

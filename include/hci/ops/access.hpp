@@ -145,9 +145,24 @@ HCI_RUNTIME_DEF Tensor Tensor::clone(Loc loc) const {
   return detail::record(n);
 }
 
+// Directly between two devices of one backend where it can (GPU to GPU), else through the host.
 HCI_RUNTIME_DEF Tensor Tensor::to(Device target, Loc loc) const {
   if (target == device()) return *this;
-  backend_for(target);  // fail before computing anything if the target is unusable
+  Backend& backend = backend_for(target);  // fail before computing anything if the target is unusable
+  if (target.type() == device().type()) {
+    const Tensor c = contiguous(loc);
+    detail::materialize(c.impl().node);
+    const detail::Node& n = *c.impl().node;
+    const size_t bytes = size_t(c.numel()) * hci::element_size(dtype());
+    auto storage = detail::allocate_storage(target, bytes);
+    const auto* src =
+        static_cast<const std::byte*>(n.storage->data) + c.storage_offset() * int64_t(hci::element_size(dtype()));
+    if (backend.copy_between_devices(target.index(), storage->data, n.device.index(), src, bytes)) {
+      detail::NodePtr moved = detail::new_node(OpKind::Load, dtype(), dtype(), target, sizes().vec(), loc);
+      moved->set_storage(std::move(storage));
+      return detail::wrap_node(std::move(moved));
+    }
+  }
   const auto bytes = detail::read_to_host(*this, loc);
   return detail::from_host(bytes.data(), dtype(), sizes().vec(), target, loc);
 }

@@ -15,7 +15,8 @@
 // see jit/simt_emulator.hpp) the kernel takes a fifth parameter, `ptr %simt`, the emulator's
 // state of the thread, which the functions read and call back into.
 //
-// PTX carries the kernel's structure as a comment (jit::structure_text), naming what it computes.
+// The code carries the kernel's structure (jit::structure_text), naming what it computes: PTX as a
+// comment, AMD code objects in their section .hci.structure.
 #pragma once
 
 #include <hci/jit/gpu_target.hpp>
@@ -442,7 +443,15 @@ HCI_RUNTIME_DEF std::string jit::detail::gpu_module(const IrBuilder& fn, const G
   if (amd)
     tail += format("!llvm.module.flags = !{{!0}}\n!0 = !{{i32 1, !\"amdhsa_code_object_version\", i32 {}}}\n",
                    kAmdCodeObjectVersion * 100);
-  const std::string head = nvidia && !description.empty() ? format("module asm \"// {}\"\n", description) : "";
+  // The description travels with the code: a comment in PTX, a read-only section of AMD code
+  // objects (a few hundred bytes the GPU never reads).
+  std::string head;
+  if (nvidia && !description.empty()) head = format("module asm \"// {}\"\n", description);
+  if (amd && !description.empty())
+    head = format(
+        "module asm \".pushsection .hci.structure,\\22a\\22,@progbits\"\n"
+        "module asm \".asciz \\22{}\\22\"\nmodule asm \".popsection\"\n",
+        description);
   const std::string convention = nvidia ? "ptx_kernel " : amd ? "amdgpu_kernel " : "";
   const std::string simt = amd || nvidia ? "" : ", ptr %simt";
   return head +

@@ -37,13 +37,15 @@ HCI_END_NAMESPACE
 
 #include <memory>
 #include <mutex>
+#include <string_view>
 
 HCI_BEGIN_NAMESPACE
 
 namespace jit::detail {
 
 // Registers the vendor's code generator with LLVM, once; false where this build of LLVM has
-// none (its initialisers are entry points only some builds export).
+// none (its initialisers are entry points only some builds export). AMD's includes its assembly
+// parser, for the module-level assembly that puts the kernel's structure in a section.
 inline bool initialise_gpu_backend(const LlvmApi& api, GpuTarget::Vendor vendor) {
   auto initialise = [&api](const char* name) {
     static std::once_flag once[2];
@@ -52,7 +54,8 @@ inline bool initialise_gpu_backend(const LlvmApi& api, GpuTarget::Vendor vendor)
     std::call_once(once[which], [&] {
       const std::string prefix = std::string("LLVMInitialize") + name;
       bool all = true;
-      for (const char* part : {"TargetInfo", "Target", "TargetMC", "AsmPrinter"}) {
+      for (const char* part : {"TargetInfo", "Target", "TargetMC", "AsmPrinter", "AsmParser"}) {
+        if (which == 0 && std::string_view(part) == "AsmParser") continue;  // NVPTX has none, nor needs one
         auto* fn = reinterpret_cast<void (*)()>(dlsym(api.handle, (prefix + part).c_str()));
         all = all && fn != nullptr;
         if (fn) fn();

@@ -61,7 +61,7 @@ class DeviceAllocator {
             "{}: out of memory allocating {} bytes ({} free of {}; {} in tensors, {} cached, after emptying the cache)",
             device_, bytes, free, total, stats_.allocated_bytes, stats_.cached_bytes));
       }
-      check(r, hci::detail::format("{}: cuMemAlloc of {} bytes", device_, size).c_str());
+      check(api_, r, hci::detail::format("{}: cuMemAlloc of {} bytes", device_, size));
     }
     stats_.allocated_bytes += int64_t(size);
     stats_.peak_allocated_bytes = std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);

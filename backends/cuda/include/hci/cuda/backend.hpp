@@ -3,15 +3,18 @@
 // cuBLAS where it is found (cuda/cublas.hpp); what has no GPU code yet (sorts, cumulative sums,
 // and matrix products without cuBLAS) runs on the host over copies of the buffers it reaches.
 // Registered for DeviceType::CUDA, and unavailable, with the driver's reason, where no driver or
-// device is found.
+// device is found. The same backend (GpuBackend) drives AMD GPUs through HIP (rocm/backend.hpp).
 #pragma once
 
 #include <hci/backend.hpp>
 #include <hci/cpu/allocator.hpp>
+#include <hci/cuda/driver.hpp>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 HCI_BEGIN_NAMESPACE
 
@@ -27,6 +30,20 @@ HCI_RUNTIME_DECL std::string device_description(int device);
 // The stream hci queues cuda:N's work on, as a CUstream value: what a DLPack producer is given
 // (__dlpack__(stream=...)) so that its writes are ordered before hci's reads.
 HCI_RUNTIME_DECL uintptr_t stream_handle(int device = 0);
+
+// The same for the GPUs of the backend registered for `type`: this one (DeviceType::CUDA), or
+// this one driving HIP (DeviceType::ROCm, rocm/backend.hpp).
+namespace detail {
+HCI_RUNTIME_DECL std::unique_ptr<Backend> make_gpu_backend(DeviceType type, const DriverLibrary& library);
+HCI_RUNTIME_DECL MemoryStats memory_stats(DeviceType type, int device);
+HCI_RUNTIME_DECL void empty_cache(DeviceType type, int device);
+HCI_RUNTIME_DECL std::string device_description(DeviceType type, int device);
+HCI_RUNTIME_DECL uintptr_t stream_handle(DeviceType type, int device);
+// The device of that backend with the most free memory (with what its cache holds), and that
+// memory; none where `library` is missing or finds no device.
+HCI_RUNTIME_DECL std::pair<std::optional<Device>, size_t> roomiest_device(DeviceType type,
+                                                                          const DriverLibrary& library);
+}  // namespace detail
 
 }  // namespace cuda
 
@@ -58,13 +75,14 @@ inline driver_types::DevicePtr device_address(const void* p) { return driver_typ
 // One GPU as the backend drives it: its context, one stream all its work goes to, its memory
 // and its loaded kernels. Calls are serialised by `mutex`, and each makes the context current.
 struct Device {
-  explicit Device(int index)
-      : gpu(index),
-        name(hci::detail::format("cuda:{}", index)),
+  Device(const DriverLibrary& library, hci::Device device, bool use_cublas)
+      : gpu(library, device.index()),
+        name(device.str()),
         allocator(gpu.api(), name),
         modules(gpu),
-        failure(sizeof(int32_t)) {
-    check(gpu.api().cuStreamCreate(&stream, driver_types::kStreamNonBlocking), "cuStreamCreate");
+        failure(gpu.api(), sizeof(int32_t)),
+        blas_unusable(!use_cublas) {
+    check(gpu.api(), gpu.api().cuStreamCreate(&stream, driver_types::kStreamNonBlocking), "cuStreamCreate");
   }
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
@@ -76,12 +94,12 @@ struct Device {
   }
   const DriverApi& api() const { return gpu.api(); }
   void synchronize() {
-    check(api().cuStreamSynchronize(stream), hci::detail::format("{}: cuStreamSynchronize", name).c_str());
+    check(api(), api().cuStreamSynchronize(stream), hci::detail::format("{}: cuStreamSynchronize", name));
   }
-  // Queues a matrix product through cuBLAS, or returns false where there is none, it does not
-  // take this one, or it cannot start on this device (said once on stderr).
+  // Queues a matrix product through cuBLAS, or returns false where there is none (or the device is
+  // not CUDA's), it does not take this one, or it cannot start on this device (said once on stderr).
   bool cublas_matmul(const Kernel& k) {
-    if (!cublas().api || blas_unusable) return false;
+    if (blas_unusable || !cublas().api) return false;
     if (!blas) try {
         blas = std::make_unique<CublasHandle>(*cublas().api, stream);
       } catch (const Error& e) {
@@ -101,15 +119,15 @@ struct Device {
   DeviceMemory failure;  // the i32 a failing kernel stores its status to
   driver_types::Stream stream = nullptr;
   std::unique_ptr<CublasHandle> blas;  // made at the first matrix product
-  bool blas_unusable = false;
+  bool blas_unusable;
 };
 
 // Work queued on a device's stream up to a point.
 class StreamEvent final : public Event {
  public:
   explicit StreamEvent(Device& d) : device_(d) {
-    check(api().cuEventCreate(&event_, driver_types::kEventDisableTiming), "cuEventCreate");
-    check(api().cuEventRecord(event_, d.stream), "cuEventRecord");
+    check(api(), api().cuEventCreate(&event_, driver_types::kEventDisableTiming), "cuEventCreate");
+    check(api(), api().cuEventRecord(event_, d.stream), "cuEventRecord");
   }
   StreamEvent(const StreamEvent&) = delete;
   StreamEvent& operator=(const StreamEvent&) = delete;
@@ -120,13 +138,13 @@ class StreamEvent final : public Event {
   driver_types::Event handle() const { return event_; }
   void wait() override {
     device_.gpu.make_current();
-    check(api().cuEventSynchronize(event_), hci::detail::format("{}: cuEventSynchronize", device_.name).c_str());
+    check(api(), api().cuEventSynchronize(event_), hci::detail::format("{}: cuEventSynchronize", device_.name));
   }
   bool ready() override {
     device_.gpu.make_current();
     const driver_types::Result r = api().cuEventQuery(event_);
     if (r == driver_types::kErrorNotReady) return false;
-    check(r, hci::detail::format("{}: cuEventQuery", device_.name).c_str());
+    check(api(), r, hci::detail::format("{}: cuEventQuery", device_.name));
     return true;
   }
 
@@ -160,14 +178,16 @@ class StreamRunner final : public jit::CodeRunner {
     int64_t start = 0, end = count;
     driver_types::DevicePtr params_arg = params_block.address, failure_arg = d_.failure.address();
     void* arguments[] = {&start, &end, &params_arg, &failure_arg};
-    check(
-        api.cuLaunchKernel(kernel.function, blocks, 1, 1, kernel.block_size, 1, 1, 0, d_.stream, arguments, nullptr),
-        hci::detail::format("{}: cuLaunchKernel of a {} kernel", d_.name, op_name(compiled.structure.root())).c_str());
+    check(api,
+          api.cuLaunchKernel(kernel.function, blocks, 1, 1, kernel.block_size, 1, 1, 0, d_.stream, arguments, nullptr),
+          hci::detail::format("{}: cuLaunchKernel of a {} kernel", d_.name, op_name(compiled.structure.root())));
     int32_t status = 0;
     if (scratch)
-      check(api.cuMemcpyDtoHAsync_v2(scratch, scratch_block.address, scratch_bytes, d_.stream), "cuMemcpyDtoHAsync");
+      check(api, api.cuMemcpyDtoHAsync_v2(scratch, scratch_block.address, scratch_bytes, d_.stream),
+            "cuMemcpyDtoHAsync");
     if (can_fail)
-      check(api.cuMemcpyDtoHAsync_v2(&status, d_.failure.address(), sizeof status, d_.stream), "cuMemcpyDtoHAsync");
+      check(api, api.cuMemcpyDtoHAsync_v2(&status, d_.failure.address(), sizeof status, d_.stream),
+            "cuMemcpyDtoHAsync");
     if (scratch || can_fail) d_.synchronize();  // the host reads what came back
     return status;
   }
@@ -186,8 +206,8 @@ class StreamRunner final : public jit::CodeRunner {
   };
 
   void copy_in(driver_types::DevicePtr to, const void* from, size_t bytes) {
-    check(d_.api().cuMemcpyHtoDAsync_v2(to, from, bytes, d_.stream),
-          hci::detail::format("{}: cuMemcpyHtoDAsync", d_.name).c_str());
+    check(d_.api(), d_.api().cuMemcpyHtoDAsync_v2(to, from, bytes, d_.stream),
+          hci::detail::format("{}: cuMemcpyHtoDAsync", d_.name));
   }
   void store_output(const Kernel& k, const std::function<void(const Kernel&)>& store) override;
 
@@ -202,9 +222,10 @@ class HostCopies {
     for (const auto& [storage, span] : storage_spans(k, output_only ? 1 : SIZE_MAX)) {
       std::vector<std::byte>& copy = copies_.emplace_back(size_t(span.second - span.first));
       if (!copy.empty())
-        check(d.api().cuMemcpyDtoHAsync_v2(copy.data(), device_address(storage) + uint64_t(span.first), copy.size(),
+        check(d.api(),
+              d.api().cuMemcpyDtoHAsync_v2(copy.data(), device_address(storage) + uint64_t(span.first), copy.size(),
                                            d.stream),
-              hci::detail::format("{}: cuMemcpyDtoHAsync", d.name).c_str());
+              hci::detail::format("{}: cuMemcpyDtoHAsync", d.name));
       for (BufferParam& b : host_.params.buffers)  // at the storage's start, as kernels expect
         if (b.data == storage) b.data = as_pointer(uintptr_t(copy.data()) - uintptr_t(span.first));
     }
@@ -215,9 +236,10 @@ class HostCopies {
     const auto [first, end] = byte_span(device_, 0);
     if (end <= first) return;
     const void* written = as_pointer(uintptr_t(host_.params.buffers[0].data) + uintptr_t(first));
-    check(d_.api().cuMemcpyHtoDAsync_v2(device_address(device_.params.buffers[0].data) + uint64_t(first), written,
+    check(d_.api(),
+          d_.api().cuMemcpyHtoDAsync_v2(device_address(device_.params.buffers[0].data) + uint64_t(first), written,
                                         size_t(end - first), d_.stream),
-          hci::detail::format("{}: cuMemcpyHtoDAsync", d_.name).c_str());
+          hci::detail::format("{}: cuMemcpyHtoDAsync", d_.name));
     d_.synchronize();  // the host copy goes when this returns
   }
 
@@ -245,19 +267,22 @@ inline void run_on_host(Device& d, const Kernel& kernel) {
   copies.store_output();
 }
 
-class CudaBackend final : public Backend {
+// The backend of the GPUs of one driver library: CUDA's for DeviceType::CUDA, HIP's (adapted to
+// the CUDA driver API, rocm/hip.hpp) for DeviceType::ROCm.
+class GpuBackend final : public Backend {
  public:
-  std::string name() const override { return "cuda"; }
+  GpuBackend(DeviceType type, const DriverLibrary& library) : type_(type), library_(library) {}
+  std::string name() const override { return std::string(device_type_name(type_)); }
   std::string unavailable_reason() override {
-    const DriverLibrary& library = driver();
-    if (!library.api) return library.reason;
-    return device_count() == 0 ? "the CUDA driver finds no device" : "";
+    if (!library_.api) return library_.reason;
+    return device_count() == 0 ? hci::detail::format("the {} driver finds no device", library_.api->runtime) : "";
   }
   int device_count() override {
-    if (!driver().api) return 0;
+    if (!library_.api) return 0;
     int count = 0;
-    return driver().api->cuDeviceGetCount(&count) == driver_types::kSuccess ? count : 0;
+    return library_.api->cuDeviceGetCount(&count) == driver_types::kSuccess ? count : 0;
   }
+  const DriverLibrary& library() const { return library_; }
   std::string device_name(int index) override { return device(index).gpu.name(); }
   std::string device_description(int index) { return device(index).gpu.description(); }
 
@@ -277,8 +302,8 @@ class CudaBackend final : public Backend {
     std::lock_guard lock(d.mutex);
     d.gpu.make_current();
     if (bytes)
-      check(d.api().cuMemcpyDtoHAsync_v2(host_dst, device_address(src), bytes, d.stream),
-            hci::detail::format("{}: cuMemcpyDtoHAsync of {} bytes", d.name, bytes).c_str());
+      check(d.api(), d.api().cuMemcpyDtoHAsync_v2(host_dst, device_address(src), bytes, d.stream),
+            hci::detail::format("{}: cuMemcpyDtoHAsync of {} bytes", d.name, bytes));
     d.synchronize();
   }
   void copy_from_host(int index, void* dst, const void* host_src, size_t bytes) override {
@@ -286,8 +311,8 @@ class CudaBackend final : public Backend {
     std::lock_guard lock(d.mutex);
     d.gpu.make_current();
     if (bytes)
-      check(d.api().cuMemcpyHtoDAsync_v2(device_address(dst), host_src, bytes, d.stream),
-            hci::detail::format("{}: cuMemcpyHtoDAsync of {} bytes", d.name, bytes).c_str());
+      check(d.api(), d.api().cuMemcpyHtoDAsync_v2(device_address(dst), host_src, bytes, d.stream),
+            hci::detail::format("{}: cuMemcpyHtoDAsync of {} bytes", d.name, bytes));
     d.synchronize();
   }
   EventPtr launch(int index, const Kernel& kernel) override {
@@ -313,69 +338,116 @@ class CudaBackend final : public Backend {
     std::lock_guard lock(d.mutex);
     d.gpu.make_current();
     const StreamEvent done(d);  // destroyed at once: the driver keeps it while the wait needs it
-    check(d.api().cuStreamWaitEvent(static_cast<driver_types::Stream>(as_pointer(stream)), done.handle(), 0),
-          hci::detail::format("{}: cuStreamWaitEvent on stream {:#x}", d.name, stream).c_str());
+    check(d.api(), d.api().cuStreamWaitEvent(static_cast<driver_types::Stream>(as_pointer(stream)), done.handle(), 0),
+          hci::detail::format("{}: cuStreamWaitEvent on stream {:#x}", d.name, stream));
+    return true;
+  }
+
+  // On the destination's stream, between events: the copy waits for the source's queued work, and
+  // the source's later work (a new user of the source's block, once freed) waits for the copy.
+  bool copy_between_devices(int dst_index, void* dst, int src_index, const void* src, size_t bytes) override {
+    if (bytes == 0) return true;
+    Device& from = device(src_index);
+    Device& to = device(dst_index);
+    auto on = [](Device& d, auto&& work) {
+      std::lock_guard lock(d.mutex);
+      d.gpu.make_current();
+      return work();
+    };
+    const auto written = on(from, [&] { return std::make_unique<StreamEvent>(from); });
+    const auto copied = on(to, [&] {
+      check(to.api(), to.api().cuStreamWaitEvent(to.stream, written->handle(), 0),
+            hci::detail::format("{}: cuStreamWaitEvent", to.name));
+      check(to.api(),
+            to.api().cuMemcpyPeerAsync(device_address(dst), to.gpu.context(), device_address(src), from.gpu.context(),
+                                       bytes, to.stream),
+            hci::detail::format("{}: cuMemcpyPeerAsync of {} bytes from {}", to.name, bytes, from.name));
+      return std::make_unique<StreamEvent>(to);
+    });
+    on(from, [&] {
+      check(from.api(), from.api().cuStreamWaitEvent(from.stream, copied->handle(), 0),
+            hci::detail::format("{}: cuStreamWaitEvent", from.name));
+      return true;
+    });
     return true;
   }
 
   Device& device(int index) {
     std::lock_guard lock(devices_mutex_);
-    HCI_CHECK(index >= 0 && index < device_count(), "cuda:{}: no such device ({} found)", index, device_count());
+    HCI_CHECK(index >= 0 && index < device_count(), "{}: no such device ({} found)", hci::Device(type_, index).str(),
+              device_count());
     if (devices_.size() <= size_t(index)) devices_.resize(size_t(index) + 1);
-    if (!devices_[size_t(index)]) devices_[size_t(index)] = std::make_unique<Device>(index);
+    if (!devices_[size_t(index)])
+      devices_[size_t(index)] =
+          std::make_unique<Device>(library_, hci::Device(type_, index), type_ == DeviceType::CUDA);
     return *devices_[size_t(index)];
   }
 
  private:
+  DeviceType type_;
+  const DriverLibrary& library_;
   std::mutex devices_mutex_;
   std::vector<std::unique_ptr<Device>> devices_;
 };
 
-inline CudaBackend& backend() { return static_cast<CudaBackend&>(backend_for(hci::Device::cuda(0))); }
+// The backend registered for `type`, which must be a GpuBackend's.
+inline GpuBackend& backend(DeviceType type = DeviceType::CUDA) {
+  return static_cast<GpuBackend&>(backend_for(hci::Device(type, 0)));
+}
 
 }  // namespace cuda::detail
 
-HCI_RUNTIME_DEF std::unique_ptr<Backend> cuda::make_backend() { return std::make_unique<detail::CudaBackend>(); }
-
-HCI_RUNTIME_DEF MemoryStats cuda::memory_stats(int device) {
-  return detail::backend().device(device).allocator.stats();
+HCI_RUNTIME_DEF std::unique_ptr<Backend> cuda::detail::make_gpu_backend(DeviceType type, const DriverLibrary& library) {
+  return std::make_unique<GpuBackend>(type, library);
 }
 
-HCI_RUNTIME_DEF Device Device::best() {
-  Device best = Device::cpu();
-  if (!cuda::driver().api) return best;
-  cuda::detail::CudaBackend& backend = cuda::detail::backend();
-  size_t most = 0;
-  for (int i = 0; i < backend.device_count(); ++i) {
-    cuda::detail::Device& d = backend.device(i);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
-    size_t free = 0, total = 0;
-    cuda::check(d.api().cuMemGetInfo_v2(&free, &total), "cuMemGetInfo");
-    free += size_t(d.allocator.stats().cached_bytes);
-    if (free > most) {
-      most = free;
-      best = Device::cuda(i);
-    }
-  }
-  return best;
+HCI_RUNTIME_DEF MemoryStats cuda::detail::memory_stats(DeviceType type, int device) {
+  return backend(type).device(device).allocator.stats();
 }
 
-HCI_RUNTIME_DEF std::string cuda::device_description(int device) {
-  return detail::backend().device_description(device);
-}
-
-HCI_RUNTIME_DEF uintptr_t cuda::stream_handle(int device) {
-  return reinterpret_cast<uintptr_t>(detail::backend().device(device).stream);
-}
-
-HCI_RUNTIME_DEF void cuda::empty_cache(int device) {
-  detail::Device& d = detail::backend().device(device);
+HCI_RUNTIME_DEF void cuda::detail::empty_cache(DeviceType type, int device) {
+  Device& d = backend(type).device(device);
   std::lock_guard lock(d.mutex);
   d.gpu.make_current();
   d.synchronize();
   d.allocator.empty_cache();
 }
+
+HCI_RUNTIME_DEF std::string cuda::detail::device_description(DeviceType type, int device) {
+  return backend(type).device_description(device);
+}
+
+HCI_RUNTIME_DEF uintptr_t cuda::detail::stream_handle(DeviceType type, int device) {
+  return reinterpret_cast<uintptr_t>(backend(type).device(device).stream);
+}
+
+HCI_RUNTIME_DEF std::pair<std::optional<Device>, size_t> cuda::detail::roomiest_device(DeviceType type,
+                                                                                       const DriverLibrary& library) {
+  int count = 0;
+  if (!library.api || library.api->cuDeviceGetCount(&count) != driver_types::kSuccess || count == 0) return {};
+  GpuBackend& gpus = backend(type);
+  std::pair<std::optional<hci::Device>, size_t> best;
+  for (int i = 0; i < gpus.device_count(); ++i) {
+    detail::Device& d = gpus.device(i);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    size_t free = 0, total = 0;
+    check(d.api(), d.api().cuMemGetInfo_v2(&free, &total), "cuMemGetInfo");
+    free += size_t(d.allocator.stats().cached_bytes);
+    if (!best.first || free > best.second) best = {hci::Device(type, i), free};
+  }
+  return best;
+}
+
+HCI_RUNTIME_DEF std::unique_ptr<Backend> cuda::make_backend() {
+  return detail::make_gpu_backend(DeviceType::CUDA, driver());
+}
+HCI_RUNTIME_DEF MemoryStats cuda::memory_stats(int device) { return detail::memory_stats(DeviceType::CUDA, device); }
+HCI_RUNTIME_DEF void cuda::empty_cache(int device) { detail::empty_cache(DeviceType::CUDA, device); }
+HCI_RUNTIME_DEF std::string cuda::device_description(int device) {
+  return detail::device_description(DeviceType::CUDA, device);
+}
+HCI_RUNTIME_DEF uintptr_t cuda::stream_handle(int device) { return detail::stream_handle(DeviceType::CUDA, device); }
 
 HCI_END_NAMESPACE
 

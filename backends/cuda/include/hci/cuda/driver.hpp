@@ -6,6 +6,9 @@
 // below resolves and cuInit succeeds; otherwise driver() says why in one line (no driver, the
 // toolkit's stub, no device). The handle is opened RTLD_LOCAL and never closed. Entry points
 // are taken by the versioned names cuda.h maps the plain ones to (cuMemAlloc is cuMemAlloc_v2).
+//
+// HIP's module API mirrors this one call for call, so the ROCm backend is the CUDA backend over
+// HIP adapted to this shape (rocm/hip.hpp): DriverApi is what both backends drive.
 #pragma once
 
 #include <hci/config.hpp>
@@ -82,6 +85,7 @@ inline constexpr int kJitErrorLogBufferSizeBytes = 6;
   X(cuMemcpyHtoDAsync_v2, Result, DevicePtr, const void*, size_t, Stream)                                           \
   X(cuMemcpyDtoHAsync_v2, Result, void*, DevicePtr, size_t, Stream)                                                 \
   X(cuMemcpyDtoDAsync_v2, Result, DevicePtr, DevicePtr, size_t, Stream)                                             \
+  X(cuMemcpyPeerAsync, Result, DevicePtr, Context, DevicePtr, Context, size_t, Stream)                              \
   X(cuStreamWaitEvent, Result, Stream, Event, unsigned)                                                             \
   X(cuOccupancyMaxPotentialBlockSize, Result, int*, int*, Function, size_t (*)(int), size_t, int)
 
@@ -104,8 +108,14 @@ struct DriverApi {
 #define HCI_CUDA_POINTER(name, result, ...) result (*name)(__VA_ARGS__) = nullptr;
   HCI_CUDA_FUNCTIONS(HCI_CUDA_POINTER)
 #undef HCI_CUDA_POINTER
-  int version = 0;   // as cuDriverGetVersion gives it: 13000 is CUDA 13.0
-  std::string path;  // as dlopen was given it
+  // HIP's alone: the device's processor as HIP names it ("gfx90a:sramecc+:xnack-"), which
+  // decides the code the JIT makes for it. Null for CUDA, whose devices are named by their
+  // compute capability.
+  Result (*amd_processor_name)(char*, int, Device) = nullptr;
+  std::string runtime = "CUDA";  // or "HIP": names the API in messages
+  int version = 0;               // as cuDriverGetVersion gives it: 13000 is CUDA 13.0
+  std::string path;              // as dlopen was given it
+  bool is_hip() const { return amd_processor_name != nullptr; }
 };
 
 // The outcome of the search, made once per process: the API, or null and why in one line.
@@ -115,7 +125,10 @@ struct DriverLibrary {
 };
 HCI_RUNTIME_DECL const DriverLibrary& driver();
 
-// Throws hci::Error for a failed call: "what: CUDA_ERROR_NAME (the driver's description)".
+// Throws hci::Error for a failed call: "what: CUDA_ERROR_NAME (the driver's description)". With
+// HIP's API, the CUDA calls `what` names are named as HIP names them (cuMemAlloc: hipMemAlloc).
+HCI_RUNTIME_DECL void check(const DriverApi& api, driver_types::Result result, const std::string& what);
+// The same for the CUDA driver.
 HCI_RUNTIME_DECL void check(driver_types::Result result, const char* what);
 
 }  // namespace cuda
@@ -127,6 +140,7 @@ HCI_END_NAMESPACE
 #include <hci/error.hpp>
 #include <hci/shared_library.hpp>
 
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 
@@ -140,8 +154,9 @@ inline std::string describe(const DriverApi& api, driver_types::Result result) {
   const char* text = nullptr;
   api.cuGetErrorName(result, &name);
   api.cuGetErrorString(result, &text);
-  return hci::detail::format("{} ({})", name ? name : "error " + std::to_string(result),
-                             text ? text : "no description");
+  std::string named = name ? name : "error " + std::to_string(result);
+  if (!text || named == text) return named;  // HIP's descriptions can be its names again
+  return hci::detail::format("{} ({})", named, text);
 }
 
 inline std::unique_ptr<DriverApi> try_driver(const std::string& path, std::string& reason) {
@@ -179,10 +194,17 @@ HCI_RUNTIME_DEF const cuda::DriverLibrary& cuda::driver() {
   return library;
 }
 
-HCI_RUNTIME_DEF void cuda::check(driver_types::Result result, const char* what) {
+HCI_RUNTIME_DEF void cuda::check(const DriverApi& api, driver_types::Result result, const std::string& what) {
   if (result == driver_types::kSuccess) return;
-  throw Error(hci::detail::format("{}: {}", what, detail::describe(*driver().api, result)));
+  std::string named = what;
+  if (api.is_hip())  // cuX, at the start of a word, is hipX
+    for (size_t at = named.find("cu"); at != std::string::npos; at = named.find("cu", at + 1))
+      if ((at == 0 || named[at - 1] == ' ') && at + 2 < named.size() && std::isupper(uint8_t(named[at + 2])))
+        named.replace(at, 2, "hip");
+  throw Error(hci::detail::format("{}: {}", named, detail::describe(api, result)));
 }
+
+HCI_RUNTIME_DEF void cuda::check(driver_types::Result result, const char* what) { check(*driver().api, result, what); }
 
 HCI_END_NAMESPACE
 

@@ -1,5 +1,6 @@
-// JIT-compiled kernels on an NVIDIA GPU through the driver API: the scheduled kernel's PTX
-// (jit::gpu_code: from the kernel cache, or compiled) loaded once per structure, and launched
+// JIT-compiled kernels on a GPU through the CUDA driver API (or HIP's, adapted to it): the
+// scheduled kernel's PTX or AMD code object (jit::gpu_code: from the kernel cache, or compiled)
+// loaded once per structure, and launched
 // over device copies of the kernel's buffers. KernelRunner is a jit::CodeRunner, so
 // jit::run_with drives it exactly as the host executor is driven (reductions finished on the
 // host in the interpreter's order); it copies every buffer in and the output back out around
@@ -9,6 +10,7 @@
 
 #include <hci/cuda/driver.hpp>
 #include <hci/error.hpp>
+#include <hci/jit/amdgpu_linker.hpp>
 #include <hci/jit/emit_cpu.hpp>
 #include <hci/jit/emit_gpu.hpp>
 #include <hci/jit/gpu_target.hpp>
@@ -28,35 +30,36 @@ HCI_BEGIN_NAMESPACE
 
 namespace cuda {
 
-// Device memory, freed when dropped.
+// Device memory of the current context's device, freed when dropped.
 class DeviceMemory {
  public:
   DeviceMemory() = default;
-  explicit DeviceMemory(size_t bytes) : bytes_(bytes) {
-    check(api().cuMemAlloc_v2(&address_, std::max<size_t>(bytes, 1)),
-          hci::detail::format("cuMemAlloc of {} bytes", bytes).c_str());
+  DeviceMemory(const DriverApi& api, size_t bytes) : api_(&api), bytes_(bytes) {
+    check(api, api.cuMemAlloc_v2(&address_, std::max<size_t>(bytes, 1)),
+          hci::detail::format("cuMemAlloc of {} bytes", bytes));
   }
   DeviceMemory(DeviceMemory&& other) noexcept
-      : address_(std::exchange(other.address_, 0)), bytes_(std::exchange(other.bytes_, 0)) {}
+      : api_(other.api_), address_(std::exchange(other.address_, 0)), bytes_(std::exchange(other.bytes_, 0)) {}
   DeviceMemory& operator=(DeviceMemory&& other) noexcept {
+    std::swap(api_, other.api_);
     std::swap(address_, other.address_);
     std::swap(bytes_, other.bytes_);
     return *this;
   }
   ~DeviceMemory() {
-    if (address_) api().cuMemFree_v2(address_);
+    if (address_) api_->cuMemFree_v2(address_);
   }
   driver_types::DevicePtr address() const { return address_; }
   size_t bytes() const { return bytes_; }
   void upload(const void* from, size_t bytes) {
-    if (bytes) check(api().cuMemcpyHtoD_v2(address_, from, bytes), "cuMemcpyHtoD");
+    if (bytes) check(*api_, api_->cuMemcpyHtoD_v2(address_, from, bytes), "cuMemcpyHtoD");
   }
   void download(void* to, size_t bytes) const {
-    if (bytes) check(api().cuMemcpyDtoH_v2(to, address_, bytes), "cuMemcpyDtoH");
+    if (bytes) check(*api_, api_->cuMemcpyDtoH_v2(to, address_, bytes), "cuMemcpyDtoH");
   }
 
  private:
-  static const DriverApi& api() { return *driver().api; }
+  const DriverApi* api_ = nullptr;
   driver_types::DevicePtr address_ = 0;
   size_t bytes_ = 0;
 };
@@ -64,27 +67,40 @@ class DeviceMemory {
 // One GPU: the primary context of a device, current on the thread that made it.
 class Gpu {
  public:
-  explicit Gpu(int index = 0) : api_(require_driver()) {
-    check(api_.cuDeviceGet(&device_, index), "cuDeviceGet");
-    check(api_.cuDevicePrimaryCtxRetain(&context_, device_), "cuDevicePrimaryCtxRetain");
-    check(api_.cuCtxSetCurrent(context_), "cuCtxSetCurrent");
-    char name[256] = {};
-    check(api_.cuDeviceGetName(name, int(sizeof name) - 1, device_), "cuDeviceGetName");
-    name_ = name;
-    check(api_.cuDeviceGetAttribute(&major_, driver_types::kAttributeComputeCapabilityMajor, device_), "attribute");
-    check(api_.cuDeviceGetAttribute(&minor_, driver_types::kAttributeComputeCapabilityMinor, device_), "attribute");
-    check(api_.cuDeviceGetAttribute(&multiprocessors_, driver_types::kAttributeMultiprocessorCount, device_),
-          "attribute");
+  // A device of the CUDA driver.
+  explicit Gpu(int index = 0) : Gpu(driver(), index) {}
+  // A device of `library` (the CUDA driver, or HIP: rocm::hip()).
+  Gpu(const DriverLibrary& library, int index) : api_(require(library)) {
+    check(api_, api_.cuDeviceGet(&device_, index), "cuDeviceGet");
+    check(api_, api_.cuDevicePrimaryCtxRetain(&context_, device_), "cuDevicePrimaryCtxRetain");
+    check(api_, api_.cuCtxSetCurrent(context_), "cuCtxSetCurrent");
+    char text[256] = {};
+    check(api_, api_.cuDeviceGetName(text, int(sizeof text) - 1, device_), "cuDeviceGetName");
+    name_ = text;
+    if (api_.is_hip()) {
+      check(api_, api_.amd_processor_name(text, int(sizeof text) - 1, device_), "hipGetDeviceProperties");
+      processor_ = text;
+    }
+    auto attribute = [&](int& value, int which, const char* what) {
+      check(api_, api_.cuDeviceGetAttribute(&value, which, device_),
+            hci::detail::format("cuDeviceGetAttribute {}", what));
+    };
+    attribute(major_, driver_types::kAttributeComputeCapabilityMajor, "compute capability");
+    attribute(minor_, driver_types::kAttributeComputeCapabilityMinor, "compute capability");
+    attribute(multiprocessors_, driver_types::kAttributeMultiprocessorCount, "multiprocessor count");
   }
   Gpu(const Gpu&) = delete;
   Gpu& operator=(const Gpu&) = delete;
   ~Gpu() { api_.cuDevicePrimaryCtxRelease_v2(device_); }
 
   const DriverApi& api() const { return api_; }
+  driver_types::Context context() const { return context_; }
   const std::string& name() const { return name_; }
-  // The PTX target for this device: its own sm where hci knows it; for a device newer than any
-  // hci knows, the newest it knows (the driver compiles PTX for newer devices).
+  // The code target for this device. NVIDIA: its own sm where hci knows it; for a device newer
+  // than any hci knows, the newest it knows (the driver compiles PTX for newer devices). AMD: its
+  // processor, at its native wave size.
   jit::GpuTarget target() const {
+    if (api_.is_hip()) return jit::GpuTarget::parse(processor_.substr(0, processor_.find(':')));
     try {
       return jit::GpuTarget::parse(hci::detail::format("sm_{}{}", major_, minor_));
     } catch (const Error&) {
@@ -92,29 +108,31 @@ class Gpu {
       return jit::GpuTarget::parse("sm_90");
     }
   }
-  void synchronize() const { check(api_.cuCtxSynchronize(), "cuCtxSynchronize"); }
+  void synchronize() const { check(api_, api_.cuCtxSynchronize(), "cuCtxSynchronize"); }
   // Makes the device's context current on the calling thread, as every driver call needs.
-  void make_current() const { check(api_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); }
+  void make_current() const { check(api_, api_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); }
   // The same for destructors, which cannot throw: false where the driver refuses.
   bool try_make_current() const noexcept { return api_.cuCtxSetCurrent(context_) == driver_types::kSuccess; }
-  // "NAME, 143771 MiB, compute capability 9.0, 132 multiprocessors".
+  // "NAME, 143771 MiB, compute capability 9.0, 132 multiprocessors", or on AMD
+  // "NAME, 65520 MiB, gfx90a:sramecc+:xnack-, 104 compute units".
   std::string description() const {
     size_t bytes = 0;
-    check(api_.cuDeviceTotalMem_v2(&bytes, device_), "cuDeviceTotalMem");
+    check(api_, api_.cuDeviceTotalMem_v2(&bytes, device_), "cuDeviceTotalMem");
+    if (api_.is_hip())
+      return hci::detail::format("{}, {} MiB, {}, {} compute units", name_, bytes >> 20, processor_, multiprocessors_);
     return hci::detail::format("{}, {} MiB, compute capability {}.{}, {} multiprocessors", name_, bytes >> 20, major_,
                                minor_, multiprocessors_);
   }
 
  private:
-  static const DriverApi& require_driver() {
-    const DriverLibrary& library = driver();
-    HCI_CHECK(library.api, "no CUDA driver: {}", library.reason);
+  static const DriverApi& require(const DriverLibrary& library) {
+    HCI_CHECK(library.api, "no GPU driver: {}", library.reason);
     return *library.api;
   }
   const DriverApi& api_;
   driver_types::Device device_ = 0;
   driver_types::Context context_ = nullptr;
-  std::string name_;
+  std::string name_, processor_;
   int major_ = 0, minor_ = 0, multiprocessors_ = 0;
 };
 
@@ -127,40 +145,46 @@ struct LoadedKernel {
   int64_t device_blocks = 0;
 };
 
-// The kernels' code on one GPU: each structure's PTX loaded once, as the function hci_kernel.
+// The kernels' code on one GPU: each structure's PTX (or AMD code object) loaded once, as the
+// function hci_kernel.
 class KernelModules {
  public:
-  explicit KernelModules(const Gpu& gpu) : gpu_(gpu), target_(gpu.target()) {}
+  explicit KernelModules(const Gpu& gpu) : gpu_(gpu), api_(gpu.api()), target_(gpu.target()) {}
   KernelModules(const KernelModules&) = delete;
   KernelModules& operator=(const KernelModules&) = delete;
   ~KernelModules() {
-    for (auto& [hash, loaded] : modules_) gpu_.api().cuModuleUnload(loaded.first);
+    for (auto& [hash, loaded] : modules_) api_.cuModuleUnload(loaded.first);
   }
 
   const LoadedKernel& function(const KernelStructure& s) {
     const uint64_t hash = s.hash();
     if (auto found = modules_.find(hash); found != modules_.end()) return found->second.second;
-    const std::string ptx = jit::gpu_code(s, target_);
-    std::string log(8192, '\0');
+    std::string code = jit::gpu_code(s, target_);
+    const bool amd = target_.vendor == jit::GpuTarget::Vendor::Amd;
+    if (amd) code = jit::link_amdgpu_code_object(code);
+    std::string log(8192, '\0');  // the driver's error log (CUDA's; HIP leaves it empty)
     int options[] = {driver_types::kJitErrorLogBuffer, driver_types::kJitErrorLogBufferSizeBytes};
     void* values[] = {log.data(), as_pointer(log.size())};
     driver_types::Module module = nullptr;
-    if (const auto r = gpu_.api().cuModuleLoadDataEx(&module, ptx.c_str(), 2, options, values); r != 0) {
+    if (const auto r = api_.cuModuleLoadDataEx(&module, code.c_str(), 2, options, values); r != 0) {
       log.resize(std::strlen(log.c_str()));
-      check(r,
-            hci::detail::format("cuModuleLoadDataEx of a {} kernel for {} ({})", op_name(s.root()), target_.name(), log)
-                .c_str());
+      check(api_, r,
+            hci::detail::format("cuModuleLoadDataEx of a {} kernel for {}{}", op_name(s.root()), target_.name(),
+                                log.empty() ? "" : " (" + log + ")"));
     }
     LoadedKernel k;
     try {
-      check(gpu_.api().cuModuleGetFunction(&k.function, module, "hci_kernel"), "cuModuleGetFunction");
+      check(api_, api_.cuModuleGetFunction(&k.function, module, "hci_kernel"), "cuModuleGetFunction");
       int min_grid = 0, block = 0;
-      check(gpu_.api().cuOccupancyMaxPotentialBlockSize(&min_grid, &block, k.function, nullptr, 0, 1024),
+      // AMD kernels are compiled for blocks of jit::kGpuBlockSize threads at most.
+      check(api_,
+            api_.cuOccupancyMaxPotentialBlockSize(&min_grid, &block, k.function, nullptr, 0,
+                                                  amd ? jit::kGpuBlockSize : 1024),
             "cuOccupancyMaxPotentialBlockSize");
       k.block_size = unsigned(std::max(block / jit::kGpuBlockGranule, 1) * jit::kGpuBlockGranule);
       k.device_blocks = std::max(min_grid, 1);
     } catch (const Error&) {
-      gpu_.api().cuModuleUnload(module);
+      api_.cuModuleUnload(module);
       throw;
     }
     return modules_.emplace(hash, std::pair(module, k)).first->second.second;
@@ -169,6 +193,7 @@ class KernelModules {
 
  private:
   const Gpu& gpu_;
+  const DriverApi& api_;
   jit::GpuTarget target_;
   std::map<uint64_t, std::pair<driver_types::Module, LoadedKernel>> modules_;
 };
@@ -225,7 +250,7 @@ class ResidentKernel {
     Kernel on_device = compiled;
     // One device copy per storage, covering every element the kernel's buffers reach in it.
     for (const auto& [storage, span] : storage_spans(compiled)) {
-      DeviceMemory memory(size_t(span.second - span.first));
+      DeviceMemory memory(api_, size_t(span.second - span.first));
       memory.upload(static_cast<const char*>(storage) + span.first, memory.bytes());
       copies_.push_back({storage, span.first, std::move(memory)});
     }
@@ -235,11 +260,11 @@ class ResidentKernel {
     }
     std::vector<int64_t> params = jit::pack_params(on_device.params);
     if (scratch) {
-      scratch_ = DeviceMemory(scratch_bytes);
+      scratch_ = DeviceMemory(api_, scratch_bytes);
       scratch_.upload(scratch, scratch_bytes);
       params.push_back(int64_t(scratch_.address()));
     }
-    params_ = DeviceMemory(params.size() * sizeof(int64_t));
+    params_ = DeviceMemory(api_, params.size() * sizeof(int64_t));
     params_.upload(params.data(), params_.bytes());
     const int32_t no_failure = 0;
     failure_.upload(&no_failure, sizeof no_failure);
@@ -251,6 +276,7 @@ class ResidentKernel {
     driver_types::DevicePtr params = params_.address(), failure = failure_.address();
     void* arguments[] = {&start, &end, &params, &failure};
     check(
+        api_,
         api_.cuLaunchKernel(kernel_.function, blocks_, 1, 1, kernel_.block_size, 1, 1, 0, nullptr, arguments, nullptr),
         "cuLaunchKernel");
   }
@@ -281,7 +307,7 @@ class ResidentKernel {
   LoadedKernel kernel_;
   int64_t count_;
   std::vector<Copy> copies_;
-  DeviceMemory scratch_, params_, failure_{sizeof(int32_t)};
+  DeviceMemory scratch_, params_, failure_{api_, sizeof(int32_t)};
   unsigned blocks_ = 1;
 };
 
