@@ -2,13 +2,17 @@
 // relu(a*b+c)*0.5 + exp(-d) and a sum, over 256M float32 elements resident on the device, timed
 // with CUDA events around each launch (the reduction's host part, combining its 64K block values,
 // is left out), after a check that the GPU computes what the CPU does, bit for bit. Bandwidth counts each input read
-// and each output written once; the copy counts bytes read plus bytes written. Skipped where no CUDA driver or device
-// is found.
+// and each output written once; the copy counts bytes read plus bytes written. And a matrix product through hci
+// beside the same cuBLAS call made directly. Skipped where no CUDA driver or device is found.
+#include <hci/cuda/backend.hpp>
+#include <hci/cuda/cublas.hpp>
 #include <hci/cuda/kernel_runner.hpp>
 #include <hci/hci.hpp>
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -142,8 +146,79 @@ void BM_cuda_sum_hci(benchmark::State& state) {
   });
 }
 
+// The matrices' size: 8192, or HCI_BENCH_MATMUL_N (a smaller one for a smoke run on the mock).
+const int64_t kMatmulN = [] {
+  const char* n = std::getenv("HCI_BENCH_MATMUL_N");
+  return n && *n ? int64_t(std::atoll(n)) : int64_t(8192);
+}();
+
+// Wall-clock time of `run`, which returns once the device is done, as the iteration's manual time.
+template <class Run>
+void time_to_completion(benchmark::State& state, Run run) {
+  run();  // warm-up: handles, the allocator's first blocks
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  state.SetItemsProcessed(state.iterations() * 2 * kMatmulN * kMatmulN * kMatmulN);  // FLOPs
+}
+
+// A kMatmulN square matrix product of float32 (arg 0) or bfloat16 (arg 1) through hci: recorded,
+// scheduled and run through cuBLAS on cuda:0's stream, timed until the device is done.
+void BM_cuda_matmul_hci(benchmark::State& state) {
+  guarded(state, [&] {
+    HCI_CHECK(hci::cuda::cublas().api, "no cuBLAS: {}", hci::cuda::cublas().reason);
+    const hci::Device gpu = hci::Device::cuda(0);
+    const hci::DType dtype = state.range(0) ? hci::kBFloat16 : hci::kFloat32;
+    const hci::Tensor a = hci::rand({kMatmulN, kMatmulN}).to(dtype).to(gpu);
+    const hci::Tensor b = hci::rand({kMatmulN, kMatmulN}).to(dtype).to(gpu);
+    hci::eval(a, b);
+    time_to_completion(state, [&] {
+      const hci::Tensor c = hci::matmul(a, b);
+      hci::eval(c);
+      hci::synchronize(gpu);
+    });
+  });
+}
+
+// The same product as one cuBLAS call made directly on the same stream, timed alike: what
+// BM_cuda_matmul_hci costs beyond it is hci's.
+void BM_cuda_matmul_cublas(benchmark::State& state) {
+  guarded(state, [&] {
+    namespace types = hci::cuda::cublas_types;
+    const hci::cuda::CublasLibrary& library = hci::cuda::cublas();
+    HCI_CHECK(library.api, "no cuBLAS: {}", library.reason);
+    const hci::cuda::CublasApi& blas = *library.api;
+    const hci::cuda::DriverApi& api = setup()->gpu.api();
+    const auto stream =
+        static_cast<hci::cuda::driver_types::Stream>(hci::cuda::as_pointer(hci::cuda::stream_handle(0)));
+    const bool bf16 = state.range(0) != 0;
+    const size_t bytes = size_t(kMatmulN * kMatmulN) * (bf16 ? 2 : 4);
+    const hci::cuda::DeviceMemory a(api, bytes), b(api, bytes), c(api, bytes);
+    hci::cuda::check(api.cuMemsetD8_v2(a.address(), 0x3c, bytes), "cuMemsetD8");  // 0.0115 in both types
+    hci::cuda::check(api.cuMemsetD8_v2(b.address(), 0x3c, bytes), "cuMemsetD8");
+    types::Handle handle = nullptr;
+    HCI_CHECK(blas.cublasCreate_v2(&handle) == types::kSuccess, "cublasCreate failed");
+    blas.cublasSetStream_v2(handle, stream);
+    const float one = 1, zero = 0;
+    const int n = int(kMatmulN), type = bf16 ? types::kR16BF : types::kR32F;
+    time_to_completion(state, [&] {
+      const int status = blas.cublasGemmStridedBatchedEx(
+          handle, types::kOpN, types::kOpN, n, n, n, &one, hci::cuda::as_pointer(b.address()), type, n, 0,
+          hci::cuda::as_pointer(a.address()), type, n, 0, &zero, hci::cuda::as_pointer(c.address()), type, n, 0, 1,
+          types::kCompute32F, types::kGemmDefault);
+      HCI_CHECK(status == types::kSuccess, "cublasGemmStridedBatchedEx failed with status {}", status);
+      hci::cuda::check(api.cuStreamSynchronize(stream), "cuStreamSynchronize");
+    });
+    blas.cublasDestroy_v2(handle);
+  });
+}
+
 }  // namespace
 
+BENCHMARK(BM_cuda_matmul_hci)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cuda_matmul_cublas)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_cuda_copy_reference)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_cuda_chain_hci)->Arg(0)->Arg(132 * 8)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_cuda_sum_hci)->Arg(0)->Arg(132 * 8)->UseManualTime()->Unit(benchmark::kMillisecond);

@@ -47,8 +47,13 @@ runs = {b["run_name"].replace("/manual_time", ""): b for b in json.load(open(sys
 copy = runs["BM_cuda_copy_reference"]["bytes_per_second"]
 print(f"device-to-device copy: {copy / 1e12:.2f} TB/s (bytes read + written)")
 for name, b in runs.items():
-    if name != "BM_cuda_copy_reference":
+    if name != "BM_cuda_copy_reference" and "matmul" not in name:
         print(f"{name}: {b['bytes_per_second'] / 1e12:.2f} TB/s, {b['bytes_per_second'] / copy:.2f} of the copy, "
               f"{b['real_time']:.3f} ms, {int(b.get('blocks', 0))} blocks")
+for arg, dtype in (("0", "float32"), ("1", "bfloat16")):
+    hci_run, direct = runs.get(f"BM_cuda_matmul_hci/{arg}"), runs.get(f"BM_cuda_matmul_cublas/{arg}")
+    if hci_run and direct and "items_per_second" in hci_run and "items_per_second" in direct:
+        print(f"matmul {dtype} 8192x8192: hci {hci_run['items_per_second'] / 1e12:.1f} TFLOP/s, cuBLAS directly "
+              f"{direct['items_per_second'] / 1e12:.1f} TFLOP/s: {hci_run['items_per_second'] / direct['items_per_second']:.3f}")
 PY
 exit $status

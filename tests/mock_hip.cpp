@@ -73,6 +73,8 @@ Result cuMemcpyHtoDAsync_v2(DevicePtr, const void*, size_t, void*);
 Result cuMemcpyDtoHAsync_v2(void*, DevicePtr, size_t, void*);
 Result cuMemcpyDtoDAsync_v2(DevicePtr, DevicePtr, size_t, void*);
 Result cuMemcpyPeerAsync(DevicePtr, void*, DevicePtr, void*, size_t, void*);
+Result cuMemHostAlloc(void**, size_t, unsigned);
+Result cuMemFreeHost(void*);
 
 Result hipInit(unsigned flags) { return cuInit(flags); }
 Result hipRuntimeGetVersion(int* version) {
@@ -149,6 +151,9 @@ Result hipMemcpyDtoD(void* to, void* from, size_t n) {
   return cuMemcpyDtoD_v2(device_pointer(to), device_pointer(from), n);
 }
 Result hipMemsetD8(void* to, unsigned char value, size_t n) { return cuMemsetD8_v2(device_pointer(to), value, n); }
+
+Result hipHostMalloc(void** memory, size_t bytes, unsigned flags) { return cuMemHostAlloc(memory, bytes, flags); }
+Result hipHostFree(void* memory) { return cuMemFreeHost(memory); }
 
 // An AMD code object in, the mock driver's PTX image of the same kernel out.
 Result hipModuleLoadData(void** module, const void* image) {

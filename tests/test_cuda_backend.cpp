@@ -178,6 +178,43 @@ TEST_CASE("a copy between GPUs reads its source before the source's block is reu
   CHECK(hci::equal(reuse.to(Device::cpu()), hci::full({5000}, -1.0f)));
 }
 
+TEST_CASE("pinned tensors: page-locked host memory the GPUs copy to and from", "[cuda]") {
+  mock();
+  const Tensor x = hci::arange(1000, hci::kFloat32) * 0.5f;
+  const long allocations = mock().calls("cuMemHostAlloc"), frees = mock().calls("cuMemFreeHost");
+  {
+    const Tensor pinned = x.pin_memory();
+    CHECK(pinned.is_pinned());
+    CHECK(!x.is_pinned());
+    CHECK(pinned.device() == Device::cpu());
+    CHECK(hci::equal(pinned, x));
+    CHECK(mock().calls("cuMemHostAlloc") == allocations + 1);
+    CHECK(hci::equal(pinned.to(Device::cuda(1)).to(Device::cpu()), x));  // a copy from pinned memory
+    const Tensor from_gpu = (x.to(Device::cuda(0)) * 2).pin_memory();    // and one to it
+    CHECK(from_gpu.is_pinned());
+    CHECK(hci::equal(from_gpu, x * 2));
+    pinned.data_ptr<float>()[3] = -1;  // writable, as host memory
+    CHECK(pinned[3].item<float>() == -1);
+    CHECK(!(pinned * 2).is_pinned());  // results are ordinary tensors
+  }
+  CHECK(mock().calls("cuMemFreeHost") == frees + 2);
+
+  // A copy from pinned memory is queued without the host waiting (the mock moves pinned bytes
+  // only when the copy runs); a write through data_ptr, or the free, waits for it first.
+  const Tensor pinned = x.pin_memory();
+  hci::synchronize(Device::cuda(0));
+  const Tensor on_gpu = pinned.to(Device::cuda(0));
+  CHECK(mock().queued() > 0);
+  pinned.data_ptr<float>()[0] = 99;
+  CHECK(hci::equal(on_gpu.to(Device::cpu()), x));
+  Tensor moved;
+  {
+    const Tensor short_lived = (x * 3).pin_memory();
+    moved = short_lived.slice(0, 10, 20).to(Device::cuda(1));  // a contiguous view, at its offset
+  }
+  CHECK(hci::equal(moved.to(Device::cpu()), (x * 3).slice(0, 10, 20)));
+}
+
 TEST_CASE("a kernel failing on a GPU gives the interpreter's error, naming the index", "[cuda]") {
   mock();
   jit_test::require_jit();
@@ -209,10 +246,13 @@ long cublas_products() {
   return count ? count() : -1;
 }
 
-// Through cuBLAS where HCI_CUBLAS_PATH names the mock, on the host where there is none: what the
-// CPU computes, to rounding, for operands on the device that are transposed or batched.
+// Through cuBLAS where HCI_CUBLAS_PATH names the mock, as the JIT's reduction kernel where there
+// is none or cuBLAS does not take the dtype: what the CPU computes, to rounding, for operands on
+// the device that are transposed or batched.
 TEST_CASE("matrix products on a GPU: float dtypes, transposed and batched operands", "[cuda][cublas]") {
   mock();
+  jit_test::require_jit();
+  const long launches = mock().calls("cuLaunchKernel");
   const Tensor a = (hci::arange(6 * 5, hci::kFloat64) * 0.25 - 3).reshape({6, 5});
   const Tensor b = (hci::arange(5 * 7, hci::kFloat64) * 0.5 - 7).reshape({5, 7});
   const Tensor batch_a = (hci::arange(3 * 4 * 5, hci::kFloat64) * 0.1 - 2).reshape({3, 4, 5});
@@ -240,6 +280,8 @@ TEST_CASE("matrix products on a GPU: float dtypes, transposed and batched operan
     }
   }
   if (before >= 0) CHECK(cublas_products() - before >= products);
+  // The rest ran on the GPU as kernels: every product without cuBLAS, the int64 ones with it.
+  CHECK(mock().calls("cuLaunchKernel") - launches >= (before >= 0 ? 5 : 25));
 }
 
 TEST_CASE("the caching allocator reuses device blocks and gives them back", "[cuda]") {

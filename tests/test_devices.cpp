@@ -103,3 +103,9 @@ TEST_CASE("a launch failure names the op and where it was recorded", "[device][e
   // The graph is intact: it can run again.
   CHECK(hci::exp(a).to_vector<float>()[0] == Approx(std::exp(1.0f)));
 }
+
+TEST_CASE("pin_memory without a GPU is an hci::Error saying why", "[device][error]") {
+  if (!hci::Device::best().is_cpu()) return;  // a GPU here: pinning works, as the GPU tests check
+  CHECK_THROWS_WITH(hci::ones({3}).pin_memory(),
+                    Catch::Contains("pin_memory") && Catch::Contains("no CUDA or ROCm device"));
+}

@@ -9,8 +9,11 @@
 
 #include <hci/hci.hpp>
 #include <hci/rocm/backend.hpp>
+#include <hci/rocm/rocblas.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <dlfcn.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -105,16 +108,46 @@ TEST_CASE("AMD GPU work queues on the device's stream, and reads wait for it", "
   CHECK_THROWS_WITH(y + x, Catch::Contains("rocm:0") && Catch::Contains("cpu"));
 }
 
-TEST_CASE("what has no AMD GPU code runs on the host: sorts, matrix products", "[rocm]") {
+TEST_CASE("what has no AMD GPU code runs on the host over copies", "[rocm]") {
   mock();
   const Tensor x = hci::from_vector<float>({3, -1, 2, 7, 0, 5, -4, 1, 6}, {3, 3});
   const Tensor sorted = hci::argsort(x.to(Device::rocm(0)).transpose(0, 1), 1);
   CHECK(sorted.device() == Device::rocm(0));
   CHECK(hci::equal(sorted.to(Device::cpu()), hci::argsort(x.transpose(0, 1), 1)));
+}
+
+// The products queued on the mock rocBLAS (through the mock cuBLAS it stands on); -1 where hci
+// uses no mock rocBLAS.
+long rocblas_products() {
+  const char* path = std::getenv("HCI_ROCBLAS_PATH");
+  void* library = hci::rocm::rocblas().api && path ? dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) : nullptr;
+  auto* count = library ? reinterpret_cast<long (*)()>(dlsym(library, "hci_mock_cublas_gemms")) : nullptr;
+  return count ? count() : -1;
+}
+
+// Through rocBLAS where HCI_ROCBLAS_PATH names the mock, as the JIT's reduction kernel where there
+// is none or it cannot start (HCI_MOCK_ROCBLAS_CREATE_STATUS): what the CPU computes, to rounding.
+TEST_CASE("matrix products on an AMD GPU: through rocBLAS, or as JIT kernels", "[rocm][rocblas]") {
+  mock();
+  jit_test::require_jit();
+  const long launches = mock().calls("cuLaunchKernel");
   const Tensor a = (hci::arange(4 * 3 * 5, hci::kFloat64) * 0.1 - 2).reshape({4, 3, 5});
-  const Tensor product = hci::matmul(a.to(Device::rocm(1)), a.to(Device::rocm(1)).transpose(1, 2));
-  CHECK(product.device() == Device::rocm(1));
-  CHECK(hci::allclose(product.to(Device::cpu()), hci::matmul(a, a.transpose(1, 2)), 1e-12, 1e-12));
+  const Tensor want = hci::matmul(a, a.transpose(1, 2));
+  const long before = rocblas_products();
+  for (const hci::DType dtype : {hci::kFloat64, hci::kFloat32, hci::kBFloat16}) {
+    const Tensor on_gpu = a.to(dtype).to(Device::rocm(0));
+    const Tensor product = hci::matmul(on_gpu, on_gpu.transpose(1, 2));
+    CHECK(product.device() == Device::rocm(0));
+    const double tolerance = dtype == hci::kFloat64 ? 1e-12 : dtype == hci::kFloat32 ? 1e-5 : 5e-2;
+    CHECK(hci::allclose(product.to(Device::cpu()).to(hci::kFloat64), want, tolerance, tolerance));
+  }
+  const bool through_rocblas = before >= 0 && !std::getenv("HCI_MOCK_ROCBLAS_CREATE_STATUS");
+  if (through_rocblas) {
+    CHECK(hci::rocm::rocblas().api->version == "4.2.4.mock");
+    CHECK(rocblas_products() - before >= 3);
+  } else {  // no rocBLAS, or it cannot start: JIT kernels computed them
+    CHECK(mock().calls("cuLaunchKernel") - launches >= 3);
+  }
 }
 
 TEST_CASE("HIP's failures are hci::Errors naming HIP's call, and the device stays usable", "[rocm]") {
@@ -136,6 +169,16 @@ TEST_CASE("HIP's failures are hci::Errors naming HIP's call, and the device stay
   CHECK_THROWS_WITH(hci::zeros({20 << 20}, hci::kFloat32).to(Device::rocm(1)),
                     Catch::Contains("rocm:1: out of memory allocating 83886080 bytes"));
   CHECK(hci::equal((x.to(Device::rocm(0)) * 2).to(Device::cpu()), x * 2));
+}
+
+TEST_CASE("pinned tensors come from HIP's page-locked memory", "[rocm]") {
+  mock();
+  const long allocations = mock().calls("cuMemHostAlloc");
+  const Tensor x = hci::arange(100, hci::kFloat64);
+  const Tensor pinned = x.pin_memory();
+  CHECK(pinned.is_pinned());
+  CHECK(mock().calls("cuMemHostAlloc") == allocations + 1);
+  CHECK(hci::equal(pinned.to(Device::rocm(0)).to(Device::cpu()), x));
 }
 
 TEST_CASE("AMD GPU tensors go through DLPack as kDLROCM memory", "[rocm][dlpack]") {

@@ -4,6 +4,7 @@
 #include <hci/hci.hpp>
 #include <hci/rocm/backend.hpp>
 #include <hci/rocm/hip.hpp>
+#include <hci/rocm/rocblas.hpp>
 
 #include <fmt/format.h>
 
@@ -57,6 +58,13 @@ int main() {
                hip.api->version / 100000 % 100, hip.api->version % 100000);
   else
     fmt::print("HIP runtime: none ({})\n", hip.reason);
+  if (hip.api) {
+    const hci::cuda::CublasLibrary& rocblas = hci::rocm::rocblas();
+    if (rocblas.api)
+      fmt::print("rocBLAS: {} ({}): matmul on ROCm devices\n", rocblas.api->path, rocblas.api->version);
+    else
+      fmt::print("rocBLAS: none ({}); matmul on ROCm devices runs on the host\n", rocblas.reason);
+  }
   fmt::print("backends:\n");
   for (int t = 0; t < hci::kNumDeviceTypes; ++t) {
     const auto type = static_cast<hci::DeviceType>(t);

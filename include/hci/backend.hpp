@@ -42,6 +42,16 @@ class Backend {
   // handle, as a DLPack exchange passes it) wait for the work queued here so far, without the
   // host waiting; false where the device has no streams, and the caller then waits instead.
   virtual bool order_before_stream(int /*device*/, uintptr_t /*stream*/) { return false; }
+  // Page-locked host memory, which the device copies to and from directly, usable by every device
+  // of the backend; null where the backend has none. Freed by free_pinned.
+  virtual void* allocate_pinned(int /*device*/, size_t /*bytes*/) { return nullptr; }
+  virtual void free_pinned(int /*device*/, void* /*data*/) {}
+  // A copy from such memory, queued without the host waiting: the event says when it has read
+  // `pinned_src`. By default the copy is done when this returns (a null event).
+  virtual EventPtr copy_from_pinned_host(int device, void* dst, const void* pinned_src, size_t bytes) {
+    copy_from_host(device, dst, pinned_src, bytes);
+    return nullptr;
+  }
   // Copies `bytes` from `src` on device `src_device` to `dst` on `dst_device`, two devices of
   // this backend, after the work queued on either so far and before what is queued after, without
   // the host waiting; false where the backend cannot, and the caller then copies through the host.

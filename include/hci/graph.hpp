@@ -5,6 +5,8 @@
 #include <hci/kernel.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -25,12 +27,21 @@ struct Storage {
   std::function<void(void*)> deleter;  // set for borrowed memory
   bool borrowed = false;
   bool read_only = false;
-  EventPtr ready;  // completion of the last write enqueued
+  bool pinned = false;  // page-locked host memory (Tensor::pin_memory)
+  EventPtr ready;       // completion of the last write enqueued
+  // A copy out of this memory still in flight on another device (from pinned host memory to a
+  // GPU): writes and the free wait for it (wait_for_readers).
+  EventPtr copy_in_flight;
 
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   ~Storage() {
+    try {
+      wait_for_readers();
+    } catch (const std::exception& e) {  // a destructor cannot throw: said on stderr instead
+      std::fprintf(stderr, "hci: a copy out of memory being freed failed: %s\n", e.what());
+    }
     if (borrowed) {
       if (ready) ready->wait();
       if (deleter) deleter(data);
@@ -41,6 +52,10 @@ struct Storage {
 
   void wait_ready() const {
     if (ready) ready->wait();
+  }
+  void wait_for_readers() {
+    if (copy_in_flight) copy_in_flight->wait();
+    copy_in_flight.reset();
   }
 };
 

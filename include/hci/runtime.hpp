@@ -349,6 +349,7 @@ HCI_RUNTIME_DEF void compute_locked(const NodePtr& node, const Target* target) {
     std::shared_ptr<Storage> out;
     if (target) {
       out = target->node->storage;
+      out->wait_for_readers();
       builder.set_output(out->data, target->node->dtype, target->strides, target->offset);
     } else {
       out = allocate_storage(node->device, size_t(numel(node->shape)) * hci::element_size(node->dtype));

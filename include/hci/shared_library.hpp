@@ -34,3 +34,12 @@ bool resolve_symbol(void* handle, const char* name, Function& function) {
 }  // namespace detail
 
 HCI_END_NAMESPACE
+
+// Resolves every entry point an X-macro list names (X(name, result, parameters...)) into the
+// function-pointer members of the same names of `table`: the first name `handle` lacks, or null
+// when all resolved. As in
+//   if (const char* missing = HCI_RESOLVE_ALL(HCI_CUDA_FUNCTIONS, handle, *api)) ...
+#define HCI_RESOLVE_ENTRY_POINT(name, ...) \
+  if (!::hci::detail::resolve_symbol(hci_handle_, #name, hci_table_.name)) return #name;
+#define HCI_RESOLVE_ALL(list, handle, table) \
+  [hci_handle_ = (handle), &hci_table_ = (table)]() -> const char* { list(HCI_RESOLVE_ENTRY_POINT) return nullptr; }()

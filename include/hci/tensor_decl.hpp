@@ -110,6 +110,10 @@ class Tensor {
 
   Tensor to(DType dtype, Loc loc = Loc::current()) const;
   Tensor to(Device device, Loc loc = Loc::current()) const;
+  // A copy on the CPU in page-locked memory of a GPU backend (the one Device::best() picks),
+  // which GPUs copy to and from directly, without staging; an hci::Error without a GPU.
+  Tensor pin_memory(Loc loc = Loc::current()) const;
+  bool is_pinned() const;  // in such memory
   Tensor contiguous(Loc loc = Loc::current()) const;
   Tensor clone(Loc loc = Loc::current()) const;
 

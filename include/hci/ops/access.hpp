@@ -95,6 +95,7 @@ T* Tensor::data_ptr() const {
     detail::begin_external_write_locked(n);
   }
   n.storage->wait_ready();
+  n.storage->wait_for_readers();
   return static_cast<T*>(n.storage->data) + impl().offset;
 }
 
@@ -145,10 +146,54 @@ HCI_RUNTIME_DEF Tensor Tensor::clone(Loc loc) const {
   return detail::record(n);
 }
 
-// Directly between two devices of one backend where it can (GPU to GPU), else through the host.
+HCI_RUNTIME_DEF Tensor Tensor::pin_memory(Loc loc) const {
+  const Device gpu = Device::best();
+  HCI_CHECK(!gpu.is_cpu(),
+            "pin_memory: page-locked host memory comes from a GPU's driver, and no CUDA or ROCm "
+            "device is usable here");
+  Backend& backend = backend_for(gpu);
+  const std::vector<std::byte> contents = detail::read_to_host(*this, loc);
+  void* memory = contents.empty() ? nullptr : backend.allocate_pinned(gpu.index(), contents.size());
+  HCI_CHECK(memory || contents.empty(), "pin_memory: {} gives no page-locked memory", gpu.str());
+  if (memory) std::memcpy(memory, contents.data(), contents.size());
+  auto storage = std::make_shared<detail::Storage>();
+  storage->device = Device::cpu();
+  storage->backend = &backend_for(Device::cpu());
+  storage->data = memory;
+  storage->nbytes = contents.size();
+  storage->borrowed = true;  // freed by its deleter, as the GPU backend's
+  storage->pinned = true;
+  storage->deleter = [&backend, gpu](void* data) {
+    if (data) backend.free_pinned(gpu.index(), data);
+  };
+  detail::NodePtr n = detail::new_node(OpKind::Load, dtype(), dtype(), Device::cpu(), sizes().vec(), loc);
+  n->set_storage(std::move(storage));
+  return detail::wrap_node(std::move(n));
+}
+
+HCI_RUNTIME_DEF bool Tensor::is_pinned() const {
+  const detail::Node& n = *impl().node;
+  return n.storage && n.storage->pinned;
+}
+
+// Directly between two devices of one backend where it can (GPU to GPU), from pinned host memory
+// without the host waiting, else through a host copy.
 HCI_RUNTIME_DEF Tensor Tensor::to(Device target, Loc loc) const {
   if (target == device()) return *this;
   Backend& backend = backend_for(target);  // fail before computing anything if the target is unusable
+  if (device().is_cpu() && is_pinned() && is_contiguous()) {
+    detail::Storage& pinned = *impl().node->storage;
+    const size_t bytes = size_t(numel()) * hci::element_size(dtype());
+    auto storage = detail::allocate_storage(target, bytes);
+    pinned.wait_ready();        // writes queued before the copy
+    pinned.wait_for_readers();  // and one copy in flight at a time
+    const auto* src =
+        static_cast<const std::byte*>(pinned.data) + storage_offset() * int64_t(hci::element_size(dtype()));
+    pinned.copy_in_flight = backend.copy_from_pinned_host(target.index(), storage->data, src, bytes);
+    detail::NodePtr moved = detail::new_node(OpKind::Load, dtype(), dtype(), target, sizes().vec(), loc);
+    moved->set_storage(std::move(storage));
+    return detail::wrap_node(std::move(moved));
+  }
   if (target.type() == device().type()) {
     const Tensor c = contiguous(loc);
     detail::materialize(c.impl().node);

@@ -112,6 +112,7 @@ inline void scatter_into(Tensor& self, const char* op, IntList iteration, Dims o
     builder.add_scalar(ScalarParam{.i = accumulate ? 1 : 0});
     builder.push({OpKind::Scatter, self.dtype(), self.dtype(), 0, {index_value, source_value, scalars}});
     builder.set_output(impl.node->storage->data, self.dtype(), std::move(out_strides), impl.offset);
+    impl.node->storage->wait_for_readers();
     impl.node->storage->ready = finish_and_launch(builder, self.device(), loc);
     impl.node->version.fetch_add(1);
   } catch (const Error& e) {

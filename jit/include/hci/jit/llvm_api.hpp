@@ -157,13 +157,10 @@ inline std::unique_ptr<LlvmApi> try_llvm(const std::string& path, bool already_l
     return nullptr;
   }
   // Resolved one by one, so that a library from before one of them names what it lacks.
-#define HCI_LLVM_RESOLVE(name, ...)                                           \
-  if (!hci::detail::resolve_symbol(handle, #name, api->name)) {               \
-    reason = path + " lacks " #name " (too old, or built without the C API)"; \
-    return nullptr;                                                           \
+  if (const char* missing = HCI_RESOLVE_ALL(HCI_LLVM_FUNCTIONS, handle, *api)) {
+    reason = path + " lacks " + missing + " (too old, or built without the C API)";
+    return nullptr;
   }
-  HCI_LLVM_FUNCTIONS(HCI_LLVM_RESOLVE)
-#undef HCI_LLVM_RESOLVE
   api->LLVMGetVersion(&api->major, &api->minor, &api->patch);
   if (api->major < kMinimumLlvmMajor) {
     reason = path + " is LLVM " + std::to_string(api->major) + "." + std::to_string(api->minor) + ", older than " +

@@ -1,13 +1,15 @@
 // The CUDA backend: tensors on `cuda:N` live in device memory from a caching allocator, and their
 // kernels run as the JIT's PTX on the device's stream, in order; matrix products run through
-// cuBLAS where it is found (cuda/cublas.hpp); what has no GPU code yet (sorts, cumulative sums,
-// and matrix products without cuBLAS) runs on the host over copies of the buffers it reaches.
+// cuBLAS where it is found (cuda/cublas.hpp), else as the JIT's reduction kernel
+// (jit/matmul_reduction.hpp); what has no GPU code yet (sorts, cumulative sums) runs on the host
+// over copies of the buffers it reaches.
 // Registered for DeviceType::CUDA, and unavailable, with the driver's reason, where no driver or
 // device is found. The same backend (GpuBackend) drives AMD GPUs through HIP (rocm/backend.hpp).
 #pragma once
 
 #include <hci/backend.hpp>
 #include <hci/cpu/allocator.hpp>
+#include <hci/cuda/cublas.hpp>
 #include <hci/cuda/driver.hpp>
 
 #include <cstdint>
@@ -34,7 +36,9 @@ HCI_RUNTIME_DECL uintptr_t stream_handle(int device = 0);
 // The same for the GPUs of the backend registered for `type`: this one (DeviceType::CUDA), or
 // this one driving HIP (DeviceType::ROCm, rocm/backend.hpp).
 namespace detail {
-HCI_RUNTIME_DECL std::unique_ptr<Backend> make_gpu_backend(DeviceType type, const DriverLibrary& library);
+// `blas`: the vendor's BLAS (cuBLAS, or rocBLAS adapted to its API), looked for at the first product.
+HCI_RUNTIME_DECL std::unique_ptr<Backend> make_gpu_backend(DeviceType type, const DriverLibrary& library,
+                                                           const CublasLibrary& (*blas)());
 HCI_RUNTIME_DECL MemoryStats memory_stats(DeviceType type, int device);
 HCI_RUNTIME_DECL void empty_cache(DeviceType type, int device);
 HCI_RUNTIME_DECL std::string device_description(DeviceType type, int device);
@@ -55,8 +59,8 @@ HCI_END_NAMESPACE
 #include <hci/cpu/matmul.hpp>
 #include <hci/cpu/thread_pool.hpp>
 #include <hci/cuda/allocator.hpp>
-#include <hci/cuda/cublas.hpp>
 #include <hci/cuda/kernel_runner.hpp>
+#include <hci/jit/matmul_reduction.hpp>
 #include <hci/registry.hpp>
 
 #include <array>
@@ -75,13 +79,13 @@ inline driver_types::DevicePtr device_address(const void* p) { return driver_typ
 // One GPU as the backend drives it: its context, one stream all its work goes to, its memory
 // and its loaded kernels. Calls are serialised by `mutex`, and each makes the context current.
 struct Device {
-  Device(const DriverLibrary& library, hci::Device device, bool use_cublas)
+  Device(const DriverLibrary& library, hci::Device device, const CublasLibrary& (*blas_library)())
       : gpu(library, device.index()),
         name(device.str()),
         allocator(gpu.api(), name),
         modules(gpu),
         failure(gpu.api(), sizeof(int32_t)),
-        blas_unusable(!use_cublas) {
+        blas_library(blas_library) {
     check(gpu.api(), gpu.api().cuStreamCreate(&stream, driver_types::kStreamNonBlocking), "cuStreamCreate");
   }
   Device(const Device&) = delete;
@@ -96,16 +100,18 @@ struct Device {
   void synchronize() {
     check(api(), api().cuStreamSynchronize(stream), hci::detail::format("{}: cuStreamSynchronize", name));
   }
-  // Queues a matrix product through cuBLAS, or returns false where there is none (or the device is
-  // not CUDA's), it does not take this one, or it cannot start on this device (said once on stderr).
-  bool cublas_matmul(const Kernel& k) {
-    if (blas_unusable || !cublas().api) return false;
+  // Queues a matrix product through the vendor's BLAS (cuBLAS, or rocBLAS adapted to its API), or
+  // returns false where there is none, it does not take this one, or it cannot start on this
+  // device (said once on stderr).
+  bool blas_matmul(const Kernel& k) {
+    if (blas_unusable || !blas_library().api) return false;
+    const CublasApi& api = *blas_library().api;
     if (!blas) try {
-        blas = std::make_unique<CublasHandle>(*cublas().api, stream);
+        blas = std::make_unique<CublasHandle>(api, stream);
       } catch (const Error& e) {
         blas_unusable = true;
-        std::fprintf(stderr, "hci: %s: cuBLAS (%s) cannot start (%s); matrix products run on the host\n", name.c_str(),
-                     cublas().api->path.c_str(), e.what());
+        std::fprintf(stderr, "hci: %s: %s (%s) cannot start (%s); matrix products run on the host\n", name.c_str(),
+                     api.name.c_str(), api.path.c_str(), e.what());
         return false;
       }
     return blas->matmul(k);
@@ -118,8 +124,9 @@ struct Device {
   KernelModules modules;
   DeviceMemory failure;  // the i32 a failing kernel stores its status to
   driver_types::Stream stream = nullptr;
-  std::unique_ptr<CublasHandle> blas;  // made at the first matrix product
-  bool blas_unusable;
+  const CublasLibrary& (*blas_library)();  // found at the first matrix product
+  std::unique_ptr<CublasHandle> blas;      // made then
+  bool blas_unusable = false;
 };
 
 // Work queued on a device's stream up to a point.
@@ -219,15 +226,17 @@ class StreamRunner final : public jit::CodeRunner {
 class HostCopies {
  public:
   HostCopies(Device& d, const Kernel& k, bool output_only = false) : d_(d), device_(k), host_(k) {
-    for (const auto& [storage, span] : storage_spans(k, output_only ? 1 : SIZE_MAX)) {
+    const size_t copied = output_only ? 1 : k.params.buffers.size();  // buffers whose storage is copied
+    for (const auto& [storage, span] : storage_spans(k, copied)) {
       std::vector<std::byte>& copy = copies_.emplace_back(size_t(span.second - span.first));
       if (!copy.empty())
         check(d.api(),
               d.api().cuMemcpyDtoHAsync_v2(copy.data(), device_address(storage) + uint64_t(span.first), copy.size(),
                                            d.stream),
               hci::detail::format("{}: cuMemcpyDtoHAsync", d.name));
-      for (BufferParam& b : host_.params.buffers)  // at the storage's start, as kernels expect
-        if (b.data == storage) b.data = as_pointer(uintptr_t(copy.data()) - uintptr_t(span.first));
+      for (size_t b = 0; b < copied; ++b)  // at the storage's start, as kernels expect
+        if (BufferParam& p = host_.params.buffers[b]; p.data == storage)
+          p.data = as_pointer(uintptr_t(copy.data()) - uintptr_t(span.first));
     }
     d.synchronize();
   }
@@ -271,7 +280,8 @@ inline void run_on_host(Device& d, const Kernel& kernel) {
 // the CUDA driver API, rocm/hip.hpp) for DeviceType::ROCm.
 class GpuBackend final : public Backend {
  public:
-  GpuBackend(DeviceType type, const DriverLibrary& library) : type_(type), library_(library) {}
+  GpuBackend(DeviceType type, const DriverLibrary& library, const CublasLibrary& (*blas)())
+      : type_(type), library_(library), blas_(blas) {}
   std::string name() const override { return std::string(device_type_name(type_)); }
   std::string unavailable_reason() override {
     if (!library_.api) return library_.reason;
@@ -307,24 +317,26 @@ class GpuBackend final : public Backend {
     d.synchronize();
   }
   void copy_from_host(int index, void* dst, const void* host_src, size_t bytes) override {
-    Device& d = device(index);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
-    if (bytes)
-      check(d.api(), d.api().cuMemcpyHtoDAsync_v2(device_address(dst), host_src, bytes, d.stream),
-            hci::detail::format("{}: cuMemcpyHtoDAsync of {} bytes", d.name, bytes));
-    d.synchronize();
+    // Waited for: `host_src` may be pinned memory, which the copy reads only as it runs.
+    copy_from_pinned_host(index, dst, host_src, bytes)->wait();
   }
   EventPtr launch(int index, const Kernel& kernel) override {
     Device& d = device(index);
     std::lock_guard lock(d.mutex);
     d.gpu.make_current();
-    if (jit::gpu_takes(kernel)) {
+    auto on_gpu = [&](const Kernel& k) {
+      if (!jit::gpu_takes(k)) return false;
       StreamRunner runner(d);
-      jit::run_with(kernel, runner, 1, [&](const Kernel& k) { run_on_host(d, k); });
-    } else if (kernel.structure.root() != OpKind::Matmul || !d.cublas_matmul(kernel)) {
-      run_on_host(d, kernel);
-    }
+      jit::run_with(k, runner, 1, [&](const Kernel& part) { run_on_host(d, part); });
+      return true;
+    };
+    // Matrix products: the vendor's BLAS, else the JIT's reduction (jit/matmul_reduction.hpp).
+    auto product_on_gpu = [&] {
+      if (d.blas_matmul(kernel)) return true;
+      const std::optional<Kernel> as_sum = jit::matmul_as_reduction(kernel);
+      return as_sum && on_gpu(*as_sum);
+    };
+    if (!(kernel.structure.root() == OpKind::Matmul ? product_on_gpu() : on_gpu(kernel))) run_on_host(d, kernel);
     return std::make_shared<StreamEvent>(d);
   }
   void synchronize(int index) override {
@@ -343,6 +355,30 @@ class GpuBackend final : public Backend {
     return true;
   }
 
+  void* allocate_pinned(int index, size_t bytes) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    void* memory = nullptr;
+    check(d.api(), d.api().cuMemHostAlloc(&memory, bytes, driver_types::kMemHostAllocPortable),
+          hci::detail::format("{}: cuMemHostAlloc of {} bytes", d.name, bytes));
+    return memory;
+  }
+  EventPtr copy_from_pinned_host(int index, void* dst, const void* pinned_src, size_t bytes) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.make_current();
+    if (bytes)
+      check(d.api(), d.api().cuMemcpyHtoDAsync_v2(device_address(dst), pinned_src, bytes, d.stream),
+            hci::detail::format("{}: cuMemcpyHtoDAsync of {} bytes", d.name, bytes));
+    return std::make_shared<StreamEvent>(d);
+  }
+  void free_pinned(int index, void* data) override {
+    Device& d = device(index);
+    std::lock_guard lock(d.mutex);
+    d.gpu.try_make_current();
+    d.api().cuMemFreeHost(data);  // no copy reads it any more: its storage waited for them
+  }
   // On the destination's stream, between events: the copy waits for the source's queued work, and
   // the source's later work (a new user of the source's block, once freed) waits for the copy.
   bool copy_between_devices(int dst_index, void* dst, int src_index, const void* src, size_t bytes) override {
@@ -378,14 +414,14 @@ class GpuBackend final : public Backend {
               device_count());
     if (devices_.size() <= size_t(index)) devices_.resize(size_t(index) + 1);
     if (!devices_[size_t(index)])
-      devices_[size_t(index)] =
-          std::make_unique<Device>(library_, hci::Device(type_, index), type_ == DeviceType::CUDA);
+      devices_[size_t(index)] = std::make_unique<Device>(library_, hci::Device(type_, index), blas_);
     return *devices_[size_t(index)];
   }
 
  private:
   DeviceType type_;
   const DriverLibrary& library_;
+  const CublasLibrary& (*blas_)();
   std::mutex devices_mutex_;
   std::vector<std::unique_ptr<Device>> devices_;
 };
@@ -397,8 +433,9 @@ inline GpuBackend& backend(DeviceType type = DeviceType::CUDA) {
 
 }  // namespace cuda::detail
 
-HCI_RUNTIME_DEF std::unique_ptr<Backend> cuda::detail::make_gpu_backend(DeviceType type, const DriverLibrary& library) {
-  return std::make_unique<GpuBackend>(type, library);
+HCI_RUNTIME_DEF std::unique_ptr<Backend> cuda::detail::make_gpu_backend(DeviceType type, const DriverLibrary& library,
+                                                                        const CublasLibrary& (*blas)()) {
+  return std::make_unique<GpuBackend>(type, library, blas);
 }
 
 HCI_RUNTIME_DEF MemoryStats cuda::detail::memory_stats(DeviceType type, int device) {
@@ -440,7 +477,7 @@ HCI_RUNTIME_DEF std::pair<std::optional<Device>, size_t> cuda::detail::roomiest_
 }
 
 HCI_RUNTIME_DEF std::unique_ptr<Backend> cuda::make_backend() {
-  return detail::make_gpu_backend(DeviceType::CUDA, driver());
+  return detail::make_gpu_backend(DeviceType::CUDA, driver(), cublas);
 }
 HCI_RUNTIME_DEF MemoryStats cuda::memory_stats(int device) { return detail::memory_stats(DeviceType::CUDA, device); }
 HCI_RUNTIME_DEF void cuda::empty_cache(int device) { detail::empty_cache(DeviceType::CUDA, device); }

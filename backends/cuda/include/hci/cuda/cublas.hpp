@@ -45,6 +45,7 @@ struct CublasApi {
   HCI_CUBLAS_FUNCTIONS(HCI_CUBLAS_POINTER)
 #undef HCI_CUBLAS_POINTER
   const char* (*cublasGetStatusName)(Status) = nullptr;  // cuBLAS 11.4 and later
+  std::string name = "cuBLAS";                           // or "rocBLAS", adapted to this API (rocm/rocblas.hpp)
   std::string path, version;                             // as dlopen was given it; "12.8.4"
 };
 
@@ -98,13 +99,10 @@ inline std::unique_ptr<CublasApi> try_cublas(const std::string& path, std::strin
   if (!handle) return nullptr;
   auto api = std::make_unique<CublasApi>();
   api->path = path;
-#define HCI_CUBLAS_RESOLVE(name, ...)                                  \
-  if (!hci::detail::resolve_symbol(handle, #name, api->name)) {        \
-    reason = path + " lacks " #name " (not cuBLAS, or older than 11)"; \
-    return nullptr;                                                    \
+  if (const char* missing = HCI_RESOLVE_ALL(HCI_CUBLAS_FUNCTIONS, handle, *api)) {
+    reason = path + " lacks " + missing + " (not cuBLAS, or older than 11)";
+    return nullptr;
   }
-  HCI_CUBLAS_FUNCTIONS(HCI_CUBLAS_RESOLVE)
-#undef HCI_CUBLAS_RESOLVE
   hci::detail::resolve_symbol(handle, "cublasGetStatusName", api->cublasGetStatusName);
   int major = 0, minor = 0, patch = 0;
   api->cublasGetProperty(cublas_types::kMajorVersion, &major);
@@ -117,7 +115,7 @@ inline std::unique_ptr<CublasApi> try_cublas(const std::string& path, std::strin
 inline void check_cublas(const CublasApi& api, cublas_types::Status status, const char* what) {
   if (status == cublas_types::kSuccess) return;
   const char* name = api.cublasGetStatusName ? api.cublasGetStatusName(status) : nullptr;
-  hci::detail::throw_error("{}: {}", what, name ? name : hci::detail::format("cuBLAS status {}", status));
+  hci::detail::throw_error("{}: {}: {}", api.name, what, name ? name : hci::detail::format("status {}", status));
 }
 
 // How cuBLAS reads one matrix of a batch (column-major, so a row-major matrix is read as its

@@ -39,6 +39,7 @@ inline constexpr Result kErrorNoDevice = 100;
 inline constexpr Result kErrorNotReady = 600;
 inline constexpr unsigned kStreamNonBlocking = 1;
 inline constexpr unsigned kEventDisableTiming = 2;
+inline constexpr unsigned kMemHostAllocPortable = 1;  // pinned for every context, not only the current one
 inline constexpr int kAttributeMultiprocessorCount = 16;
 inline constexpr int kAttributeComputeCapabilityMajor = 75;
 inline constexpr int kAttributeComputeCapabilityMinor = 76;
@@ -86,6 +87,8 @@ inline constexpr int kJitErrorLogBufferSizeBytes = 6;
   X(cuMemcpyDtoHAsync_v2, Result, void*, DevicePtr, size_t, Stream)                                                 \
   X(cuMemcpyDtoDAsync_v2, Result, DevicePtr, DevicePtr, size_t, Stream)                                             \
   X(cuMemcpyPeerAsync, Result, DevicePtr, Context, DevicePtr, Context, size_t, Stream)                              \
+  X(cuMemHostAlloc, Result, void**, size_t, unsigned)                                                               \
+  X(cuMemFreeHost, Result, void*)                                                                                   \
   X(cuStreamWaitEvent, Result, Stream, Event, unsigned)                                                             \
   X(cuOccupancyMaxPotentialBlockSize, Result, int*, int*, Function, size_t (*)(int), size_t, int)
 
@@ -164,13 +167,10 @@ inline std::unique_ptr<DriverApi> try_driver(const std::string& path, std::strin
   if (!handle) return nullptr;
   auto api = std::make_unique<DriverApi>();
   api->path = path;
-#define HCI_CUDA_RESOLVE(name, ...)                                     \
-  if (!hci::detail::resolve_symbol(handle, #name, api->name)) {         \
-    reason = path + " lacks " #name " (not a CUDA driver, or too old)"; \
-    return nullptr;                                                     \
+  if (const char* missing = HCI_RESOLVE_ALL(HCI_CUDA_FUNCTIONS, handle, *api)) {
+    reason = path + " lacks " + missing + " (not a CUDA driver, or too old)";
+    return nullptr;
   }
-  HCI_CUDA_FUNCTIONS(HCI_CUDA_RESOLVE)
-#undef HCI_CUDA_RESOLVE
   if (const driver_types::Result r = api->cuInit(0); r != driver_types::kSuccess) {
     reason = path + ": cuInit failed: " + describe(*api, r);
     if (r == driver_types::kErrorStubLibrary) reason += "; this is the toolkit's stub, not a driver";

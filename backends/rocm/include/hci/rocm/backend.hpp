@@ -2,9 +2,9 @@
 // the JIT's AMD code objects on each device's stream. It is the CUDA backend (cuda/backend.hpp)
 // driving HIP's runtime through an adapter to the CUDA driver API (rocm/hip.hpp): the same
 // caching allocator, streams, events, launches in the occupancy block size, DLPack stream
-// handshake and host fallback for what has no GPU code (matrix products included: hipBLAS and
-// rocBLAS are not used yet). Registered for DeviceType::ROCm, and unavailable, with the reason,
-// where no HIP runtime or device is found.
+// handshake and host fallback for what has no GPU code, and matrix products through rocBLAS
+// adapted to cuBLAS's API (rocm/rocblas.hpp), else as the JIT's reduction kernel. Registered for DeviceType::ROCm, and
+// unavailable, with the reason, where no HIP runtime or device is found.
 #pragma once
 
 #include <hci/backend.hpp>
@@ -36,11 +36,12 @@ HCI_END_NAMESPACE
 #if HCI_RUNTIME_DEFINITIONS
 
 #include <hci/rocm/hip.hpp>
+#include <hci/rocm/rocblas.hpp>
 
 HCI_BEGIN_NAMESPACE
 
 HCI_RUNTIME_DEF std::unique_ptr<Backend> rocm::make_backend() {
-  return cuda::detail::make_gpu_backend(DeviceType::ROCm, hip());
+  return cuda::detail::make_gpu_backend(DeviceType::ROCm, hip(), rocblas);
 }
 HCI_RUNTIME_DEF MemoryStats rocm::memory_stats(int device) {
   return cuda::detail::memory_stats(DeviceType::ROCm, device);

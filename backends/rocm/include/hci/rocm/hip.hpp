@@ -90,7 +90,9 @@ using cuda::driver_types::Stream;
   X(hipMemcpyHtoDAsync, Result, void*, const void*, size_t, Stream)                                                \
   X(hipMemcpyDtoHAsync, Result, void*, void*, size_t, Stream)                                                      \
   X(hipMemcpyDtoDAsync, Result, void*, void*, size_t, Stream)                                                      \
-  X(hipMemcpyPeerAsync, Result, void*, int, const void*, int, size_t, Stream)
+  X(hipMemcpyPeerAsync, Result, void*, int, const void*, int, size_t, Stream)                                      \
+  X(hipHostMalloc, Result, void**, size_t, unsigned)                                                               \
+  X(hipHostFree, Result, void*)
 
 struct HipApi {
 #define HCI_HIP_POINTER(name, result, ...) result (*name)(__VA_ARGS__) = nullptr;
@@ -208,6 +210,10 @@ inline std::unique_ptr<cuda::DriverApi> adapt() {
                            cuda::driver_types::Context from_context, size_t n, Stream s) {
     return h().hipMemcpyPeerAsync(address(to), ordinal(to_context), address(from), ordinal(from_context), n, s);
   };
+  a.cuMemHostAlloc = [](void** memory, size_t bytes, unsigned flags) {
+    return h().hipHostMalloc(memory, bytes, flags);
+  };
+  a.cuMemFreeHost = [](void* memory) { return h().hipHostFree(memory); };
   a.cuStreamWaitEvent = [](Stream s, Event e, unsigned flags) { return h().hipStreamWaitEvent(s, e, flags); };
   a.cuOccupancyMaxPotentialBlockSize = [](int* min_grid, int* block, Function f, size_t (*)(int), size_t shared,
                                           int limit) {
@@ -229,13 +235,10 @@ inline std::unique_ptr<cuda::DriverApi> adapt() {
 
 inline const cuda::DriverApi* try_hip(const std::string& path, void* handle, std::string& reason) {
   auto hip = std::make_unique<HipApi>();
-#define HCI_HIP_RESOLVE(name, ...)                                      \
-  if (!hci::detail::resolve_symbol(handle, #name, hip->name)) {         \
-    reason = path + " lacks " #name " (not HIP's runtime, or too old)"; \
-    return nullptr;                                                     \
+  if (const char* missing = HCI_RESOLVE_ALL(HCI_HIP_FUNCTIONS, handle, *hip)) {
+    reason = path + " lacks " + missing + " (not HIP's runtime, or too old)";
+    return nullptr;
   }
-  HCI_HIP_FUNCTIONS(HCI_HIP_RESOLVE)
-#undef HCI_HIP_RESOLVE
   loaded() = hip.release();  // as the handle, kept for the life of the process
   std::unique_ptr<cuda::DriverApi> api = adapt();
   if (const Result r = api->cuInit(0); r != 0) {
