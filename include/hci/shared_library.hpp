@@ -7,6 +7,8 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+#include <initializer_list>
 #include <string>
 
 HCI_BEGIN_NAMESPACE
@@ -29,6 +31,29 @@ template <class Function>
 bool resolve_symbol(void* handle, const char* name, Function& function) {
   function = reinterpret_cast<Function>(dlsym(handle, name));
   return function != nullptr;
+}
+
+// A library of a vendor's found as hci looks for them: the path the environment variable
+// `variable` names, alone, when it is set; else the first of `candidates` that opens. Returns a
+// Library (an `api` pointer and a `reason`) whose api is `load(path, handle, reason)`'s, or null
+// with the reason: `missing` where nothing opens, prefixed by the variable's name where it chose.
+template <class Library, class Load>
+Library load_vendor_library(const char* variable, std::initializer_list<const char*> candidates, const char* missing,
+                            Load load) {
+  Library result;
+  if (const char* chosen = std::getenv(variable); chosen && *chosen) {
+    if (void* handle = open_shared_library(chosen, result.reason)) result.api = load(chosen, handle, result.reason);
+    if (!result.api) result.reason = std::string(variable) + ": " + result.reason;
+    return result;
+  }
+  std::string not_opened;
+  for (const char* path : candidates)
+    if (void* handle = open_shared_library(path, not_opened)) {
+      result.api = load(path, handle, result.reason);
+      return result;
+    }
+  result.reason = missing;
+  return result;
 }
 
 }  // namespace detail

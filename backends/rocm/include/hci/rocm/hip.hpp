@@ -31,7 +31,6 @@ HCI_END_NAMESPACE
 
 #include <hci/shared_library.hpp>
 
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -253,27 +252,11 @@ inline const cuda::DriverApi* try_hip(const std::string& path, void* handle, std
 }  // namespace rocm::detail
 
 HCI_RUNTIME_DEF const cuda::DriverLibrary& rocm::hip() {
-  static const cuda::DriverLibrary library = [] {
-    cuda::DriverLibrary result;
-    const char* chosen = std::getenv("HCI_HIP_PATH");
-    if (chosen && *chosen) {
-      if (void* handle = hci::detail::open_shared_library(chosen, result.reason))
-        result.api = detail::try_hip(chosen, handle, result.reason);
-      if (!result.api) result.reason = "HCI_HIP_PATH: " + result.reason;
-      return result;
-    }
-    const char* candidates[] = {"libamdhip64.so", "libamdhip64.so.7", "libamdhip64.so.6", "libamdhip64.so.5",
-                                "/opt/rocm/lib/libamdhip64.so"};
-    std::string not_opened;
-    for (const char* path : candidates)
-      if (void* handle = hci::detail::open_shared_library(path, not_opened)) {
-        result.api = detail::try_hip(path, handle, result.reason);
-        return result;
-      }
-    result.reason =
-        "no HIP runtime: libamdhip64.so is not installed (nor its ROCm 5 to 7 sonames, nor in /opt/rocm/lib)";
-    return result;
-  }();
+  static const cuda::DriverLibrary library = hci::detail::load_vendor_library<cuda::DriverLibrary>(
+      "HCI_HIP_PATH",
+      {"libamdhip64.so", "libamdhip64.so.7", "libamdhip64.so.6", "libamdhip64.so.5", "/opt/rocm/lib/libamdhip64.so"},
+      "no HIP runtime: libamdhip64.so is not installed (nor its ROCm 5 to 7 sonames, nor in /opt/rocm/lib)",
+      detail::try_hip);
   return library;
 }
 

@@ -25,7 +25,6 @@ HCI_END_NAMESPACE
 
 #include <hci/shared_library.hpp>
 
-#include <cstdlib>
 #include <memory>
 
 HCI_BEGIN_NAMESPACE
@@ -122,25 +121,10 @@ inline const cuda::CublasApi* try_rocblas(const std::string& path, void* handle,
 }  // namespace rocm::detail
 
 HCI_RUNTIME_DEF const cuda::CublasLibrary& rocm::rocblas() {
-  static const cuda::CublasLibrary library = [] {
-    cuda::CublasLibrary result;
-    const char* chosen = std::getenv("HCI_ROCBLAS_PATH");
-    if (chosen && *chosen) {
-      if (void* handle = hci::detail::open_shared_library(chosen, result.reason))
-        result.api = detail::try_rocblas(chosen, handle, result.reason);
-      if (!result.api) result.reason = "HCI_ROCBLAS_PATH: " + result.reason;
-      return result;
-    }
-    std::string not_opened;
-    for (const char* path :
-         {"librocblas.so", "librocblas.so.4", "librocblas.so.3", "librocblas.so.0", "/opt/rocm/lib/librocblas.so"})
-      if (void* handle = hci::detail::open_shared_library(path, not_opened)) {
-        result.api = detail::try_rocblas(path, handle, result.reason);
-        return result;
-      }
-    result.reason = "no rocBLAS: librocblas.so is not installed (nor its sonames, nor in /opt/rocm/lib)";
-    return result;
-  }();
+  static const cuda::CublasLibrary library = hci::detail::load_vendor_library<cuda::CublasLibrary>(
+      "HCI_ROCBLAS_PATH",
+      {"librocblas.so", "librocblas.so.4", "librocblas.so.3", "librocblas.so.0", "/opt/rocm/lib/librocblas.so"},
+      "no rocBLAS: librocblas.so is not installed (nor its sonames, nor in /opt/rocm/lib)", detail::try_rocblas);
   return library;
 }
 
