@@ -292,7 +292,6 @@ class GpuBackend final : public Backend {
     int count = 0;
     return library_.api->cuDeviceGetCount(&count) == driver_types::kSuccess ? count : 0;
   }
-  const DriverLibrary& library() const { return library_; }
   std::string device_name(int index) override { return device(index).gpu.name(); }
   std::string device_description(int index) { return device(index).gpu.description(); }
 
