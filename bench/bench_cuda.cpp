@@ -3,7 +3,8 @@
 // with CUDA events around each launch (the reduction's host part, combining its 64K block values,
 // is left out), after a check that the GPU computes what the CPU does, bit for bit. Bandwidth counts each input read
 // and each output written once; the copy counts bytes read plus bytes written. And a matrix product through hci
-// beside the same cuBLAS call made directly. Skipped where no CUDA driver or device is found.
+// beside the same cuBLAS call made directly, and as the JIT's tiled kernel that runs it without
+// cuBLAS. Skipped where no CUDA driver or device is found.
 #include <hci/cuda/backend.hpp>
 #include <hci/cuda/cublas.hpp>
 #include <hci/cuda/kernel_runner.hpp>
@@ -215,8 +216,37 @@ void BM_cuda_matmul_cublas(benchmark::State& state) {
   });
 }
 
+// The JIT's tiled kernel, which runs matrix products where there is no cuBLAS, for the same
+// product (of zeros), resident on the device and timed with events like the kernels above.
+void BM_cuda_matmul_tiled(benchmark::State& state) {
+  guarded(state, [&] {
+    const hci::DType dtype = state.range(0) ? hci::kBFloat16 : hci::kFloat32;
+    hci::Kernel k;  // the structure of a product of two contiguous matrices, for kMatmulN below
+    hci::set_launch_hook([&](const hci::Kernel& captured) {
+      if (captured.structure.root() == hci::OpKind::Matmul) k = captured;
+    });
+    const hci::Tensor x = hci::rand({64, 64}).to(dtype), y = hci::rand({64, 64}).to(dtype);
+    hci::eval(x, y);
+    hci::eval(hci::matmul(x, y));
+    hci::set_launch_hook(nullptr);
+    const int64_t n = kMatmulN;
+    const size_t bytes = size_t(n * n) * hci::element_size(dtype);
+    std::vector<std::byte> a(bytes), b(bytes), c(bytes);
+    const hci::KernelOp& root = k.structure.ops.back();
+    k.params.sizes = {n, n, n};
+    k.params.buffers[0] = {c.data(), dtype, 0, {n, 1, 0}};
+    k.params.buffers[size_t(k.structure.ops[size_t(root.args[0])].args[0])] = {a.data(), dtype, 0, {n, 0, 1}};
+    k.params.buffers[size_t(k.structure.ops[size_t(root.args[1])].args[0])] = {b.data(), dtype, 0, {0, 1, n}};
+    hci::cuda::KernelRunner runner(setup()->modules);
+    hci::jit::run_with(k, runner, 16);
+    time_launches(state, setup()->gpu, [&] { runner.last()->launch(); });
+    state.SetItemsProcessed(state.iterations() * 2 * n * n * n);  // FLOPs
+  });
+}
+
 }  // namespace
 
+BENCHMARK(BM_cuda_matmul_tiled)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_cuda_matmul_hci)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_cuda_matmul_cublas)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_cuda_copy_reference)->UseManualTime()->Unit(benchmark::kMillisecond);

@@ -55,5 +55,9 @@ for arg, dtype in (("0", "float32"), ("1", "bfloat16")):
     if hci_run and direct and "items_per_second" in hci_run and "items_per_second" in direct:
         print(f"matmul {dtype} 8192x8192: hci {hci_run['items_per_second'] / 1e12:.1f} TFLOP/s, cuBLAS directly "
               f"{direct['items_per_second'] / 1e12:.1f} TFLOP/s: {hci_run['items_per_second'] / direct['items_per_second']:.3f}")
+    tiled = runs.get(f"BM_cuda_matmul_tiled/{arg}")
+    if tiled and direct and "items_per_second" in tiled and "items_per_second" in direct:
+        print(f"matmul {dtype} 8192x8192 as the JIT's tiled kernel (no cuBLAS): "
+              f"{tiled['items_per_second'] / 1e12:.1f} TFLOP/s, {tiled['items_per_second'] / direct['items_per_second']:.2f} of cuBLAS")
 PY
 exit $status

@@ -69,6 +69,39 @@ inline constexpr DType kDTypes[] = {hci::kBool,  hci::kUInt8,   hci::kInt8,     
 inline constexpr int kNumDTypes = int(std::size(kDTypes));
 inline constexpr int kOps = 54;
 
+// Operands of matrix products of `dtype` that the GPU's tiled kernel must get right: partial
+// tiles along M and N and a partial slice along K, a batch against a broadcast operand,
+// transposed and sliced (offset, non-contiguous) operands, an empty K. Their values are integers
+// from -5 to 5 (halved for floats; 0 or 1 for bool), so every sum is exact in each compute type
+// and any order of summation gives the same bits.
+inline std::vector<std::pair<Tensor, Tensor>> matmul_cases(DType dtype) {
+  auto values = [&](hci::Dims shape, int seed) {
+    int64_t n = 1;
+    for (int64_t size : shape) n *= size;
+    std::vector<double> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) {
+      const auto small = double(int64_t(i * 7 + size_t(seed)) % 11 - 5);
+      v[i] = dtype == hci::kBool ? double(small > 0) : hci::is_floating_point(dtype) ? small * 0.5 : small;
+    }
+    return hci::from_vector(v, shape).to(dtype);
+  };
+  const Tensor a = values({70, 45}, 1), b = values({45, 130}, 2);
+  return {{a, b},
+          {values({3, 20, 17}, 3), values({17, 66}, 4)},
+          {b.t(), a.t()},
+          {a.slice(1, 5, 40), b.slice(0, 5, 40)},
+          {values({4, 0}, 5), values({0, 5}, 6)}};
+}
+
+// The bytes of a matrix product kernel's output storage: contiguous [batch..., M, N] after its
+// offset.
+inline size_t matmul_output_bytes(const hci::Kernel& k) {
+  int64_t outputs = 1;
+  for (size_t d = 0; d + 1 < k.params.sizes.size(); ++d) outputs *= k.params.sizes[d];
+  const hci::BufferParam& out = k.params.buffers[0];
+  return size_t(out.offset + outputs) * hci::element_size(out.dtype);
+}
+
 inline Program random_program(std::mt19937_64& rng) {
   auto pick = [&](int n) { return int(rng() % uint64_t(n)); };
   Program p;

@@ -215,6 +215,40 @@ TEST_CASE("pinned tensors: page-locked host memory the GPUs copy to and from", "
   CHECK(hci::equal(moved.to(Device::cpu()), (x * 3).slice(0, 10, 20)));
 }
 
+// copy_ from a GPU into pinned memory is queued without the host waiting (the mock moves bytes
+// into pinned memory only when the copy runs); a host kernel reading the memory, a read through
+// data_ptr and an in-place write wait for it. Other copies across devices go through to(Device).
+TEST_CASE("copy_ across devices, into pinned memory without the host waiting", "[cuda]") {
+  mock();
+  const Tensor x = hci::arange(1000, hci::kFloat32) * 0.5f;
+  Tensor pinned = hci::zeros({1000}, hci::kFloat32).pin_memory();
+  const Tensor on_gpu0 = x.to(Device::cuda(0)), on_gpu1 = x.to(Device::cuda(1));
+  pinned.copy_(on_gpu0 * 2);
+  CHECK(mock().queued() >= 2);  // the product and the copy
+  CHECK(hci::equal(pinned * 1, x * 2));
+  pinned.copy_(on_gpu1 * 3);
+  CHECK(mock().queued() >= 2);
+  CHECK(pinned.const_data_ptr<float>()[7] == 10.5f);
+  pinned.copy_(on_gpu0 - 1);
+  pinned.add_(2);
+  CHECK(hci::equal(pinned, x + 1));
+  CHECK(pinned.is_pinned());
+  pinned.copy_(on_gpu1 * 4);
+  // The source's block goes back to the cache at once, reused in stream order after the copy.
+  const Tensor reuse = hci::full({1000}, -1.0f).to(Device::cuda(1));
+  CHECK(hci::equal(pinned, x * 4));
+
+  Tensor host = hci::zeros({2, 1000}, hci::kFloat64);  // converted and broadcast
+  host.copy_(x.to(Device::cuda(0)));
+  CHECK(hci::equal(host[0], x.to(hci::kFloat64)));
+  CHECK(hci::equal(host[1], x.to(hci::kFloat64)));
+  Tensor on_gpu = hci::zeros({1000}, hci::kFloat32).to(Device::cuda(1));
+  on_gpu.copy_(x);
+  on_gpu.slice(0, 0, 10).copy_(x.slice(0, 990, 1000).to(Device::cuda(0)));
+  CHECK(hci::equal(on_gpu.to(Device::cpu()).slice(0, 10, 1000), x.slice(0, 10, 1000)));
+  CHECK(hci::equal(on_gpu.to(Device::cpu()).slice(0, 0, 10), x.slice(0, 990, 1000)));
+}
+
 TEST_CASE("a kernel failing on a GPU gives the interpreter's error, naming the index", "[cuda]") {
   mock();
   jit_test::require_jit();
@@ -246,7 +280,7 @@ long cublas_products() {
   return count ? count() : -1;
 }
 
-// Through cuBLAS where HCI_CUBLAS_PATH names the mock, as the JIT's reduction kernel where there
+// Through cuBLAS where HCI_CUBLAS_PATH names the mock, as the JIT's tiled kernel where there
 // is none or cuBLAS does not take the dtype: what the CPU computes, to rounding, for operands on
 // the device that are transposed or batched.
 TEST_CASE("matrix products on a GPU: float dtypes, transposed and batched operands", "[cuda][cublas]") {

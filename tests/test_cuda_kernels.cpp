@@ -142,12 +142,45 @@ void run_programs(const std::function<void(const hci::Kernel&)>& each) {
   hci::set_launch_hook(nullptr);
 }
 
+// Runs matrix products of every dtype (jit_test::matmul_cases), calling `each` with each product's
+// kernel, over the operands' memory, before the CPU computes it; then `check(kernel, result)`.
+void run_products(const std::function<void(const hci::Kernel&)>& each,
+                  const std::function<void(const hci::Kernel&, const Tensor&)>& check) {
+  for (const DType dtype : kDTypes)
+    for (const auto& [x, y] : matmul_cases(dtype)) {
+      hci::Kernel product;
+      hci::set_launch_hook([&](const hci::Kernel& k) {
+        if (k.structure.root() != hci::OpKind::Matmul) return;
+        product = k;
+        each(k);
+      });
+      const Tensor want = hci::matmul(x, y);
+      hci::eval(want);
+      hci::set_launch_hook(nullptr);
+      REQUIRE(product.structure.root() == hci::OpKind::Matmul);
+      check(product, want);
+    }
+}
+
 // The GPUs under test: AMD's through HIP where HCI_TEST_GPU is "rocm", else NVIDIA's.
 bool testing_amd() {
   const char* gpu = std::getenv("HCI_TEST_GPU");
   return gpu && std::string(gpu) == "rocm";
 }
 const hci::cuda::DriverLibrary& tested_driver() { return testing_amd() ? hci::rocm::hip() : hci::cuda::driver(); }
+
+// The driver of the GPUs under test; without one the test is skipped, or fails where
+// HCI_TEST_REQUIRE_GPU says there must be one.
+const hci::cuda::DriverLibrary& require_gpu() {
+  const hci::cuda::DriverLibrary& driver = tested_driver();
+  if (!driver.api) {
+    if (std::getenv("HCI_TEST_REQUIRE_GPU")) FAIL("a GPU is required here, but " << driver.reason);
+    WARN("skipped: no GPU driver: " << driver.reason);
+    std::exit(77);
+  }
+  if (mock_cuda::emulate_launches()) require_jit();
+  return driver;
+}
 
 TEST_CASE("JIT kernels run on a GPU as the interpreter runs them", "[cuda]") {
   const hci::cuda::DriverLibrary& driver = tested_driver();
@@ -165,12 +198,7 @@ TEST_CASE("JIT kernels run on a GPU as the interpreter runs them", "[cuda]") {
                          << " is in " << hci::jit::cache_directory());
     return;
   }
-  if (!driver.api) {
-    if (std::getenv("HCI_TEST_REQUIRE_GPU")) FAIL("a GPU is required here, but " << driver.reason);
-    WARN("skipped: no GPU driver: " << driver.reason);
-    std::exit(77);
-  }
-  if (mock_cuda::emulate_launches()) require_jit();
+  require_gpu();
   hci::cuda::Gpu gpu(driver, 0);
   hci::cuda::KernelModules modules(gpu);
   Checker checker(modules);
@@ -183,14 +211,47 @@ TEST_CASE("JIT kernels run on a GPU as the interpreter runs them", "[cuda]") {
                   << checker.differing << " differing from the interpreter");
 }
 
+// The tiled kernel of matrix products (without a vendor BLAS), over each case's operands with
+// grids of one block, a few, and one per tile: the CPU's result, bit for bit (the cases' sums are
+// exact).
+TEST_CASE("matrix products run on a GPU in tiles, as the CPU computes them", "[cuda][matmul]") {
+  if (!tested_driver().api && std::getenv("HCI_TEST_GPU_PREPARE")) {
+    require_jit();
+    const hci::jit::GpuTarget target = hci::jit::GpuTarget::parse(std::getenv("HCI_TEST_GPU_PREPARE"));
+    run_products([&](const hci::Kernel& k) { hci::jit::gpu_code(k.structure, target); },
+                 [](const hci::Kernel&, const Tensor&) {});
+    return;
+  }
+  hci::cuda::Gpu gpu(require_gpu(), 0);
+  hci::cuda::KernelModules modules(gpu);
+  std::vector<std::vector<std::byte>> results;
+  int launches = 0;
+  run_products(
+      [&](const hci::Kernel& k) {
+        results.clear();
+        for (unsigned max_blocks : kGridLimits) {
+          std::vector<std::byte> got(matmul_output_bytes(k), std::byte{0x5a});
+          hci::Kernel on_gpu = k;
+          on_gpu.params.buffers[0].data = got.data();
+          hci::cuda::KernelRunner runner(modules, max_blocks);
+          hci::jit::run_with(on_gpu, runner, 2);
+          results.push_back(std::move(got));
+        }
+      },
+      [&](const hci::Kernel& k, const Tensor& want) {
+        INFO(describe(k));
+        REQUIRE(results.size() == std::size(kGridLimits));
+        for (std::vector<std::byte>& got : results)
+          CHECK(hci::equal(hci::from_blob(got.data(), want.sizes(), want.strides(), want.dtype()), want));
+        launches += int(results.size());
+      });
+  WARN(gpu.name() << ": " << launches << " launches of tiled matrix products");
+}
+
 TEST_CASE("GPU kernels report the driver's errors and their own failures as hci::Error", "[cuda]") {
   const hci::cuda::DriverLibrary& driver = tested_driver();
-  if (!driver.api) {
-    if (std::getenv("HCI_TEST_GPU_PREPARE")) return;
-    WARN("skipped: no GPU driver: " << driver.reason);
-    std::exit(77);
-  }
-  if (mock_cuda::emulate_launches()) require_jit();
+  if (!driver.api && std::getenv("HCI_TEST_GPU_PREPARE")) return;
+  require_gpu();
   hci::cuda::Gpu gpu(driver, 0);
   CHECK_THROWS_WITH(hci::cuda::DeviceMemory(gpu.api(), size_t(1) << 62),
                     testing_amd() ? Catch::Contains("hipMemAlloc of") && Catch::Contains("hipErrorOutOfMemory")

@@ -3,7 +3,6 @@
 #include "jit_support.hpp"
 
 #include <hci/hci.hpp>
-#include <hci/jit/matmul_reduction.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -343,45 +342,6 @@ TEST_CASE("HCI_JIT_DUMP writes the IR and assembly of each kernel compiled", "[.
   CHECK(by_suffix[".gfx942-w64.o"][0].substr(0, 4) ==
         "\x7f"
         "ELF");
-}
-
-// The reduction GPU backends run matrix products as where there is no vendor BLAS, checked here
-// on the CPU: the JIT's code and the interpreter both compute the product the matmul kernel
-// does, exactly for integers and to rounding for floats, over a transposed operand and a batch.
-TEST_CASE("a matrix product as a reduction kernel computes the product", "[jit][matmul]") {
-  require_jit();
-  hci::cpu::ThreadPool pool(2);
-  for (const DType dtype : {hci::kFloat32, hci::kFloat64, hci::kFloat16, hci::kBFloat16, hci::kInt32, hci::kInt64}) {
-    INFO(hci::dtype_name(dtype));
-    const Tensor a = (hci::arange(2 * 3 * 5, hci::kFloat64) * 0.5 - 7).reshape({2, 3, 5}).to(dtype);
-    const Tensor b = (hci::arange(4 * 5, hci::kFloat64) - 9).reshape({4, 5}).to(dtype);
-    hci::Kernel product;
-    hci::set_launch_hook([&](const hci::Kernel& k) {
-      if (k.structure.root() == hci::OpKind::Matmul) product = k;
-    });
-    const Tensor want = hci::matmul(a, b.t());
-    hci::eval(want);
-    hci::set_launch_hook(nullptr);
-    REQUIRE(product.structure.root() == hci::OpKind::Matmul);
-    const std::optional<hci::Kernel> as_sum = hci::jit::matmul_as_reduction(product);
-    REQUIRE(as_sum);
-    CHECK(as_sum->structure.root() == hci::OpKind::Sum);
-    for (const bool interpreted : {false, true}) {
-      std::vector<std::byte> out(size_t(want.numel()) * hci::element_size(dtype), std::byte{0x7f});
-      hci::Kernel k = *as_sum;
-      k.params.buffers[0].data = out.data();
-      if (interpreted)
-        hci::cpu::interp::run_kernel(k, pool);
-      else
-        REQUIRE(hci::jit::detail::run_kernel(k, pool));
-      const Tensor got = hci::from_blob(out.data(), want.sizes(), want.strides(), dtype);
-      const double tolerance = dtype == hci::kFloat16 || dtype == hci::kBFloat16 ? 1e-2 : 1e-12;
-      CHECK(hci::allclose(got.to(hci::kFloat64), want.to(hci::kFloat64), tolerance, tolerance));
-    }
-  }
-  hci::Kernel not_a_product;
-  not_a_product.structure.ops.push_back({hci::OpKind::Load, hci::kFloat32, hci::kFloat32});
-  CHECK(!hci::jit::matmul_as_reduction(not_a_product));
 }
 
 }  // namespace

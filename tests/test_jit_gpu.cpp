@@ -211,7 +211,12 @@ GpuCode gpu_code_of_random_programs(const std::string& targets) {
   const Tensor rows = (m.to(hci::kFloat32) * 0.5f).softmax(1);
   const Tensor log_rows = m.log_softmax(1);
   hci::eval(from_outer, rows, log_rows);
+  for (const DType dtype : kDTypes)  // matrix products, which have GPU code only
+    for (const auto& [x, y] : matmul_cases(dtype)) hci::eval(hci::matmul(x, y));
   hci::set_launch_hook(nullptr);
+  for (const hci::KernelStructure& s : result.kernels)
+    if (s.root() == hci::OpKind::Matmul)
+      for (const GpuTarget& target : hci::jit::gpu_targets()) hci::jit::gpu_code(s, target);
   hci::jit::set_gpu_targets({});
   hci::jit::set_cache_directory("");
   const hci::jit::Stats stats = hci::jit::stats();
@@ -233,12 +238,14 @@ GpuCode gpu_code_of_random_programs(const std::string& targets) {
   return result;
 }
 
-// Every op the GPU emitter handles must appear in some kernel, in every dtype it has.
+// Every op the GPU emitter handles must appear in some kernel, in every dtype it has; matrix
+// products too.
 void check_coverage(const std::vector<hci::KernelStructure>& kernels) {
   std::set<hci::OpKind> ops;
   std::set<DType> dtypes;
-  int strided = 0, by_rows = 0, rows = 0;
+  int strided = 0, by_rows = 0, rows = 0, products = 0;
   for (const hci::KernelStructure& s : kernels) {
+    products += s.root() == hci::OpKind::Matmul;
     for (const hci::KernelOp& op : s.ops) {
       ops.insert(op.op);
       dtypes.insert(op.dtype);
@@ -264,6 +271,7 @@ void check_coverage(const std::vector<hci::KernelStructure>& kernels) {
   CHECK(strided > 0);
   CHECK(by_rows > 0);
   CHECK(rows > 0);
+  CHECK(products >= kNumDTypes);
 }
 
 TEST_CASE("GPU targets are named as HCI_JIT_TARGETS names them", "[gpu]") {
@@ -508,6 +516,47 @@ TEST_CASE("the SIMT emulator runs shuffles and barriers as a GPU does, and repor
   std::vector<int32_t> ones(32, 1);
   emulator.launch(&butterfly_sum, 1, 32, 0, 0, ones.data(), nullptr);
   CHECK(ones == std::vector<int32_t>(32, 32));
+}
+
+// The tiled matrix product, emulated over the operands' host memory from the launch hook (the
+// CPU computes the same product after): the same bits as the CPU's matmul (the cases' sums are
+// exact) for every dtype, with a grid of one block, of a few and of one block per tile, whose
+// blocks then take several tiles each in turn.
+TEST_CASE("the GPU's tiled matrix product computes what the CPU's matmul does", "[gpu][matmul]") {
+  require_jit();
+  int products = 0;
+  for (const DType dtype : kDTypes)
+    for (const auto& [x, y] : matmul_cases(dtype)) {
+      INFO(hci::dtype_name(dtype) << " " << hci::detail::shape_str(x.sizes().vec()) << " x "
+                                  << hci::detail::shape_str(y.sizes().vec()));
+      std::vector<std::vector<std::byte>> results;
+      hci::set_launch_hook([&](const hci::Kernel& k) {
+        if (k.structure.root() != hci::OpKind::Matmul) return;
+        REQUIRE(hci::jit::gpu_kernel_supported(k.structure));
+        const int64_t tiles = hci::jit::matmul_tiles(k.params.sizes);
+        for (const int64_t blocks : {int64_t(1), int64_t(3), tiles}) {
+          std::vector<std::byte> got(matmul_output_bytes(k), std::byte{0x5a});
+          hci::Kernel emulated = k;
+          emulated.params.buffers[0].data = got.data();
+          const std::vector<int64_t> params = hci::jit::pack_params(emulated.params);
+          int32_t failure = 0;
+          hci::jit::run_emulated(k.structure, unsigned(std::max<int64_t>(blocks, 1)), hci::jit::kMatmulThreads, 0,
+                                 tiles, params.data(), &failure);
+          CHECK(failure == 0);
+          results.push_back(std::move(got));
+        }
+      });
+      const Tensor want = hci::matmul(x, y);
+      hci::eval(want);
+      hci::set_launch_hook(nullptr);
+      REQUIRE(results.size() == 3);
+      for (auto& got : results) {
+        const Tensor product = hci::from_blob(got.data(), want.sizes(), want.strides(), dtype);
+        CHECK(hci::equal(product, want));
+      }
+      ++products;
+    }
+  CHECK(products == 5 * kNumDTypes);
 }
 
 // Run by the test below in a child without LLVM: writes the GPU code the cache serves for the

@@ -125,7 +125,7 @@ long rocblas_products() {
   return count ? count() : -1;
 }
 
-// Through rocBLAS where HCI_ROCBLAS_PATH names the mock, as the JIT's reduction kernel where there
+// Through rocBLAS where HCI_ROCBLAS_PATH names the mock, as the JIT's tiled kernel where there
 // is none or it cannot start (HCI_MOCK_ROCBLAS_CREATE_STATUS): what the CPU computes, to rounding.
 TEST_CASE("matrix products on an AMD GPU: through rocBLAS, or as JIT kernels", "[rocm][rocblas]") {
   mock();

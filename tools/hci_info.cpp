@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -24,6 +25,14 @@ std::string cpu_features() {
   if (__builtin_cpu_supports("avx512f")) found.emplace_back("avx512f");
 #endif
   return found.empty() ? std::string("(baseline)") : fmt::format("{}", fmt::join(found, " "));
+}
+
+// The vendor BLAS that matrix products on a backend's GPUs go through, or why there is none.
+void print_gpu_blas(std::string_view name, const hci::cuda::CublasLibrary& blas, std::string_view backend) {
+  if (blas.api)
+    fmt::print("{}: {} ({}): matmul on {} devices\n", name, blas.api->path, blas.api->version, backend);
+  else
+    fmt::print("{}: none ({}); matmul on {} devices runs as the JIT's tiled kernel\n", name, blas.reason, backend);
 }
 
 }  // namespace
@@ -45,26 +54,14 @@ int main() {
                cuda.api->version % 1000 / 10);
   else
     fmt::print("CUDA driver: none ({})\n", cuda.reason);
-  if (cuda.api) {
-    const hci::cuda::CublasLibrary& cublas = hci::cuda::cublas();
-    if (cublas.api)
-      fmt::print("cuBLAS: {} ({}): matmul on CUDA devices\n", cublas.api->path, cublas.api->version);
-    else
-      fmt::print("cuBLAS: none ({}); matmul on CUDA devices runs on the host\n", cublas.reason);
-  }
+  if (cuda.api) print_gpu_blas("cuBLAS", hci::cuda::cublas(), "CUDA");
   const hci::cuda::DriverLibrary& hip = hci::rocm::hip();
   if (hip.api)  // HIP's version: major * 10^7 + minor * 10^5 + patch
     fmt::print("HIP runtime: {} (HIP {}.{}.{})\n", hip.api->path, hip.api->version / 10000000,
                hip.api->version / 100000 % 100, hip.api->version % 100000);
   else
     fmt::print("HIP runtime: none ({})\n", hip.reason);
-  if (hip.api) {
-    const hci::cuda::CublasLibrary& rocblas = hci::rocm::rocblas();
-    if (rocblas.api)
-      fmt::print("rocBLAS: {} ({}): matmul on ROCm devices\n", rocblas.api->path, rocblas.api->version);
-    else
-      fmt::print("rocBLAS: none ({}); matmul on ROCm devices runs on the host\n", rocblas.reason);
-  }
+  if (hip.api) print_gpu_blas("rocBLAS", hci::rocm::rocblas(), "ROCm");
   fmt::print("backends:\n");
   for (int t = 0; t < hci::kNumDeviceTypes; ++t) {
     const auto type = static_cast<hci::DeviceType>(t);

@@ -52,6 +52,12 @@ class Backend {
     copy_from_host(device, dst, pinned_src, bytes);
     return nullptr;
   }
+  // A copy to such memory, queued after the device's pending work without the host waiting: the
+  // event says when `pinned_dst` holds the bytes. By default done when this returns.
+  virtual EventPtr copy_to_pinned_host(int device, void* pinned_dst, const void* src, size_t bytes) {
+    copy_to_host(device, pinned_dst, src, bytes);
+    return nullptr;
+  }
   // Copies `bytes` from `src` on device `src_device` to `dst` on `dst_device`, two devices of
   // this backend, after the work queued on either so far and before what is queued after, without
   // the host waiting; false where the backend cannot, and the caller then copies through the host.

@@ -226,7 +226,7 @@ inline void* exported_data(const Tensor& t, std::optional<int64_t> consumer_stre
                         storage.backend->order_before_stream(storage.device.index(), uintptr_t(*consumer_stream)));
   if (!ordered) storage.wait_ready();
   if (t.numel() == 0) return nullptr;  // as DLPack asks of empty tensors
-  return static_cast<std::byte*>(node->storage->data) + t.storage_offset() * int64_t(element_size(t.dtype()));
+  return first_element(t);
 }
 
 template <class Managed>

@@ -53,6 +53,12 @@ struct Storage {
   void wait_ready() const {
     if (ready) ready->wait();
   }
+  // Host memory a device may still be writing to (a copy queued into pinned memory): what a host
+  // kernel reading or writing it waits for. Device memory needs no wait: its writes and kernels
+  // are in one stream's order.
+  void wait_for_device_writes() const {
+    if (device.is_cpu()) wait_ready();
+  }
   void wait_for_readers() {
     if (copy_in_flight) copy_in_flight->wait();
     copy_in_flight.reset();

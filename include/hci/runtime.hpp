@@ -209,6 +209,7 @@ class KernelBuilder {
       version = p->version.load();
     }
     check_version(*p, version);
+    p->storage->wait_for_device_writes();
     params_.buffers.push_back(BufferParam{p->storage->data, p->dtype, offset, strides});
     return int(params_.buffers.size() - 1);
   }
@@ -225,6 +226,7 @@ class KernelBuilder {
       const BufferParam& b = params_.buffers[size_t(buffer)];
       if (b.data == p->storage->data && b.dtype == p->dtype && b.offset == offset && b.strides == strides) return value;
     }
+    p->storage->wait_for_device_writes();
     params_.buffers.push_back(BufferParam{p->storage->data, p->dtype, offset, strides});
     const int index = push({OpKind::Load, p->dtype, p->dtype, 0, {int32_t(params_.buffers.size() - 1)}});
     loads_.emplace_back(int(params_.buffers.size() - 1), index);
@@ -350,6 +352,7 @@ HCI_RUNTIME_DEF void compute_locked(const NodePtr& node, const Target* target) {
     if (target) {
       out = target->node->storage;
       out->wait_for_readers();
+      out->wait_for_device_writes();
       builder.set_output(out->data, target->node->dtype, target->strides, target->offset);
     } else {
       out = allocate_storage(node->device, size_t(numel(node->shape)) * hci::element_size(node->dtype));

@@ -206,7 +206,10 @@ class Tensor {
   Tensor mm(const Tensor& other, Loc loc = Loc::current()) const;
   Tensor bmm(const Tensor& other, Loc loc = Loc::current()) const;
 
-  // In place: evaluated at once, after every pending reader of the storage.
+  // In place: evaluated at once, after every pending reader of the storage. copy_ takes a source
+  // on any device (converted and broadcast as PyTorch's); from a GPU into a pinned tensor of the
+  // same shape and dtype it is queued without the host waiting, and what reads or writes the
+  // destination later waits for it.
   Tensor& copy_(const Tensor& src, Loc loc = Loc::current());
   Tensor& fill_(Scalar value, Loc loc = Loc::current());
   Tensor& zero_(Loc loc = Loc::current());

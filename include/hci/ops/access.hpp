@@ -46,6 +46,12 @@ HCI_RUNTIME_DEF void log_host_read(const Tensor& t, const std::vector<std::byte>
 // The elements of t in row-major order, copied to the host.
 HCI_RUNTIME_DECL std::vector<std::byte> read_to_host(const Tensor& t, const Loc& loc);
 
+// The address of a computed tensor's first element, in its storage's memory (a device's or the
+// host's).
+inline std::byte* first_element(const Tensor& t) {
+  return static_cast<std::byte*>(t.impl().node->storage->data) + t.storage_offset() * int64_t(element_size(t.dtype()));
+}
+
 }  // namespace detail
 
 inline Tensor Tensor::to(DType t, Loc loc) const { return detail::cast(*this, t, loc); }
@@ -130,9 +136,7 @@ HCI_RUNTIME_DEF std::vector<std::byte> read_to_host(const Tensor& t, const Loc& 
   std::vector<std::byte> out = host_buffer(size_t(c.numel()) * element_size(c.dtype()), c.sizes());
   if (!out.empty()) {
     n.storage->wait_ready();
-    const auto* src =
-        static_cast<const std::byte*>(n.storage->data) + c.storage_offset() * int64_t(element_size(c.dtype()));
-    n.storage->backend->copy_to_host(n.device.index(), out.data(), src, out.size());
+    n.storage->backend->copy_to_host(n.device.index(), out.data(), first_element(c), out.size());
   }
   log_host_read(t, out);
   return out;
@@ -187,9 +191,8 @@ HCI_RUNTIME_DEF Tensor Tensor::to(Device target, Loc loc) const {
     auto storage = detail::allocate_storage(target, bytes);
     pinned.wait_ready();        // writes queued before the copy
     pinned.wait_for_readers();  // and one copy in flight at a time
-    const auto* src =
-        static_cast<const std::byte*>(pinned.data) + storage_offset() * int64_t(hci::element_size(dtype()));
-    pinned.copy_in_flight = backend.copy_from_pinned_host(target.index(), storage->data, src, bytes);
+    pinned.copy_in_flight =
+        backend.copy_from_pinned_host(target.index(), storage->data, detail::first_element(*this), bytes);
     detail::NodePtr moved = detail::new_node(OpKind::Load, dtype(), dtype(), target, sizes().vec(), loc);
     moved->set_storage(std::move(storage));
     return detail::wrap_node(std::move(moved));
@@ -200,9 +203,8 @@ HCI_RUNTIME_DEF Tensor Tensor::to(Device target, Loc loc) const {
     const detail::Node& n = *c.impl().node;
     const size_t bytes = size_t(c.numel()) * hci::element_size(dtype());
     auto storage = detail::allocate_storage(target, bytes);
-    const auto* src =
-        static_cast<const std::byte*>(n.storage->data) + c.storage_offset() * int64_t(hci::element_size(dtype()));
-    if (backend.copy_between_devices(target.index(), storage->data, n.device.index(), src, bytes)) {
+    if (backend.copy_between_devices(target.index(), storage->data, n.device.index(), detail::first_element(c),
+                                     bytes)) {
       detail::NodePtr moved = detail::new_node(OpKind::Load, dtype(), dtype(), target, sizes().vec(), loc);
       moved->set_storage(std::move(storage));
       return detail::wrap_node(std::move(moved));

@@ -136,9 +136,27 @@ HCI_RUNTIME_DEF Tensor& inplace(Tensor& dst, const char* name, const Tensor* oth
 
 HCI_RUNTIME_DEF Tensor& Tensor::copy_(const Tensor& src, Loc loc) {
   detail::check_no_partial_overlap(*this, src, "copy_");
-  HCI_CHECK(src.device() == device(), "copy_: copying from {} to {} goes through to(Device) first", src.device().str(),
-            device().str());
-  return detail::write_inplace(*this, "copy_", loc, false, false, [&] { return src; });
+  if (src.device() == device()) return detail::write_inplace(*this, "copy_", loc, false, false, [&] { return src; });
+  // From a device into pinned host memory of the same shape and dtype: queued after the device's
+  // work without the host waiting; what reads or writes this memory waits for the copy.
+  if (device().is_cpu() && is_pinned() && is_contiguous() && src.dtype() == dtype() &&
+      src.sizes().vec() == sizes().vec()) {
+    const Tensor from = src.contiguous(loc);
+    detail::materialize(from.impl().node);
+    std::lock_guard lock(detail::eval_mutex());
+    detail::begin_write_locked(*this, "copy_");
+    detail::Node& node = *impl().node;
+    node.storage->wait_for_readers();  // a copy from it to a GPU
+    node.storage->wait_ready();        // an earlier copy into it
+    const detail::Storage& source = *from.impl().node->storage;
+    node.storage->ready =
+        source.backend->copy_to_pinned_host(source.device.index(), detail::first_element(*this),
+                                            detail::first_element(from), size_t(numel()) * element_size());
+    node.version.fetch_add(1);
+    return *this;
+  }
+  Tensor here = src.to(device(), loc);  // outside the lock write_inplace takes; then converted and broadcast
+  return detail::write_inplace(*this, "copy_", loc, false, false, [&] { return here; });
 }
 
 HCI_RUNTIME_DEF Tensor& Tensor::fill_(Scalar value, Loc loc) {

@@ -5,15 +5,16 @@
 // blocks: a grid-stride loop covers [start, end), counted
 // as the host kernel counts it (elements; a reduction's items `output * blocks + block`, each
 // written to the scratch array for the host to combine in order; softmax rows; strips of kStrip
-// outputs of a reduction over the outer dim, one output per thread). The parameter block is jit::pack_params's, holding
-// device addresses. The ops are the host emitter's (KernelValues), so GPU results agree with the interpreter bit for
-// bit: a reduction keeps the interpreter's 8 accumulator lanes as 8 neighbouring threads, which combine in its fixed
-// tree through shuffles. Index arithmetic is 32-bit where the range allows.
+// outputs of a reduction over the outer dim, one output per thread; tiles of a matrix product,
+// one per block). The parameter block is jit::pack_params's, holding device addresses. The ops are the host emitter's
+// (KernelValues), so GPU results agree with the interpreter bit for bit: a reduction keeps the interpreter's 8
+// accumulator lanes as 8 neighbouring threads, which combine in its fixed tree through shuffles. Index arithmetic is
+// 32-bit where the range allows.
 //
-// Thread and block indices, shuffles and barriers are calls to @hci.simt.* functions, which the
-// module defines for its target with the vendor's intrinsics. For the emulated target (host code,
-// see jit/simt_emulator.hpp) the kernel takes a fifth parameter, `ptr %simt`, the emulator's
-// state of the thread, which the functions read and call back into.
+// Thread and block indices, shuffles, barriers and the block's shared memory are calls to
+// @hci.simt.* functions, which the module defines for its target with the vendor's intrinsics. For the emulated target
+// (host code, see jit/simt_emulator.hpp) the kernel takes a fifth parameter, `ptr %simt`, the emulator's state of the
+// thread, which the functions read and call back into.
 //
 // The code carries the kernel's structure (jit::structure_text), naming what it computes: PTX as a
 // comment, AMD code objects in their section .hci.structure.
@@ -30,19 +31,35 @@ HCI_BEGIN_NAMESPACE
 
 namespace jit {
 
-// Whether emit_gpu_kernel handles this structure: what the host emitter does.
+// Whether emit_gpu_kernel handles this structure: what the host emitter does, and matrix
+// products.
 HCI_RUNTIME_DECL bool gpu_kernel_supported(const KernelStructure& s);
 // Whether the kernel can fail (a gather's index out of bounds, an integer fmod or remainder by
 // zero): then a thread that fails stores the host kernel's status (kIndexOutOfBounds, ...) to
 // the i32 %failure points to, which the launcher zeroes before and reads after the launch.
 HCI_RUNTIME_DECL bool gpu_kernel_can_fail(const KernelStructure& s);
+
+// A matrix product (OpKind::Matmul over the iteration space [batch..., M, N, K]) runs in tiles of
+// kMatmulTile x kMatmulTile outputs of one matrix, a block of kMatmulThreads threads per tile,
+// each thread computing 4 x 4 outputs from kMatmulDepth-deep slices of both operands that the
+// block stages in shared memory. Products and sums are in the operands' compute type (float32
+// for 16-bit floats, int64 for integers and bool), each output summed over k in order and
+// rounded to its dtype once, as the CPU's matmul does (which sums in another order: floats agree
+// to rounding, integers exactly).
+inline constexpr int kMatmulTile = 64, kMatmulDepth = 16, kMatmulThreads = 256;
+// The tiles of a matrix product with these sizes: the items its kernel's range counts.
+HCI_RUNTIME_DECL int64_t matmul_tiles(const Dims& sizes);
+// The block size a kernel must be launched in: kMatmulThreads for a matrix product's tiles, 0
+// where any multiple of kGpuBlockGranule does.
+HCI_RUNTIME_DECL int gpu_block_size(const KernelStructure& s);
 // The module text defining kernel `name` for `target`, for a structure gpu_kernel_supported takes.
 HCI_RUNTIME_DECL std::string emit_gpu_kernel(const KernelStructure& s, const GpuTarget& target,
                                              const std::string& name);
 
 // Threads the kernel gives each item of its range: 8 for a reduction over the inner dims and for
 // softmax rows (the interpreter's 8 accumulator lanes), kStrip for the strips of a reduction over
-// the outer dim, 1 for elementwise kernels. A launch needs at most count times this many threads.
+// the outer dim, kMatmulThreads for a matrix product's tiles, 1 for elementwise kernels. A launch needs at most count
+// times this many threads.
 HCI_RUNTIME_DECL int64_t gpu_threads_per_item(const KernelStructure& s);
 
 namespace detail {
@@ -55,9 +72,10 @@ HCI_RUNTIME_DECL std::string simt_call(IrBuilder& fn, const GpuTarget& target, s
 HCI_RUNTIME_DECL std::pair<std::string, std::string> grid_stride(IrBuilder& fn, const GpuTarget& target);
 // The module of GPU kernel `name` whose body `fn` holds (parameters i64 %start, i64 %end, ptr
 // %p, ptr %failure, and for the emulated target ptr %simt), with the definitions of the
-// @hci.simt.* functions for the target. `description`, if any, heads PTX as a comment.
+// @hci.simt.* functions for the target, shared memory of `shared_bytes` included (at most
+// kGpuSharedBytes). `description`, if any, heads PTX as a comment.
 HCI_RUNTIME_DECL std::string gpu_module(const IrBuilder& fn, const GpuTarget& target, const std::string& name,
-                                        const std::string& description = "");
+                                        const std::string& description = "", int shared_bytes = 0);
 }  // namespace detail
 
 }  // namespace jit
@@ -78,7 +96,8 @@ namespace jit::detail {
 
 // The emulator's state of one thread, which the emulated target's @hci.simt.* functions read
 // (jit::SimtThread): five i32 (thread_index, block_index, block_size, block_count, lane_index),
-// then at byte 24 and 32 the shuffle and barrier functions, called with the state first.
+// then at byte 24 and 32 the shuffle and barrier functions, called with the state first, and at
+// byte 48 the block's shared memory.
 inline std::string emulated_simt_definitions() {
   std::string text;
   const char* fields[] = {"thread_index", "block_index", "block_size", "block_count", "lane_index"};
@@ -93,23 +112,32 @@ inline std::string emulated_simt_definitions() {
          "  %at = getelementptr i8, ptr %s, i64 24\n  %f = load ptr, ptr %at\n"
          "  %r = call i32 %f(ptr %s, i32 %value, i32 %source, i32 %members)\n  ret i32 %r\n}\n"
          "define internal void @hci.simt.barrier(ptr %s) alwaysinline nounwind {\n"
-         "  %at = getelementptr i8, ptr %s, i64 32\n  %f = load ptr, ptr %at\n  call void %f(ptr %s)\n  ret void\n}\n";
+         "  %at = getelementptr i8, ptr %s, i64 32\n  %f = load ptr, ptr %at\n  call void %f(ptr %s)\n  ret void\n}\n"
+         "define internal ptr @hci.simt.shared(ptr %s) alwaysinline nounwind {\n"
+         "  %at = getelementptr i8, ptr %s, i64 48\n  %r = load ptr, ptr %at\n  ret ptr %r\n}\n";
 }
 
 // The @hci.simt.* functions for a target: thread_index, block_index, block_size, block_count,
-// lane_index (in the warp or wave), shuffle(value, source lane, member mask) and barrier.
-inline std::string simt_definitions(const GpuTarget& t) {
+// lane_index (in the warp or wave), shuffle(value, source lane, member mask) and barrier; with
+// `shared_bytes`, shared (the block's shared memory, as a generic pointer, which LLVM's address
+// space inference turns back into shared loads and stores).
+inline std::string simt_definitions(const GpuTarget& t, int shared_bytes) {
   if (t.vendor == GpuTarget::Vendor::Emulated) return emulated_simt_definitions();
   auto fn = [](std::string_view signature, std::string_view body) {
     return format("define internal {} alwaysinline nounwind {{\n{}}}\n", signature, body);
   };
+  const std::string shared =
+      shared_bytes == 0
+          ? ""
+          : format("@hci.shared = internal addrspace(3) global [{} x i8] undef, align 16\n", shared_bytes) +
+                fn("ptr @hci.simt.shared()", "  ret ptr addrspacecast (ptr addrspace(3) @hci.shared to ptr)\n");
   auto read = [&](std::string_view name, std::string_view intrinsic) {
     return fn(format("i32 @hci.simt.{}()", name), format("  %r = call i32 @{}()\n  ret i32 %r\n", intrinsic));
   };
   const std::string barrier_sig = "void @hci.simt.barrier()";
   const std::string shuffle_sig = "i32 @hci.simt.shuffle(i32 %value, i32 %source, i32 %members)";
   if (t.vendor == GpuTarget::Vendor::Nvidia) {
-    return read("thread_index", "llvm.nvvm.read.ptx.sreg.tid.x") +
+    return shared + read("thread_index", "llvm.nvvm.read.ptx.sreg.tid.x") +
            read("block_index", "llvm.nvvm.read.ptx.sreg.ctaid.x") +
            read("block_size", "llvm.nvvm.read.ptx.sreg.ntid.x") +
            read("block_count", "llvm.nvvm.read.ptx.sreg.nctaid.x") +
@@ -135,7 +163,8 @@ inline std::string simt_definitions(const GpuTarget& t) {
       "  %at = getelementptr i8, ptr addrspace(4) %packet, i64 4\n"
       "  %size16 = load i16, ptr addrspace(4) %at, align 4\n"
       "  %size = zext i16 %size16 to i32\n";
-  return read("thread_index", "llvm.amdgcn.workitem.id.x") + read("block_index", "llvm.amdgcn.workgroup.id.x") +
+  return shared + read("thread_index", "llvm.amdgcn.workitem.id.x") +
+         read("block_index", "llvm.amdgcn.workgroup.id.x") +
          fn("i32 @hci.simt.block_size()", packet_size + "  ret i32 %size\n") +
          fn("i32 @hci.simt.block_count()", packet_size +
                                                "  %grid_at = getelementptr i8, ptr addrspace(4) %packet, i64 12\n"
@@ -169,6 +198,11 @@ class GpuKernelEmitter : KernelValues {
     read_params();
     // This thread's first index, and the grid's size, in threads.
     std::tie(first_, threads_) = grid_stride(*this, target_);
+    if (s_.root() == OpKind::Matmul) {
+      const int shared_bytes = emit_tiled_matmul();
+      line("ret void");
+      return gpu_module(*this, target_, name, structure_text(s_), shared_bytes);
+    }
     switch (walk()) {
       case Walk::Rows: emit_softmax(); break;
       case Walk::OuterReduction: emit_reduction_by_rows(); break;
@@ -405,6 +439,128 @@ class GpuKernelEmitter : KernelValues {
     });
   }
 
+  // A matrix product in tiles (see kMatmulTile). The block's threads take its tiles in turn, all
+  // of them the same tiles, so that the barriers are the whole block's. Thread (ty, tx) of the
+  // 16 x 16 computes rows ty + 16 i and columns tx + 16 j of the tile (i, j < 4), whose
+  // neighbouring threads then read neighbouring columns of B's slice. Per slice of kMatmulDepth
+  // along k, the block stages its rows of A k-major (a thread's 4 rows at one k side by side; a
+  // column of padding spreads the staging writes over the memory banks) and its columns of B as
+  // they are, elements past the matrix as 0. The barrier after the products keeps the next
+  // slice from overwriting one still being read. Returns the shared memory used, in bytes.
+  int emit_tiled_matmul() {
+    constexpr int side = 16, per_thread = kMatmulTile / side;
+    constexpr int staged = kMatmulTile * kMatmulDepth / kMatmulThreads, a_pitch = kMatmulTile + 1;
+    static_assert(side * side == kMatmulThreads && staged * kMatmulThreads == kMatmulTile * kMatmulDepth);
+    const KernelOp& root = s_.ops.back();
+    const size_t lhs = size_t(s_.ops[size_t(root.args[0])].args[0]);
+    const size_t rhs = size_t(s_.ops[size_t(root.args[1])].args[0]);
+    const ComputeType c = compute_type(root.dtype);  // the operands are loads of root.dtype
+    const std::string t(compute_ir(c));
+    const bool floating = c != ComputeType::Int64;
+    const size_t batch_rank = sizes_.size() - 3;
+    const std::string &rows = sizes_[batch_rank], &columns = sizes_[batch_rank + 1], &depth = sizes_[batch_rank + 2];
+    enum Dim { M, N, K };
+    auto stride = [&](size_t b, Dim d) -> const std::string& { return strides_[b][batch_rank + size_t(d)]; };
+    auto add = [&](const std::string& a, const std::string& b) { return def("add i64 {}, {}", a, b); };
+    auto mul = [&](const std::string& a, const auto& b) { return def("mul i64 {}, {}", a, b); };
+    auto below = [&](const std::string& a, const std::string& b) { return def("icmp slt i64 {}, {}", a, b); };
+    auto both = [&](const std::string& a, const std::string& b) { return def("and i1 {}, {}", a, b); };
+    auto element = [&](const std::string& tile, const std::string& at) {
+      return def("getelementptr {}, ptr {}, i64 {}", t, tile, at);
+    };
+
+    const std::string a_tile = simt_call(*this, target_, "ptr", "shared");
+    const std::string b_tile = element(a_tile, std::to_string(kMatmulDepth * a_pitch));
+    const std::string thread = def("zext i32 {} to i64", simt("thread_index"));
+    const std::string ty = def("udiv i64 {}, {}", thread, side), tx = def("urem i64 {}, {}", thread, side);
+    auto tiles_along = [&](const std::string& extent) {
+      return def("udiv i64 {}, {}", add(extent, std::to_string(kMatmulTile - 1)), kMatmulTile);
+    };
+    const std::string tiles_n = tiles_along(columns), per_matrix = mul(tiles_along(rows), tiles_n);
+    std::vector<std::string> sums(per_thread * per_thread);
+    for (std::string& sum : sums) sum = alloca_slot(t);
+    // Operand b's element (i, j) of the matrix at `base`, as the compute type; 0 outside the
+    // matrix, where the load reads the matrix's first element instead.
+    auto operand = [&](size_t b, const std::string& base, const std::string& i, Dim di, const std::string& j, Dim dj,
+                       const std::string& inside) {
+      Site site(1);
+      site.first.assign(s_.layouts.size(), base);
+      site.first[b] = def("select i1 {}, i64 {}, i64 {}", inside,
+                          add(add(base, mul(i, stride(b, di))), mul(j, stride(b, dj))), base);
+      const std::string v = from_storage(load_storage(b, root.dtype, site), root.dtype, 1);
+      return def("select i1 {}, {} {}, {} {}", inside, t, v, t, constant(c, 0, 1));
+    };
+
+    const std::string first = add("%start", def("zext i32 {} to i64", simt("block_index")));
+    loop(first, "%end", [&](const std::string& item) {
+      const std::string tile = def("urem i64 {}, {}", item, per_matrix);
+      const std::string row0 = mul(def("udiv i64 {}, {}", tile, tiles_n), kMatmulTile);
+      const std::string column0 = mul(def("urem i64 {}, {}", tile, tiles_n), kMatmulTile);
+      // Each buffer's offset of the item's matrix of the batch.
+      std::vector<std::string> base = offsets_;
+      std::string rest = def("udiv i64 {}, {}", item, per_matrix);
+      for (size_t d = batch_rank; d-- > 0;) {
+        const std::string index = d == 0 ? rest : def("urem i64 {}, {}", rest, sizes_[d]);
+        if (d > 0) rest = def("udiv i64 {}, {}", rest, sizes_[d]);
+        for (size_t b = 0; b < base.size(); ++b) base[b] = add(base[b], mul(index, strides_[b][d]));
+      }
+      for (const std::string& sum : sums) line(format("store {} {}, ptr {}", t, constant(c, 0, 1), sum));
+      loop("0", depth, [&](const std::string& k0) {
+        for (int r = 0; r < staged; ++r) {
+          const std::string e = add(thread, std::to_string(r * kMatmulThreads));
+          // A's (m, k) with k fastest, as A's rows are usually contiguous; B's (k, n) with n fastest.
+          const std::string am = def("udiv i64 {}, {}", e, kMatmulDepth), ak = def("urem i64 {}, {}", e, kMatmulDepth);
+          const std::string a_row = add(row0, am), a_k = add(k0, ak);
+          const std::string a = operand(lhs, base[lhs], a_row, M, a_k, K, both(below(a_row, rows), below(a_k, depth)));
+          line(format("store {} {}, ptr {}", t, a, element(a_tile, add(mul(ak, a_pitch), am))));
+          const std::string bk = def("udiv i64 {}, {}", e, kMatmulTile), bn = def("urem i64 {}, {}", e, kMatmulTile);
+          const std::string b_k = add(k0, bk), b_column = add(column0, bn);
+          const std::string b =
+              operand(rhs, base[rhs], b_k, K, b_column, N, both(below(b_k, depth), below(b_column, columns)));
+          line(format("store {} {}, ptr {}", t, b, element(b_tile, add(mul(bk, kMatmulTile), bn))));
+        }
+        barrier();
+        loop("0", std::to_string(kMatmulDepth), [&](const std::string& k) {
+          std::vector<std::string> a(per_thread), b(per_thread);
+          for (int i = 0; i < per_thread; ++i) {
+            a[size_t(i)] =
+                def("load {}, ptr {}", t, element(a_tile, add(mul(k, a_pitch), add(ty, std::to_string(side * i)))));
+            b[size_t(i)] =
+                def("load {}, ptr {}", t, element(b_tile, add(mul(k, kMatmulTile), add(tx, std::to_string(side * i)))));
+          }
+          for (int i = 0; i < per_thread; ++i)
+            for (int j = 0; j < per_thread; ++j) {
+              const std::string& sum = sums[size_t(i) * per_thread + size_t(j)];
+              const std::string product = def("{} {} {}, {}", floating ? "fmul" : "mul", t, a[size_t(i)], b[size_t(j)]);
+              line(format("store {} {}, ptr {}", t,
+                          def("{} {} {}, {}", floating ? "fadd" : "add", t, def("load {}, ptr {}", t, sum), product),
+                          sum));
+            }
+          return std::string("1");
+        });
+        barrier();
+        return std::to_string(kMatmulDepth);
+      });
+      for (int i = 0; i < per_thread; ++i)
+        for (int j = 0; j < per_thread; ++j) {
+          const std::string row = add(row0, add(ty, std::to_string(side * i)));
+          const std::string column = add(column0, add(tx, std::to_string(side * j)));
+          if_true(both(below(row, rows), below(column, columns)), [&] {
+            Site site(1);
+            site.first.assign(s_.layouts.size(), base[0]);
+            site.first[0] = add(base[0], add(mul(row, stride(0, M)), mul(column, stride(0, N))));
+            store_output(def("load {}, ptr {}", t, sums[size_t(i) * per_thread + size_t(j)]), c, site);
+          });
+        }
+      return def("zext i32 {} to i64", simt("block_count"));
+    });
+    return (kMatmulDepth * a_pitch + kMatmulDepth * kMatmulTile) * (c == ComputeType::Float32 ? 4 : 8);
+  }
+
+  void barrier() {
+    line(format("call void @hci.simt.barrier({})", target_.vendor == GpuTarget::Vendor::Emulated ? "ptr %simt" : ""));
+  }
+
   // if (condition) body()
   void if_true(const std::string& condition, const std::function<void()>& body) {
     const std::string then = label(), after = label();
@@ -436,7 +592,10 @@ HCI_RUNTIME_DEF std::pair<std::string, std::string> jit::detail::grid_stride(IrB
 }
 
 HCI_RUNTIME_DEF std::string jit::detail::gpu_module(const IrBuilder& fn, const GpuTarget& target,
-                                                    const std::string& name, const std::string& description) {
+                                                    const std::string& name, const std::string& description,
+                                                    int shared_bytes) {
+  HCI_CHECK(shared_bytes >= 0 && shared_bytes <= kGpuSharedBytes,
+            "a GPU kernel may use up to {} bytes of shared memory, not {}", kGpuSharedBytes, shared_bytes);
   const bool nvidia = target.vendor == GpuTarget::Vendor::Nvidia, amd = target.vendor == GpuTarget::Vendor::Amd;
   std::string tail = format("attributes #0 = {{ nounwind \"no-builtins\" {}}}\n",
                             amd ? format("\"amdgpu-flat-work-group-size\"=\"1,{}\" ", kGpuBlockSize) : "");
@@ -458,10 +617,39 @@ HCI_RUNTIME_DEF std::string jit::detail::gpu_module(const IrBuilder& fn, const G
          fn.function(format("{}void @{}(i64 %start, i64 %end, ptr noalias nocapture readonly %p, ptr %failure{}) #0",
                             convention, name, simt),
                      tail) +
-         "\n" + simt_definitions(target);
+         "\n" + simt_definitions(target, shared_bytes);
 }
 
-HCI_RUNTIME_DEF bool jit::gpu_kernel_supported(const KernelStructure& s) { return cpu_kernel_supported(s); }
+namespace jit::detail {
+// A matrix product of two loads of the output's dtype, as the CPU's matmul takes it.
+inline bool is_matmul_of_loads(const KernelStructure& s) {
+  if (s.root() != OpKind::Matmul || s.rank < 3) return false;
+  const KernelOp& root = s.ops.back();
+  for (const int32_t arg : {root.args[0], root.args[1]}) {
+    if (arg < 0 || size_t(arg) + 1 >= s.ops.size()) return false;
+    const KernelOp& load = s.ops[size_t(arg)];
+    if (load.op != OpKind::Load || load.dtype != root.dtype || load.in_dtype != root.dtype) return false;
+  }
+  return true;
+}
+}  // namespace jit::detail
+
+HCI_RUNTIME_DEF bool jit::gpu_kernel_supported(const KernelStructure& s) {
+  return cpu_kernel_supported(s) || detail::is_matmul_of_loads(s);
+}
+
+HCI_RUNTIME_DEF int64_t jit::matmul_tiles(const Dims& sizes) {
+  if (sizes.size() < 3) return 0;
+  const size_t batch_rank = sizes.size() - 3;
+  int64_t tiles = 1;
+  for (size_t d = 0; d < batch_rank; ++d) tiles *= sizes[d];
+  auto across = [](int64_t extent) { return (extent + kMatmulTile - 1) / kMatmulTile; };
+  return tiles * across(sizes[batch_rank]) * across(sizes[batch_rank + 1]);
+}
+
+HCI_RUNTIME_DEF int jit::gpu_block_size(const KernelStructure& s) {
+  return s.root() == OpKind::Matmul ? kMatmulThreads : 0;
+}
 
 HCI_RUNTIME_DEF bool jit::gpu_kernel_can_fail(const KernelStructure& s) {
   return std::any_of(s.ops.begin(), s.ops.end(), [](const KernelOp& op) {
@@ -471,6 +659,7 @@ HCI_RUNTIME_DEF bool jit::gpu_kernel_can_fail(const KernelStructure& s) {
 }
 
 HCI_RUNTIME_DEF int64_t jit::gpu_threads_per_item(const KernelStructure& s) {
+  if (s.root() == OpKind::Matmul) return kMatmulThreads;
   if (s.is_row_wise() || (s.is_reduction() && !s.reduces_leading)) return detail::kAccumulators;
   return s.is_reduction() ? detail::kStrip : 1;
 }

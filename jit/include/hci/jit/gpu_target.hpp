@@ -21,6 +21,9 @@ inline constexpr int kGpuBlockSize = 256;
 // 8 threads that share a reduction's item.
 inline constexpr int kGpuBlockGranule = 32;
 inline constexpr int kAmdCodeObjectVersion = 5;
+// The shared memory (LDS on AMD GPUs) a block may use, in bytes: what every GPU hci targets gives
+// a kernel without asking, and what the SIMT emulator gives each block.
+inline constexpr int kGpuSharedBytes = 48 << 10;
 
 struct GpuTarget {
   // Emulated: GPU kernels compiled for the host, whose @hci.simt.* calls a host emulation of the

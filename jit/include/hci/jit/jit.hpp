@@ -300,6 +300,12 @@ inline std::vector<GpuTarget> chosen_gpu_targets() {
   return *s.gpu_targets;
 }
 
+inline void count_gpu_code(bool failed, bool from_disk) {
+  JitState& s = state();
+  std::lock_guard lock(s.mutex);
+  ++(failed ? s.stats.gpu_failures : from_disk ? s.stats.disk_hits : s.stats.gpu_compiled);
+}
+
 // HCI_JIT_TARGETS: GPU code for each target as well, from `ir_for(target)`; a failure is
 // reported, counted and otherwise ignored (the host code runs regardless).
 inline void compile_for_gpu_targets(const std::function<std::string(const GpuTarget&)>& ir_for, uint64_t hash,
@@ -312,9 +318,7 @@ inline void compile_for_gpu_targets(const std::function<std::string(const GpuTar
       failed = true;
       std::fprintf(stderr, "hci: the JIT could not compile a kernel for %s: %s\n", target.name().c_str(), e.what());
     }
-    JitState& s = state();
-    std::lock_guard lock(s.mutex);
-    ++(failed ? s.stats.gpu_failures : from_disk ? s.stats.disk_hits : s.stats.gpu_compiled);
+    count_gpu_code(failed, from_disk);
   }
 }
 
@@ -520,6 +524,11 @@ inline void run_compiled(const Kernel& k, const Kernel* by_rows, CodeRunner& run
                                     [&](auto zero) { run_reduction<decltype(zero)>(k, by_rows, runner, threads); });
     return;
   }
+  if (k.structure.root() == OpKind::Matmul) {  // GPU code only: one tile per item
+    const int64_t tiles = matmul_tiles(k.params.sizes);
+    if (tiles > 0) run_items(runner, k, tiles, hci::detail::numel(k.params.sizes), threads);
+    return;
+  }
   if (k.structure.is_row_wise()) {  // one row per item, several rows per part
     const auto [rows, length] = cpu::interp::outputs_and_length(k);
     if (rows > 0 && length > 0) run_items(runner, k, rows, rows * length, threads);
@@ -614,7 +623,9 @@ HCI_RUNTIME_DEF void jit::set_gpu_targets(std::vector<GpuTarget> targets) {
 
 HCI_RUNTIME_DEF std::string jit::gpu_code(const KernelStructure& s, const GpuTarget& target) {
   bool from_disk = false;
-  return detail::make_gpu_code(s, s.hash(), target, "", from_disk);
+  std::string code = detail::make_gpu_code(s, s.hash(), target, "", from_disk);  // the caller sees a failure
+  detail::count_gpu_code(false, from_disk);
+  return code;
 }
 
 HCI_RUNTIME_DEF void* jit::emulated_gpu_code(const KernelStructure& s) {

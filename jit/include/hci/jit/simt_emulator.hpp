@@ -3,9 +3,9 @@
 // emulated target (jit::emulated_gpu_code): host code whose @hci.simt.* calls read the
 // SimtThread it is given and call back into the emulator.
 //
-// A launch runs its blocks one after another. Every thread of a block is a fiber of its own, so
-// that a shuffle or a barrier waits for its peers as on a GPU: warps of kEmulatedWarpSize lanes,
-// shuffles among the lanes of their member mask, barriers across the block (a thread that has
+// A launch runs its blocks one after another, which share one block's shared memory. Every thread
+// of a block is a fiber of its own, so that a shuffle or a barrier waits for its peers as on a GPU: warps of
+// kEmulatedWarpSize lanes, shuffles among the lanes of their member mask, barriers across the block (a thread that has
 // finished counts as arrived). A wait that no peer can end, such as a shuffle some member lane
 // never reaches, is an hci::Error naming it, not a hang. Threads between waits run to completion
 // on their own, as the kernels hci emits need; only the order in which peers' memory accesses
@@ -13,6 +13,7 @@
 #pragma once
 
 #include <hci/error.hpp>
+#include <hci/jit/gpu_target.hpp>
 #include <hci/jit/jit.hpp>
 #include <hci/kernel.hpp>
 #include <hci/precise_fp.hpp>
@@ -50,8 +51,10 @@ struct SimtThread {
   int32_t (*shuffle)(SimtThread* self, int32_t value, int32_t source_lane, int32_t members) = nullptr;
   void (*barrier)(SimtThread* self) = nullptr;
   void* emulator = nullptr;
+  void* shared = nullptr;  // the block's shared memory, kGpuSharedBytes
 };
-static_assert(offsetof(SimtThread, shuffle) == 24 && offsetof(SimtThread, barrier) == 32,
+static_assert(offsetof(SimtThread, shuffle) == 24 && offsetof(SimtThread, barrier) == 32 &&
+                  offsetof(SimtThread, shared) == 48,
               "the emulated @hci.simt.* functions read these offsets");
 
 using EmulatedKernel = void (*)(int64_t start, int64_t end, const void* params, int32_t* failure, SimtThread* thread);
@@ -122,7 +125,7 @@ class SimtEmulator {
   void run_block(int32_t block, int32_t blocks, int32_t size) {
     for (int32_t t = 0; t < size; ++t) {
       Fiber& f = *fibers_[size_t(t)];
-      f.thread = {t, block, size, blocks, t % kEmulatedWarpSize, &shuffle, &barrier, this};
+      f.thread = {t, block, size, blocks, t % kEmulatedWarpSize, &shuffle, &barrier, this, shared_.get()};
       f.shuffles = f.barriers = 0;
       f.wait = Wait::None;
       f.done = false;
@@ -251,6 +254,8 @@ class SimtEmulator {
   const void* params_ = nullptr;
   int32_t* failure_ = nullptr;
   std::vector<std::unique_ptr<Fiber>> fibers_;
+  // Shared by the threads of the block being run (blocks run one after another).
+  std::unique_ptr<std::max_align_t[]> shared_{new std::max_align_t[kGpuSharedBytes / sizeof(std::max_align_t)]};
   int32_t size_ = 0;               // threads in the block being run
   int32_t current_ = 0;            // the fiber being resumed
   uint64_t progress_ = 0;          // shuffle values posted, barriers arrived at, threads finished

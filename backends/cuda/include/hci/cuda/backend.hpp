@@ -1,7 +1,7 @@
 // The CUDA backend: tensors on `cuda:N` live in device memory from a caching allocator, and their
 // kernels run as the JIT's PTX on the device's stream, in order; matrix products run through
-// cuBLAS where it is found (cuda/cublas.hpp), else as the JIT's reduction kernel
-// (jit/matmul_reduction.hpp); what has no GPU code yet (sorts, cumulative sums) runs on the host
+// cuBLAS where it is found (cuda/cublas.hpp), else as the JIT's tiled kernel
+// (jit/emit_gpu.hpp); what has no GPU code yet (sorts, cumulative sums) runs on the host
 // over copies of the buffers it reaches.
 // Registered for DeviceType::CUDA, and unavailable, with the driver's reason, where no driver or
 // device is found. The same backend (GpuBackend) drives AMD GPUs through HIP (rocm/backend.hpp).
@@ -60,7 +60,6 @@ HCI_END_NAMESPACE
 #include <hci/cpu/thread_pool.hpp>
 #include <hci/cuda/allocator.hpp>
 #include <hci/cuda/kernel_runner.hpp>
-#include <hci/jit/matmul_reduction.hpp>
 #include <hci/registry.hpp>
 
 #include <array>
@@ -97,6 +96,13 @@ struct Device {
     gpu.api().cuStreamDestroy_v2(stream);
   }
   const DriverApi& api() const { return gpu.api(); }
+  // The device locked for the calling thread, its context current there, as every call on it
+  // needs; unlocked when the result is dropped.
+  [[nodiscard]] std::unique_lock<std::mutex> use() {
+    std::unique_lock lock(mutex);
+    gpu.make_current();
+    return lock;
+  }
   void synchronize() {
     check(api(), api().cuStreamSynchronize(stream), hci::detail::format("{}: cuStreamSynchronize", name));
   }
@@ -297,8 +303,7 @@ class GpuBackend final : public Backend {
 
   void* allocate(int index, size_t bytes) override {
     Device& d = device(index);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
+    const auto lock = d.use();
     return as_pointer(d.allocator.allocate(bytes));
   }
   void deallocate(int index, void* data, size_t bytes) override {
@@ -308,8 +313,7 @@ class GpuBackend final : public Backend {
   }
   void copy_to_host(int index, void* host_dst, const void* src, size_t bytes) override {
     Device& d = device(index);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
+    const auto lock = d.use();
     if (bytes)
       check(d.api(), d.api().cuMemcpyDtoHAsync_v2(host_dst, device_address(src), bytes, d.stream),
             hci::detail::format("{}: cuMemcpyDtoHAsync of {} bytes", d.name, bytes));
@@ -321,33 +325,26 @@ class GpuBackend final : public Backend {
   }
   EventPtr launch(int index, const Kernel& kernel) override {
     Device& d = device(index);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
+    const auto lock = d.use();
     auto on_gpu = [&](const Kernel& k) {
       if (!jit::gpu_takes(k)) return false;
       StreamRunner runner(d);
       jit::run_with(k, runner, 1, [&](const Kernel& part) { run_on_host(d, part); });
       return true;
     };
-    // Matrix products: the vendor's BLAS, else the JIT's reduction (jit/matmul_reduction.hpp).
-    auto product_on_gpu = [&] {
-      if (d.blas_matmul(kernel)) return true;
-      const std::optional<Kernel> as_sum = jit::matmul_as_reduction(kernel);
-      return as_sum && on_gpu(*as_sum);
-    };
-    if (!(kernel.structure.root() == OpKind::Matmul ? product_on_gpu() : on_gpu(kernel))) run_on_host(d, kernel);
+    // Matrix products: the vendor's BLAS, else the JIT's tiled kernel.
+    const bool product = kernel.structure.root() == OpKind::Matmul;
+    if (!((product && d.blas_matmul(kernel)) || on_gpu(kernel))) run_on_host(d, kernel);
     return std::make_shared<StreamEvent>(d);
   }
   void synchronize(int index) override {
     Device& d = device(index);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
+    const auto lock = d.use();
     d.synchronize();
   }
   bool order_before_stream(int index, uintptr_t stream) override {
     Device& d = device(index);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
+    const auto lock = d.use();
     const StreamEvent done(d);  // destroyed at once: the driver keeps it while the wait needs it
     check(d.api(), d.api().cuStreamWaitEvent(static_cast<driver_types::Stream>(as_pointer(stream)), done.handle(), 0),
           hci::detail::format("{}: cuStreamWaitEvent on stream {:#x}", d.name, stream));
@@ -356,8 +353,7 @@ class GpuBackend final : public Backend {
 
   void* allocate_pinned(int index, size_t bytes) override {
     Device& d = device(index);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
+    const auto lock = d.use();
     void* memory = nullptr;
     check(d.api(), d.api().cuMemHostAlloc(&memory, bytes, driver_types::kMemHostAllocPortable),
           hci::detail::format("{}: cuMemHostAlloc of {} bytes", d.name, bytes));
@@ -365,11 +361,18 @@ class GpuBackend final : public Backend {
   }
   EventPtr copy_from_pinned_host(int index, void* dst, const void* pinned_src, size_t bytes) override {
     Device& d = device(index);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
+    const auto lock = d.use();
     if (bytes)
       check(d.api(), d.api().cuMemcpyHtoDAsync_v2(device_address(dst), pinned_src, bytes, d.stream),
             hci::detail::format("{}: cuMemcpyHtoDAsync of {} bytes", d.name, bytes));
+    return std::make_shared<StreamEvent>(d);
+  }
+  EventPtr copy_to_pinned_host(int index, void* pinned_dst, const void* src, size_t bytes) override {
+    Device& d = device(index);
+    const auto lock = d.use();
+    if (bytes)
+      check(d.api(), d.api().cuMemcpyDtoHAsync_v2(pinned_dst, device_address(src), bytes, d.stream),
+            hci::detail::format("{}: cuMemcpyDtoHAsync of {} bytes", d.name, bytes));
     return std::make_shared<StreamEvent>(d);
   }
   void free_pinned(int index, void* data) override {
@@ -384,26 +387,24 @@ class GpuBackend final : public Backend {
     if (bytes == 0) return true;
     Device& from = device(src_index);
     Device& to = device(dst_index);
-    auto on = [](Device& d, auto&& work) {
-      std::lock_guard lock(d.mutex);
-      d.gpu.make_current();
-      return work();
-    };
-    const auto written = on(from, [&] { return std::make_unique<StreamEvent>(from); });
-    const auto copied = on(to, [&] {
+    std::unique_ptr<StreamEvent> written, copied;
+    {
+      const auto lock = from.use();
+      written = std::make_unique<StreamEvent>(from);
+    }
+    {
+      const auto lock = to.use();
       check(to.api(), to.api().cuStreamWaitEvent(to.stream, written->handle(), 0),
             hci::detail::format("{}: cuStreamWaitEvent", to.name));
       check(to.api(),
             to.api().cuMemcpyPeerAsync(device_address(dst), to.gpu.context(), device_address(src), from.gpu.context(),
                                        bytes, to.stream),
             hci::detail::format("{}: cuMemcpyPeerAsync of {} bytes from {}", to.name, bytes, from.name));
-      return std::make_unique<StreamEvent>(to);
-    });
-    on(from, [&] {
-      check(from.api(), from.api().cuStreamWaitEvent(from.stream, copied->handle(), 0),
-            hci::detail::format("{}: cuStreamWaitEvent", from.name));
-      return true;
-    });
+      copied = std::make_unique<StreamEvent>(to);
+    }
+    const auto lock = from.use();
+    check(from.api(), from.api().cuStreamWaitEvent(from.stream, copied->handle(), 0),
+          hci::detail::format("{}: cuStreamWaitEvent", from.name));
     return true;
   }
 
@@ -443,8 +444,7 @@ HCI_RUNTIME_DEF MemoryStats cuda::detail::memory_stats(DeviceType type, int devi
 
 HCI_RUNTIME_DEF void cuda::detail::empty_cache(DeviceType type, int device) {
   Device& d = backend(type).device(device);
-  std::lock_guard lock(d.mutex);
-  d.gpu.make_current();
+  const auto lock = d.use();
   d.synchronize();
   d.allocator.empty_cache();
 }
@@ -465,8 +465,7 @@ HCI_RUNTIME_DEF std::pair<std::optional<Device>, size_t> cuda::detail::roomiest_
   std::pair<std::optional<hci::Device>, size_t> best;
   for (int i = 0; i < gpus.device_count(); ++i) {
     detail::Device& d = gpus.device(i);
-    std::lock_guard lock(d.mutex);
-    d.gpu.make_current();
+    const auto lock = d.use();
     size_t free = 0, total = 0;
     check(d.api(), d.api().cuMemGetInfo_v2(&free, &total), "cuMemGetInfo");
     free += size_t(d.allocator.stats().cached_bytes);

@@ -136,9 +136,10 @@ class Gpu {
   int major_ = 0, minor_ = 0, multiprocessors_ = 0;
 };
 
-// A kernel's function on one GPU, with the block size to launch it in: the driver's choice for
-// full occupancy (a multiple of jit::kGpuBlockGranule threads), and the fewest blocks that fill
-// the device at that size.
+// A kernel's function on one GPU, with the block size to launch it in: the kernel's own
+// (jit::gpu_block_size), else the driver's choice for full occupancy (a multiple of
+// jit::kGpuBlockGranule threads), and the fewest blocks that fill the device at the occupancy's
+// size.
 struct LoadedKernel {
   driver_types::Function function = nullptr;
   unsigned block_size = 0;
@@ -183,6 +184,10 @@ class KernelModules {
             "cuOccupancyMaxPotentialBlockSize");
       k.block_size = unsigned(std::max(block / jit::kGpuBlockGranule, 1) * jit::kGpuBlockGranule);
       k.device_blocks = std::max(min_grid, 1);
+      if (const int fixed = jit::gpu_block_size(s)) {  // as many threads in its blocks
+        k.device_blocks = std::max<int64_t>(k.device_blocks * k.block_size / unsigned(fixed), 1);
+        k.block_size = unsigned(fixed);
+      }
     } catch (const Error&) {
       api_.cuModuleUnload(module);
       throw;

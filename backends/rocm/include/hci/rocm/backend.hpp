@@ -3,7 +3,7 @@
 // driving HIP's runtime through an adapter to the CUDA driver API (rocm/hip.hpp): the same
 // caching allocator, streams, events, launches in the occupancy block size, DLPack stream
 // handshake and host fallback for what has no GPU code, and matrix products through rocBLAS
-// adapted to cuBLAS's API (rocm/rocblas.hpp), else as the JIT's reduction kernel. Registered for DeviceType::ROCm, and
+// adapted to cuBLAS's API (rocm/rocblas.hpp), else as the JIT's tiled kernel. Registered for DeviceType::ROCm, and
 // unavailable, with the reason, where no HIP runtime or device is found.
 #pragma once
 
