@@ -1,0 +1,164 @@
+// The governor's control loop: each period it reads the device, asks its policy for a clock
+// range, and writes what the policy wants once snapped to supported clocks, limited in how fast
+// the ceiling rises, and only when it moved by more than the hysteresis. A thermal guard
+// overrides every policy near the temperature limit. The range the device had before the first
+// write is restored when the governor ends, by its own ClockGuard or by the one it is given (with
+// a journal, say). Dry-run decides the same, and writes nothing; a device that refuses writes
+// (PermissionDenied) leaves the governor observing, saying why.
+#pragma once
+
+#include <hci/energy/device.hpp>
+#include <hci/energy/guard.hpp>
+#include <hci/energy/policy.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+HCI_BEGIN_NAMESPACE
+
+namespace energy {
+
+struct GovernorOptions {
+  double period_s = 0.05;
+  double temperature_limit_c = 85;  // what the thermal guard and thermal policies keep under
+  double guard_margin_c = 2;        // the guard takes over this close to the limit
+  double hysteresis_mhz = 0;        // smaller moves are not written (0: less than one supported step)
+  double max_rise_mhz = 0;          // per period, of the ceiling (0: unlimited); falls are never limited
+  bool dry_run = false;
+  size_t history = 200;  // readings kept for the policy
+};
+
+class Governor {
+ public:
+  // `guard`, if given, records the originals instead of the governor's own guard; its owner
+  // restores them.
+  Governor(Device& device, Policy& policy, GovernorOptions options = {}, ClockGuard* guard = nullptr)
+      : device_(device),
+        policy_(policy),
+        options_(options),
+        supported_(device.supported_core_clocks()),
+        guard_(guard ? guard : &own_guard_) {
+    HCI_CHECK(!supported_.empty(), "{}: no supported core clocks to govern", device.name());
+    HCI_CHECK(options_.period_s > 0, "governor: the period must be positive, not {} s", options_.period_s);
+    const Capabilities caps = device.capabilities();
+    if (!caps.set_clocks) observe_only_reason_ = caps.observe_only_reason;
+    applied_ = device.core_clocks();
+  }
+  Governor(const Governor&) = delete;
+  Governor& operator=(const Governor&) = delete;
+
+  // One period: read, decide, write if needed. Returns the reading.
+  const Telemetry& tick() {
+    history_.push_back(device_.read());
+    while (history_.size() > std::max<size_t>(options_.history, 1)) history_.pop_front();
+    const Telemetry& now = history_.back();
+    ClockRange wanted = policy_.decide({history_, supported_, options_.period_s, options_.temperature_limit_c});
+    wanted = guard(now, snap(wanted));
+    if (!observe_only() && worth_writing(wanted)) write(wanted);
+    return now;
+  }
+
+  // Puts the device's clocks back as they were before the first write (if there was one); the
+  // failures, if any.
+  std::vector<std::string> restore() {
+    std::vector<std::string> failures = guard_->restore(device_);
+    if (failures.empty()) applied_ = device_.core_clocks();
+    return failures;
+  }
+
+  const std::deque<Telemetry>& history() const { return history_; }
+  ClockRange applied() const { return applied_; }  // as written (or, in dry-run, as it would be)
+  int writes() const { return writes_; }
+  bool guarding() const { return guarding_; }
+  bool observe_only() const { return !observe_only_reason_.empty(); }
+  const std::string& observe_only_reason() const { return observe_only_reason_; }
+
+ private:
+  // The range on supported clocks: the ceiling rounded down, the floor up, the floor not above
+  // the ceiling.
+  ClockRange snap(ClockRange r) const {
+    auto below = std::upper_bound(supported_.begin(), supported_.end(), r.max_mhz + 1e-6);
+    const double ceiling = below == supported_.begin() ? supported_.front() : *std::prev(below);
+    auto above = std::lower_bound(supported_.begin(), supported_.end(), r.min_mhz - 1e-6);
+    const double floor = above == supported_.end() ? supported_.back() : *above;
+    return {std::min(floor, ceiling), ceiling};
+  }
+
+  // Near the limit, the ceiling falls four supported steps per period below what is applied,
+  // whatever the policy wants, until the device is a further 2 degrees cooler.
+  ClockRange guard(const Telemetry& now, ClockRange wanted) {
+    const double t = now.temperature_c;
+    if (!std::isnan(t)) {
+      if (t >= options_.temperature_limit_c - options_.guard_margin_c)
+        guarding_ = true;
+      else if (t < options_.temperature_limit_c - options_.guard_margin_c - 2)
+        guarding_ = false;
+    }
+    if (!guarding_) return rate_limited(wanted);
+    const auto at = std::lower_bound(supported_.begin(), supported_.end(), applied_.max_mhz - 1e-6);
+    const auto index = std::max<ptrdiff_t>(0, (at - supported_.begin()) - 4);
+    const double ceiling = std::min(wanted.max_mhz, supported_[size_t(index)]);
+    return {std::min(wanted.min_mhz, ceiling), ceiling};
+  }
+
+  // The ceiling rises by max_rise_mhz per period at most, and by one supported step at least.
+  ClockRange rate_limited(ClockRange wanted) const {
+    if (options_.max_rise_mhz <= 0 || wanted.max_mhz <= applied_.max_mhz) return wanted;
+    double ceiling = snap({0, std::min(wanted.max_mhz, applied_.max_mhz + options_.max_rise_mhz)}).max_mhz;
+    if (ceiling <= applied_.max_mhz)
+      ceiling = *std::upper_bound(supported_.begin(), supported_.end(), applied_.max_mhz + 1e-6);
+    return {std::min(wanted.min_mhz, ceiling), ceiling};
+  }
+
+  bool worth_writing(ClockRange wanted) const {
+    if (wanted == applied_) return false;
+    if (wanted.max_mhz < applied_.max_mhz && guarding_) return true;  // the guard is never held back
+    const double moved =
+        std::max(std::abs(wanted.min_mhz - applied_.min_mhz), std::abs(wanted.max_mhz - applied_.max_mhz));
+    return moved > options_.hysteresis_mhz;
+  }
+
+  void write(ClockRange wanted) {
+    if (options_.dry_run) {
+      applied_ = wanted;
+      return;
+    }
+    guard_->before_write(device_);
+    try {
+      device_.set_core_clocks(wanted);
+    } catch (const PermissionDenied& e) {
+      observe_only_reason_ = e.what();
+      std::fprintf(stderr, "hci-govern: %s: observing only: %s\n", device_.name().c_str(), e.what());
+      // A write refused part way (some of a CPU's policies written) is undone. Where no write
+      // ever succeeded, a refused undo is no news (nothing was changed), and there is nothing
+      // more to guard.
+      for (const std::string& failure : restore())
+        if (writes_ > 0) std::fprintf(stderr, "hci-govern: %s\n", failure.c_str());
+      if (writes_ == 0) guard_->forget(device_);
+      return;
+    }
+    applied_ = wanted;
+    ++writes_;
+  }
+
+  Device& device_;
+  Policy& policy_;
+  GovernorOptions options_;
+  std::vector<double> supported_;
+  ClockGuard own_guard_;  // declared before guard_, which may point to it; restores last
+  ClockGuard* guard_;
+  std::deque<Telemetry> history_;
+  ClockRange applied_;
+  std::string observe_only_reason_;
+  int writes_ = 0;
+  bool guarding_ = false;
+};
+
+}  // namespace energy
+
+HCI_END_NAMESPACE
