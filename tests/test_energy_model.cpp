@@ -74,7 +74,9 @@ TEST_CASE("FP32 burns and memory-bound work stay under the simulated H100's powe
   CHECK(burn.core_mhz() == 1980);
   CHECK(burn.power_now() >= 580);  // S5: 580-650 W
   CHECK(burn.power_now() <= 650);
-  const SimulatedDevice decode = settled(stream(300), 200);
+  SimulatedDevice decode = settled(stream(300), 200);
+  CHECK(decode.read().memory_utilization == Approx(1));
+  CHECK(settled(gemm(300), 200).read().memory_utilization < 0.15);  // 0.4 GB per 1.3 ms: a tenth
   CHECK(decode.core_mhz() == 1980);
   CHECK(decode.power_now() >= 137);  // S9: 137-300 W; S8: about 300 W
   CHECK(decode.power_now() <= 310);
@@ -140,6 +142,7 @@ TEST_CASE("the simulated sensors report late, quantised, averaged and noisy valu
   CHECK(half.power_w < gpu.power_now() * 0.8);  // the average still holds idle samples
   CHECK(half.temperature_c == std::round(half.temperature_c));
   CHECK(half.utilization == Approx(1));
+  CHECK(half.memory_utilization == Approx(0));  // from registers
   CHECK(half.core_mhz == 1980);
   gpu.advance(5);
   double previous = 0;

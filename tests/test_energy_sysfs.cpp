@@ -105,6 +105,7 @@ TEST_CASE("sysfs: temperature, clocks, utilization and RAPL energy across its wr
   CHECK(t.power_w == Approx((143.999938 + 56) / 0.5));
   CHECK(t.utilization == Approx(0.5));
   CHECK(std::isnan(t.memory_mhz));
+  CHECK(std::isnan(t.memory_utilization));
 
   tree.put("sys/class/powercap/intel-rapl:0/energy_uj", "86000000");
   now = 101;

@@ -57,7 +57,7 @@ class SimulatedDevice final : public Device {
     temperature_ = p_.ambient_c + p_.thermal_resistance_c_per_w * idle_power(p_.ambient_c);
     for (int i = 0; i < 10; ++i) temperature_ = p_.ambient_c + p_.thermal_resistance_c_per_w * idle_power(temperature_);
     power_ = idle_power(temperature_);
-    history_.push_back({0, temperature_, power_, 0, 0});
+    history_.push_back({0, temperature_, power_, 0, 0, 0});
   }
 
   const SimulatedDeviceParameters& parameters() const { return p_; }
@@ -141,7 +141,8 @@ class SimulatedDevice final : public Device {
     t.power_w = std::max(0.0, average_power(seen - p_.power_window_s, seen) *
                                   (1 + p_.power_noise * std::normal_distribution<double>()(rng_)));
     t.energy_j = std::floor(then.energy / p_.energy_step_j) * p_.energy_step_j;
-    t.utilization = busy_fraction(seen - p_.sensor_period_s, seen);
+    t.utilization = mean_over(seen - p_.sensor_period_s, seen, &Sample::busy);
+    t.memory_utilization = mean_over(seen - p_.sensor_period_s, seen, &Sample::memory_busy);
     t.core_mhz = core_mhz_;
     t.memory_mhz = p_.memory_mhz;
     t.throttle_reasons = reasons_;
@@ -150,7 +151,8 @@ class SimulatedDevice final : public Device {
 
  private:
   struct Sample {
-    double time, temperature, power, energy, busy;  // busy: the fraction of the step with work
+    double time, temperature, power, energy;
+    double busy, memory_busy;  // the fractions of the step with work, and with the memory busy
   };
 
   static bool is_idle(const Phase& w) { return w.flops == 0 && w.bytes == 0; }
@@ -203,20 +205,23 @@ class SimulatedDevice final : public Device {
 
   void step(double dt) {
     update_thermal_cap(dt);
-    double left = dt, joules = 0, busy_time = 0;
+    double left = dt, joules = 0, busy_time = 0, memory_time = 0;
     while (left > 1e-15) {
       const Phase* w = running();
       core_mhz_ = default_clock(w);
+      power_ = power(core_mhz_, temperature_, w);
       double used = left;
       if (w) {
         auto& [phase, done] = queue_.front();
         const double whole = phase_seconds(phase, core_mhz_);
         used = std::min(left, (1 - done) * whole);
         done = whole > 0 ? done + used / whole : 1;
-        if (!is_idle(phase)) busy_time += used;
-        if (done >= 1 - 1e-12) queue_.pop_front();
+        if (!is_idle(phase)) {
+          busy_time += used;
+          memory_time += used * memory_seconds(phase, core_mhz_) / whole;
+        }
+        if (done >= 1 - 1e-12) queue_.pop_front();  // w is gone now
       }
-      power_ = power(core_mhz_, temperature_, w);
       joules += power_ * used;
       left -= used;
     }
@@ -228,7 +233,7 @@ class SimulatedDevice final : public Device {
               p_.shutdown_c);
     time_ += dt;
     energy_ += joules;
-    history_.push_back({time_, temperature_, mean_power, energy_, busy_time / dt});
+    history_.push_back({time_, temperature_, mean_power, energy_, busy_time / dt, memory_time / dt});
     const double keep = p_.power_window_s + p_.sensor_delay_s + p_.sensor_period_s + 1;
     while (history_.size() > 2 && history_[1].time < time_ - keep) history_.pop_front();
   }
@@ -241,7 +246,6 @@ class SimulatedDevice final : public Device {
   }
   // Means over (from, to] of the samples' steps.
   double average_power(double from, double to) const { return mean_over(from, to, &Sample::power); }
-  double busy_fraction(double from, double to) const { return mean_over(from, to, &Sample::busy); }
   double mean_over(double from, double to, double Sample::* field) const {
     double sum = 0;
     int n = 0;

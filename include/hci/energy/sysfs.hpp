@@ -135,7 +135,7 @@ class SysfsDevice final : public Device {
       t.energy_j = energy_j_;
       t.power_w = t.time_s > last_time_ ? joules / (t.time_s - last_time_) : nan;
     }
-    t.utilization = nan;
+    t.utilization = t.memory_utilization = nan;  // the memory's: no counter in sysfs
     const auto busy = cpu_times();
     if (busy && last_busy_ && busy->second > last_busy_->second)
       t.utilization = (busy->first - last_busy_->first) / (busy->second - last_busy_->second);

@@ -24,10 +24,13 @@ struct Telemetry {
   double time_s = 0;         // the provider's monotonic clock
   double temperature_c = 0;  // as the sensor reports it (NVML: whole degrees)
   double utilization = 0;    // the fraction of the last sample period with work running
-  double power_w = 0;        // as the sensor reports it (NVML: averaged over its window)
-  double energy_j = 0;       // since the provider started: monotonic, counter wraparound handled
-  double core_mhz = 0;       // the core (graphics, SM) clock now
-  double memory_mhz = 0;     // the memory clock now
+  // The fraction of it the memory was busy (NVML's utilization.memory): near 1 in a memory-bound
+  // phase, what tells a policy the core clock can go down.
+  double memory_utilization = 0;
+  double power_w = 0;     // as the sensor reports it (NVML: averaged over its window)
+  double energy_j = 0;    // since the provider started: monotonic, counter wraparound handled
+  double core_mhz = 0;    // the core (graphics, SM) clock now
+  double memory_mhz = 0;  // the memory clock now
   uint32_t throttle_reasons = kThrottleNone;
 };
 
