@@ -312,12 +312,7 @@ class GpuBackend final : public Backend {
     d.allocator.deallocate(device_address(data), bytes);  // reused in stream order
   }
   void copy_to_host(int index, void* host_dst, const void* src, size_t bytes) override {
-    Device& d = device(index);
-    const auto lock = d.use();
-    if (bytes)
-      check(d.api(), d.api().cuMemcpyDtoHAsync_v2(host_dst, device_address(src), bytes, d.stream),
-            hci::detail::format("{}: cuMemcpyDtoHAsync of {} bytes", d.name, bytes));
-    d.synchronize();
+    copy_to_pinned_host(index, host_dst, src, bytes)->wait();  // the driver accepts pageable memory too
   }
   void copy_from_host(int index, void* dst, const void* host_src, size_t bytes) override {
     // Waited for: `host_src` may be pinned memory, which the copy reads only as it runs.
