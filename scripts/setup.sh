@@ -4,9 +4,9 @@ set -euo pipefail
 # OpenBLAS, the reference BLAS and LLVM are found at run time (never linked): by the matmul tests
 # and by the JIT. ld.lld-19 links the AMD GPU objects the JIT's tests make into code objects.
 # Debian's HIP runtime is there to be found without an AMD GPU: the ROCm backend must then say why
-# it is unavailable.
+# it is unavailable. Matplotlib (for /usr/bin/python3) draws the energy governor's evaluation.
 packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev libopenblas0-pthread libblas3 libllvm19 lld-19
-  libamdhip64-5)
+  libamdhip64-5 python3-matplotlib)
 [ "${HCI_SETUP_LINT:-0}" = 1 ] && packages+=(clang-format-19 clang-tidy-19)
 missing=()
 for p in "${packages[@]}"; do

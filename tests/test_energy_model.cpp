@@ -77,6 +77,8 @@ TEST_CASE("FP32 burns and memory-bound work stay under the simulated H100's powe
   SimulatedDevice decode = settled(stream(300), 200);
   CHECK(decode.read().memory_utilization == Approx(1));
   CHECK(settled(gemm(300), 200).read().memory_utilization < 0.15);  // 0.4 GB per 1.3 ms: a tenth
+  // Below the bandwidth's knee (891 MHz) the bandwidth used falls with the clock.
+  CHECK(settled(stream(300), 200, {600, 600}).read().memory_utilization == Approx(600 / 891.0).epsilon(0.01));
   CHECK(decode.core_mhz() == 1980);
   CHECK(decode.power_now() >= 137);  // S9: 137-300 W; S8: about 300 W
   CHECK(decode.power_now() <= 310);

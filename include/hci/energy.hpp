@@ -1,10 +1,15 @@
 // hci::energy, usable without the rest of hci: devices' telemetry and clocks (device.hpp), the
 // Linux sysfs provider (sysfs.hpp), the simulated devices the governor is evaluated on
-// (simulated_device.hpp, with their sourced parameters in sim_parameters.hpp), and the governor:
-// its policies (policy.hpp), control loop (governor.hpp) and safety guard (guard.hpp).
+// (simulated_device.hpp, with their sourced parameters in sim_parameters.hpp; evaluation.hpp runs
+// workloads on them), and the governor: its policies (policy.hpp, energy_optimal.hpp), control
+// loop (governor.hpp), safety guard (guard.hpp) and the kernels' cost hints (cost_meter.hpp; hci's
+// own launches feed them through launch_meter.hpp, which needs the rest of hci).
 #pragma once
 
+#include <hci/energy/cost_meter.hpp>
 #include <hci/energy/device.hpp>
+#include <hci/energy/energy_optimal.hpp>
+#include <hci/energy/evaluation.hpp>
 #include <hci/energy/governor.hpp>
 #include <hci/energy/guard.hpp>
 #include <hci/energy/policy.hpp>

@@ -6,6 +6,7 @@
 #include <hci/energy/telemetry.hpp>
 #include <hci/error.hpp>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ class Device {
   virtual void set_core_clocks(ClockRange range) = 0;
   // Back to the device's own defaults (its whole range).
   virtual void reset_core_clocks() = 0;
+  // The temperature at which the device starts slowing itself down (NVML's slowdown threshold),
+  // in C; NaN where the provider cannot tell.
+  virtual double temperature_limit_c() { return std::numeric_limits<double>::quiet_NaN(); }
 };
 
 }  // namespace energy

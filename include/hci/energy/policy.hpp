@@ -16,12 +16,23 @@ HCI_BEGIN_NAMESPACE
 
 namespace energy {
 
+// The cost of the work an application started on the device during the last period, as its
+// kernels report it (in the same process only: see cost_meter.hpp). Its arithmetic intensity
+// says which phase the application is in before the device's sensors can.
+struct WorkloadHint {
+  double bytes = 0, flops = 0;
+};
+
 // What a policy decides from.
 struct PolicyInput {
   const std::deque<Telemetry>& history;  // oldest first; the newest reading last
   const std::vector<double>& supported;  // core clocks in MHz, ascending, never empty
   double period_s = 0;                   // between decisions
   double temperature_limit_c = 0;        // the device's limit, for thermal policies
+  const WorkloadHint* hint = nullptr;    // null where the governor has no view of the kernels
+  // The thermal guard held the ceiling below what the policy wanted through the last period: the
+  // readings do not show the policy's choice.
+  bool thermal_override = false;
 };
 
 class Policy {
@@ -74,7 +85,12 @@ class ThermalCapPolicy final : public Policy {
   ClockRange decide(const PolicyInput& in) override {
     const double low = in.supported.front(), high = in.supported.back();
     if (in.history.empty() || std::isnan(in.history.back().temperature_c)) return {low, high};
-    const double error = (in.temperature_limit_c - margin_c_) - in.history.back().temperature_c;  // > 0: room left
+    const Telemetry& now = in.history.back();
+    const double error = (in.temperature_limit_c - margin_c_) - now.temperature_c;  // > 0: room left
+    // Too hot for the first time since the ceiling was last at the top: the ceiling starts from
+    // the clock the device runs at, which its power limit may hold well below the top.
+    if (error < 0 && !engaged_ && now.core_mhz < high + integral_) integral_ = now.core_mhz - high;
+    engaged_ = error < 0 || integral_ < 0;
     // The integral winds only while it can act (anti-windup): not above the top, not below the bottom.
     integral_ = std::clamp(integral_ + error * integral_rate_ * in.period_s * gain_, low - high, 0.0);
     const double ceiling = std::clamp(high + std::min(0.0, gain_ * error) + integral_, low, high);
@@ -83,7 +99,8 @@ class ThermalCapPolicy final : public Policy {
 
  private:
   double margin_c_, gain_, integral_rate_;
-  double integral_ = 0;  // MHz below the top clock, accumulated
+  double integral_ = 0;   // MHz below the top clock, accumulated
+  bool engaged_ = false;  // acting on the ceiling since it last left the top
 };
 
 }  // namespace energy

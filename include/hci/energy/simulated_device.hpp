@@ -101,6 +101,7 @@ class SimulatedDevice final : public Device {
   }
   void reset_core_clocks() override { range_ = {p_.min_core_mhz, p_.max_core_mhz}; }
   ClockRange core_clocks() override { return range_; }
+  double temperature_limit_c() override { return p_.max_operating_c; }
   void set_ambient(double c) { p_.ambient_c = c; }
 
   // -- work ---------------------------------------------------------------------------------------
@@ -130,6 +131,9 @@ class SimulatedDevice final : public Device {
   double energy() const { return energy_; }
   double core_mhz() const { return core_mhz_; }
   uint32_t throttle_reasons() const { return reasons_; }
+  // The work done so far: what an application's kernels would report as their cost.
+  double flops_done() const { return flops_done_; }
+  double bytes_done() const { return bytes_done_; }
 
   // -- the sensors ----------------------------------------------------------------------------------
   Telemetry read() override {
@@ -142,7 +146,7 @@ class SimulatedDevice final : public Device {
                                   (1 + p_.power_noise * std::normal_distribution<double>()(rng_)));
     t.energy_j = std::floor(then.energy / p_.energy_step_j) * p_.energy_step_j;
     t.utilization = mean_over(seen - p_.sensor_period_s, seen, &Sample::busy);
-    t.memory_utilization = mean_over(seen - p_.sensor_period_s, seen, &Sample::memory_busy);
+    t.memory_utilization = mean_over(seen - p_.sensor_period_s, seen, &Sample::memory_bandwidth);
     t.core_mhz = core_mhz_;
     t.memory_mhz = p_.memory_mhz;
     t.throttle_reasons = reasons_;
@@ -152,7 +156,8 @@ class SimulatedDevice final : public Device {
  private:
   struct Sample {
     double time, temperature, power, energy;
-    double busy, memory_busy;  // the fractions of the step with work, and with the memory busy
+    double busy;              // the fraction of the step with work
+    double memory_bandwidth;  // bytes per second moved, as a fraction of the device's bandwidth
   };
 
   static bool is_idle(const Phase& w) { return w.flops == 0 && w.bytes == 0; }
@@ -205,7 +210,7 @@ class SimulatedDevice final : public Device {
 
   void step(double dt) {
     update_thermal_cap(dt);
-    double left = dt, joules = 0, busy_time = 0, memory_time = 0;
+    double left = dt, joules = 0, busy_time = 0, bytes = 0;
     while (left > 1e-15) {
       const Phase* w = running();
       core_mhz_ = default_clock(w);
@@ -218,7 +223,8 @@ class SimulatedDevice final : public Device {
         done = whole > 0 ? done + used / whole : 1;
         if (!is_idle(phase)) {
           busy_time += used;
-          memory_time += used * memory_seconds(phase, core_mhz_) / whole;
+          bytes += phase.bytes * used / whole;
+          flops_done_ += phase.flops * used / whole;
         }
         if (done >= 1 - 1e-12) queue_.pop_front();  // w is gone now
       }
@@ -233,7 +239,9 @@ class SimulatedDevice final : public Device {
               p_.shutdown_c);
     time_ += dt;
     energy_ += joules;
-    history_.push_back({time_, temperature_, mean_power, energy_, busy_time / dt, memory_time / dt});
+    bytes_done_ += bytes;
+    history_.push_back(
+        {time_, temperature_, mean_power, energy_, busy_time / dt, bytes / dt / p_.bandwidth_bytes_per_s});
     const double keep = p_.power_window_s + p_.sensor_delay_s + p_.sensor_period_s + 1;
     while (history_.size() > 2 && history_[1].time < time_ - keep) history_.pop_front();
   }
@@ -261,7 +269,7 @@ class SimulatedDevice final : public Device {
 
   SimulatedDeviceParameters p_;
   std::mt19937_64 rng_;
-  double time_ = 0, temperature_, power_ = 0, energy_ = 0, core_mhz_ = 0;
+  double time_ = 0, temperature_, power_ = 0, energy_ = 0, core_mhz_ = 0, flops_done_ = 0, bytes_done_ = 0;
   double thermal_cap_mhz_ = 0, thermal_clock_ = 0;
   uint32_t reasons_ = kThrottleIdle;
   ClockRange range_;

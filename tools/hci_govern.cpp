@@ -1,0 +1,364 @@
+// hci-govern: runs a command under the energy governor, evaluates the policies on a simulated
+// device, or undoes a run that was killed before it could restore the clocks.
+//
+//   hci-govern [--device cpu] [--policy P] [--max-slowdown 5%] [--period 50ms] [--dry-run]
+//              [--log telemetry.csv] [--journal FILE] [--compare] -- CMD ARGS
+//   hci-govern --simulate stream|gemm|mixed|training|hot|all [--device sim:h100|sim:epyc9654]
+//              [--max-slowdown 5%] [--trace trace.csv]
+//   hci-govern --restore [--journal FILE]
+//
+// Out of process the governor sees the device's telemetry only: kernel cost hints reach a
+// governor that runs inside the application (hci::energy::Governor::take_hints_from).
+#include <hci/energy.hpp>
+
+#include <fmt/format.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace energy = hci::energy;
+
+const char* const kUsage = R"(usage:
+  hci-govern [options] -- CMD ARGS      run CMD under the governor, then restore the clocks
+  hci-govern --simulate WORKLOAD|all    evaluate the policies on a simulated device
+  hci-govern --restore                  restore the clocks a killed run left behind (its journal)
+options:
+  --device D         cpu (Linux sysfs: cpufreq, thermal zones, RAPL) for commands; sim:h100 or
+                     sim:epyc9654 for --simulate (default: cpu, sim:h100)
+  --policy P         performance, powersave, ondemand, thermal-cap, energy-optimal (default)
+  --max-slowdown S   energy-optimal's budget against the device's own behaviour (default 5%)
+  --period T         between decisions (default 50ms)
+  --dry-run          decide, write nothing
+  --log FILE         telemetry and decisions once per period, as CSV
+  --journal FILE     where the original clocks are kept during a run (default
+                     /var/tmp/hci-govern.journal)
+  --compare          run CMD once ungoverned first, and print both runs
+  --trace FILE       with --simulate: every run's clock, temperature and power as CSV
+  --sysfs-root DIR   read and write a sysfs tree under DIR instead of / (for tests)
+)";
+
+struct Options {
+  std::string device, policy = "energy-optimal", simulate, log, trace, sysfs_root = "/";
+  std::string journal = "/var/tmp/hci-govern.journal";
+  double max_slowdown = 0.05, period_s = 0.05;
+  bool dry_run = false, restore = false, compare = false;
+  std::vector<std::string> command;
+};
+
+// "5%" or "0.05".
+double fraction(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const bool percent = used > 0 && text.substr(used) == "%";
+  HCI_CHECK(used > 0 && (used == text.size() || percent), "hci-govern: '{}' is not a fraction (5% or 0.05)", text);
+  return percent ? value / 100 : value;
+}
+
+// "50ms", "0.05s" or "0.05" (seconds).
+double seconds(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = used > 0 ? text.substr(used) : "?";
+  HCI_CHECK(unit.empty() || unit == "s" || unit == "ms", "hci-govern: '{}' is not a period (50ms or 0.05s)", text);
+  return unit == "ms" ? value / 1000 : value;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      HCI_CHECK(i + 1 < argc, "hci-govern: {} needs a value", arg);
+      return argv[++i];
+    };
+    if (arg == "--") {
+      o.command.assign(argv + i + 1, argv + argc);
+      break;
+    }
+    if (arg == "--device")
+      o.device = value();
+    else if (arg == "--policy")
+      o.policy = value();
+    else if (arg == "--max-slowdown")
+      o.max_slowdown = fraction(value());
+    else if (arg == "--period")
+      o.period_s = seconds(value());
+    else if (arg == "--dry-run")
+      o.dry_run = true;
+    else if (arg == "--log")
+      o.log = value();
+    else if (arg == "--journal")
+      o.journal = value();
+    else if (arg == "--compare")
+      o.compare = true;
+    else if (arg == "--simulate")
+      o.simulate = value();
+    else if (arg == "--trace")
+      o.trace = value();
+    else if (arg == "--restore")
+      o.restore = true;
+    else if (arg == "--sysfs-root")
+      o.sysfs_root = value();
+    else if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else
+      throw hci::Error(hci::detail::format("hci-govern: unknown option '{}'\n{}", arg, kUsage));
+  }
+  const int modes = int(!o.simulate.empty()) + int(o.restore) + int(!o.command.empty());
+  HCI_CHECK(modes == 1, "hci-govern: give one of -- CMD, --simulate or --restore\n{}", kUsage);
+  HCI_CHECK(o.period_s > 0, "hci-govern: the period must be positive");
+  return o;
+}
+
+std::unique_ptr<energy::Policy> make_policy(const std::string& name, double max_slowdown) {
+  if (name == "performance") return std::make_unique<energy::PerformancePolicy>();
+  if (name == "powersave") return std::make_unique<energy::PowersavePolicy>();
+  if (name == "ondemand") return std::make_unique<energy::OndemandPolicy>();
+  if (name == "thermal-cap") return std::make_unique<energy::ThermalCapPolicy>();
+  if (name == "energy-optimal")
+    return std::make_unique<energy::EnergyOptimalPolicy>(energy::EnergyOptimalOptions{max_slowdown});
+  throw hci::Error(hci::detail::format(
+      "hci-govern: no policy '{}' (performance, powersave, ondemand, thermal-cap, energy-optimal)", name));
+}
+
+energy::SimulatedDeviceParameters simulated(const std::string& device) {
+  if (device.empty() || device == "sim:h100") return energy::h100_sxm();
+  if (device == "sim:epyc9654") return energy::epyc_9654();
+  throw hci::Error(hci::detail::format("hci-govern: --simulate runs on sim:h100 or sim:epyc9654, not '{}'", device));
+}
+
+std::unique_ptr<energy::Device> open_device(const Options& o) {
+  const std::string name = o.device.empty() ? "cpu" : o.device;
+  if (name == "cpu") return std::make_unique<energy::SysfsDevice>(o.sysfs_root);
+  HCI_CHECK(!name.starts_with("sim:"), "hci-govern: {} runs simulated workloads only (--simulate)", name);
+  HCI_CHECK(!name.starts_with("cuda:") && !name.starts_with("rocm:"),
+            "hci-govern: {}: the NVML and ROCm SMI providers are not part of this build yet; cpu is", name);
+  throw hci::Error(hci::detail::format("hci-govern: no device '{}' (cpu, or sim:h100 with --simulate)", name));
+}
+
+// -- --simulate ----------------------------------------------------------------------------------
+
+void print_row(const energy::Run& run, const energy::Run& baseline) {
+  fmt::print("  {:<22} {:>8.1f} {:>+7.1f}% {:>9.1f} {:>+7.1f}% {:>8.0f} {:>7.1f} {:>7}\n", run.policy, run.seconds,
+             100 * (run.seconds / baseline.seconds - 1), run.joules / 1000, 100 * (run.joules / baseline.joules - 1),
+             run.mean_busy_mhz, run.peak_temperature_c, run.writes);
+}
+
+void write_trace(std::ofstream& out, const std::string& workload, const energy::Run& run) {
+  for (size_t i = 0; i < run.trace.size(); i += 5)  // every fifth period is plenty for a plot
+    out << fmt::format("{},{},{:.2f},{:.0f},{:.2f},{:.1f}\n", workload, run.policy, run.trace[i].time_s,
+                       run.trace[i].core_mhz, run.trace[i].temperature_c, run.trace[i].power_w);
+}
+
+int simulate(const Options& o) {
+  const energy::SimulatedDeviceParameters device = simulated(o.device);
+  std::vector<energy::Workload> workloads;
+  if (o.simulate == "all")
+    workloads = energy::standard_workloads(device);
+  else
+    workloads.push_back(energy::find_workload(device, o.simulate));
+  std::ofstream trace;
+  if (!o.trace.empty()) {
+    trace.open(o.trace);
+    HCI_CHECK(trace.good(), "hci-govern: cannot write {}", o.trace);
+    trace << "workload,policy,time_s,core_mhz,temperature_c,power_w\n";
+  }
+  energy::GovernorOptions options;
+  options.period_s = o.period_s;
+  fmt::print("{}: each policy under a governor every {:g} ms against the device's default behaviour\n", device.name,
+             o.period_s * 1000);
+  fmt::print("(energy-optimal: --max-slowdown {:g}%; figures are the model's, see sim_parameters.hpp)\n\n",
+             o.max_slowdown * 100);
+  for (const energy::Workload& w : workloads) {
+    fmt::print("{}: {}\n", w.name, w.description);
+    fmt::print("  {:<22} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7}\n", "policy", "time s", "vs def", "energy kJ",
+               "vs def", "mean MHz", "peak C", "writes");
+    const energy::Run baseline = energy::run_default(device, w, o.period_s);
+    print_row(baseline, baseline);
+    if (trace.is_open()) write_trace(trace, w.name, baseline);
+    for (const char* name : {"performance", "powersave", "ondemand", "thermal-cap", "energy-optimal", "+hints"}) {
+      const bool hints = std::string(name) == "+hints";
+      const auto policy = make_policy(hints ? "energy-optimal" : name, o.max_slowdown);
+      const energy::Run run = energy::run_governed(device, w, *policy, options, hints);
+      print_row(run, baseline);
+      if (trace.is_open()) write_trace(trace, w.name, run);
+    }
+    fmt::print("\n");
+  }
+  return 0;
+}
+
+// -- --restore -------------------------------------------------------------------------------------
+
+int restore(const Options& o) {
+  std::map<std::string, std::unique_ptr<energy::Device>> opened;
+  const auto failures = energy::restore_from_journal(o.journal, [&](const std::string& name) -> energy::Device* {
+    std::unique_ptr<energy::Device>& device = opened[name];
+    if (!device) {
+      Options with = o;
+      with.device = name;
+      device = open_device(with);
+    }
+    return device.get();
+  });
+  for (const std::string& failure : failures) std::fprintf(stderr, "hci-govern: not restored: %s\n", failure.c_str());
+  if (failures.empty()) std::printf("hci-govern: restored the clocks journalled in %s\n", o.journal.c_str());
+  return failures.empty() ? 0 : 1;
+}
+
+// -- -- CMD ----------------------------------------------------------------------------------------
+
+struct Summary {
+  double seconds = 0, joules = std::numeric_limits<double>::quiet_NaN(), mean_mhz = 0;
+  int status = 0, writes = 0;
+};
+
+pid_t start(const std::vector<std::string>& command) {
+  std::vector<char*> args(command.size() + 1, nullptr);  // execvp's argv, null-terminated
+  std::transform(command.begin(), command.end(), args.begin(),
+                 [](const std::string& a) { return const_cast<char*>(a.c_str()); });
+  const pid_t child = fork();
+  HCI_CHECK(child >= 0, "hci-govern: fork: {}", std::strerror(errno));
+  if (child == 0) {
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "hci-govern: %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  return child;
+}
+
+// Runs the command, reading the device every period (and governing it, with a governor).
+Summary run_command(const Options& o, energy::Device& device, energy::Governor* governor, std::ofstream* log) {
+  const auto begin = std::chrono::steady_clock::now();
+  const energy::Telemetry first = device.read();
+  const pid_t child = start(o.command);
+  Summary s;
+  double clock_sum = 0;
+  int readings = 0;
+  auto next = begin;
+  for (;;) {
+    const energy::Telemetry t = governor ? governor->tick() : device.read();
+    if (!std::isnan(t.core_mhz)) {
+      clock_sum += t.core_mhz;
+      ++readings;
+    }
+    if (log)
+      *log << fmt::format("{:.3f},{},{},{},{},{},{},{},{},{}\n", t.time_s, t.temperature_c, t.utilization,
+                          t.memory_utilization, t.power_w, t.energy_j, t.core_mhz, t.memory_mhz, t.throttle_reasons,
+                          governor ? governor->applied().max_mhz : t.core_mhz);
+    int status = 0;
+    const pid_t done = waitpid(child, &status, WNOHANG);
+    if (done == child) {
+      s.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (energy::ClockGuard::exit_requested()) {  // a signal: stop the command too, then restore
+      kill(child, SIGTERM);
+      waitpid(child, &status, 0);
+      s.status = 128 + SIGTERM;
+      break;
+    }
+    next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.period_s));
+    std::this_thread::sleep_until(next);
+  }
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  const energy::Telemetry last = device.read();
+  s.joules = last.energy_j - first.energy_j;
+  s.mean_mhz = readings ? clock_sum / readings : std::numeric_limits<double>::quiet_NaN();
+  if (governor) s.writes = governor->writes();
+  return s;
+}
+
+void print_summary(const char* what, const Summary& s, const Summary* baseline) {
+  fmt::print("hci-govern: {}: {:.2f} s, {} J, mean core clock {:.0f} MHz, {} clock writes, exit status {}", what,
+             s.seconds, std::isnan(s.joules) ? std::string("n/a") : fmt::format("{:.1f}", s.joules), s.mean_mhz,
+             s.writes, s.status);
+  if (baseline)
+    fmt::print(
+        " (time {:+.1f}%, energy {})", 100 * (s.seconds / baseline->seconds - 1),
+        std::isnan(s.joules) ? std::string("n/a") : fmt::format("{:+.1f}%", 100 * (s.joules / baseline->joules - 1)));
+  fmt::print("\n");
+}
+
+int govern(const Options& o) {
+  const std::unique_ptr<energy::Device> device = open_device(o);
+  const energy::Capabilities caps = device->capabilities();
+  if (!caps.set_clocks)
+    std::fprintf(stderr, "hci-govern: %s: observing only: %s\n", device->name().c_str(),
+                 caps.observe_only_reason.c_str());
+  if (!caps.energy)
+    std::fprintf(stderr, "hci-govern: %s: no energy counter: energy is not reported\n", device->name().c_str());
+  std::ofstream log;
+  if (!o.log.empty()) {
+    log.open(o.log);
+    HCI_CHECK(log.good(), "hci-govern: cannot write {}", o.log);
+    log << "time_s,temperature_c,utilization,memory_utilization,power_w,energy_j,core_mhz,memory_mhz,"
+           "throttle_reasons,ceiling_mhz\n";
+  }
+  std::optional<Summary> baseline;
+  if (o.compare) {
+    baseline = run_command(o, *device, nullptr, nullptr);
+    print_summary("ungoverned", *baseline, nullptr);
+  }
+  energy::ClockGuard guard(o.journal);
+  guard.install_exit_handlers();  // a command-line tool may: signals end the loop, and restore
+  const auto policy = make_policy(o.policy, o.max_slowdown);
+  energy::GovernorOptions options;
+  options.period_s = o.period_s;
+  options.dry_run = o.dry_run;
+  Summary governed;
+  {
+    energy::Governor governor(*device, *policy, options, &guard);
+    governed = run_command(o, *device, &governor, log.is_open() ? &log : nullptr);
+  }
+  int failed = 0;
+  for (const std::string& failure : guard.restore_all()) {
+    std::fprintf(stderr, "hci-govern: not restored: %s (the journal %s keeps it for --restore)\n", failure.c_str(),
+                 o.journal.c_str());
+    failed = 1;
+  }
+  print_summary(fmt::format("{}{}", policy->name(), o.dry_run ? " (dry run)" : "").c_str(), governed,
+                baseline ? &*baseline : nullptr);
+  return failed ? 1 : governed.status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options o = parse(argc, argv);
+    if (!o.simulate.empty()) return simulate(o);
+    if (o.restore) return restore(o);
+    return govern(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+}
