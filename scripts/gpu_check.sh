@@ -6,7 +6,9 @@
 #                                       $HCI_GPU_TARGET, default sm_90) and copies the binaries
 #                                       and the libraries they need into KIT (default build-gpu-kit)
 #   scripts/gpu_check.sh run [KIT]      on the GPU machine: runs the kernels against the
-#                                       interpreter, then the benchmarks, and prints a summary;
+#                                       interpreter, then the benchmarks, then reads the GPU's
+#                                       telemetry through NVML beside nvidia-smi (observing only:
+#                                       the clocks stay as they are), and prints a summary;
 #                                       results go to $OUT (or KIT) as well
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,13 +17,13 @@ kit=$(realpath -m "${2:-build-gpu-kit}")
 
 if [ "$mode" = prepare ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
-  cmake --build build -j2 --target test_cuda_kernels bench_cuda
+  cmake --build build -j2 --target test_cuda_kernels bench_cuda hci-govern
   rm -rf "$kit"
   mkdir -p "$kit/bin" "$kit/lib" "$kit/cache"
   chmod 700 "$kit/cache"
   HCI_TEST_GPU_PREPARE="${HCI_GPU_TARGET:-sm_90}" HCI_CACHE_DIR="$kit/cache" build/tests/test_cuda_kernels
   rm -f "$kit"/cache/cpu-*  # host code is for this machine's processor
-  cp build/tests/test_cuda_kernels build/bench/bench_cuda "$kit/bin/"
+  cp build/tests/test_cuda_kernels build/bench/bench_cuda build/tools/hci-govern "$kit/bin/"
   # Libraries outside the C and C++ runtimes that the GPU machine may lack.
   ldd build/bench/bench_cuda build/tests/test_cuda_kernels | awk '/=> \// {print $3}' |
     grep -v -E '/lib(c|m|stdc\+\+|gcc_s|pthread|dl|rt)\.so' | sort -u | xargs -r cp -L -t "$kit/lib"
@@ -59,5 +61,24 @@ for arg, dtype in (("0", "float32"), ("1", "bfloat16")):
     if tiled and direct and "items_per_second" in tiled and "items_per_second" in direct:
         print(f"matmul {dtype} 8192x8192 as the JIT's tiled kernel (no cuBLAS): "
               f"{tiled['items_per_second'] / 1e12:.1f} TFLOP/s, {tiled['items_per_second'] / direct['items_per_second']:.2f} of cuBLAS")
+PY
+# NVML through hci beside nvidia-smi over the same three seconds (dry-run: no clock is written).
+nvidia-smi --query-gpu=temperature.gpu,power.draw,clocks.sm,clocks.mem,utilization.gpu \
+  --format=csv,noheader,nounits -i 0 -lms 200 >"$out/nvidia_smi.csv" &
+smi=$!
+timeout 30 "$kit/bin/hci-govern" --device cuda:0 --dry-run --policy performance --period 200ms \
+  --log "$out/nvml.csv" --journal "$out/journal" -- sleep 3 || status=1
+kill $smi || true
+python3 - "$out/nvml.csv" "$out/nvidia_smi.csv" <<'PY' || status=1
+import csv, statistics, sys
+hci = list(csv.DictReader(open(sys.argv[1])))
+smi = [[float(v) for v in row] for row in csv.reader(open(sys.argv[2])) if len(row) == 5]
+columns = [("temperature C", "temperature_c", 0), ("power W", "power_w", 1), ("SM clock MHz", "core_mhz", 2),
+           ("memory clock MHz", "memory_mhz", 3), ("utilization %", "utilization", 4)]
+print(f"NVML through hci against nvidia-smi, means of {len(hci)} and {len(smi)} readings:")
+for label, ours, theirs in columns:
+    mine = statistics.mean(float(r[ours]) * (100 if ours == "utilization" else 1) for r in hci)
+    other = statistics.mean(r[theirs] for r in smi)
+    print(f"  {label:18} hci {mine:9.1f}   nvidia-smi {other:9.1f}")
 PY
 exit $status

@@ -114,6 +114,27 @@ TEST_CASE("sysfs: temperature, clocks, utilization and RAPL energy across its wr
   CHECK(later.power_w == Approx(60));
 }
 
+TEST_CASE("sysfs: a large server's clock is the mean of 16 policies spread over its CPUs", "[energy]") {
+  FakeTree tree;
+  for (int policy = 0; policy < 192; ++policy)
+    tree.put("sys/devices/system/cpu/cpufreq/policy" + std::to_string(policy) + "/scaling_cur_freq",
+             policy % 2 ? "3000000" : "2000000");
+  struct CountingFiles : hci::energy::SysfsFiles {
+    int clock_reads = 0;
+    std::optional<std::string> read(const fs::path& path) override {
+      if (path.filename() == "scaling_cur_freq") ++clock_reads;
+      return SysfsFiles::read(path);
+    }
+  };
+  auto files = std::make_shared<CountingFiles>();
+  SysfsDevice cpu(tree.root, files);
+  files->clock_reads = 0;
+  const double mhz = cpu.read().core_mhz;
+  CHECK(files->clock_reads == 16);
+  CHECK(mhz >= 2000);  // a mean of the two clocks the policies run at
+  CHECK(mhz <= 3000);
+}
+
 TEST_CASE("sysfs: clock ranges are written to every policy in an order the kernel accepts", "[energy]") {
   FakeTree tree;
   tree.populate();

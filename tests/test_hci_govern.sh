@@ -3,10 +3,12 @@
 # sets are restored when the command ends, when the governor is told to stop (SIGTERM), and by
 # --restore from the journal after SIGKILL; dry-run writes nothing; bad arguments are errors; the
 # simulated evaluation and its plot are made.
-# usage: test_hci_govern.sh HCI_GOVERN PLOT_SCRIPT
+# usage: test_hci_govern.sh HCI_GOVERN PLOT_SCRIPT MOCK_NVML MOCK_ROCM_SMI
 set -euo pipefail
 govern=$1
 plot=$2
+mock_nvml=$3
+mock_rocm_smi=$4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 policy=$work/root/sys/devices/system/cpu/cpufreq/policy0
@@ -85,8 +87,22 @@ expect_max 1500000 "after SIGKILL"
 expect_max 3700000 "after --restore"
 [ ! -e "$work/journal" ] || fail "the journal is left after --restore"
 
+echo "-- a GPU through NVML (the mock): governed, or observed where locking clocks is refused"
+HCI_NVML_PATH=$mock_nvml "$govern" --device cuda:1 --policy powersave --journal "$work/journal" -- true >"$work/out" 2>&1 ||
+  fail "cuda:1: $(cat "$work/out")"
+grep -q "powersave: .* 1 clock write," "$work/out" || fail "cuda:1: $(cat "$work/out")"
+HCI_NVML_PATH=$mock_nvml HCI_MOCK_NVML_ROOT=0 "$govern" --device cuda:0 --policy powersave --journal "$work/journal" -- true >"$work/out" 2>&1 ||
+  fail "cuda:0 without root: $(cat "$work/out")"
+grep -q "observing only: .*Insufficient Permissions" "$work/out" || fail "cuda:0 without root: $(cat "$work/out")"
+[ ! -e "$work/journal" ] || fail "a refused lock left a journal"
+
+echo "-- an AMD GPU through ROCm SMI (the mock)"
+HCI_ROCM_SMI_PATH=$mock_rocm_smi "$govern" --device rocm:0 --policy powersave --journal "$work/journal" -- true \
+  >"$work/out" 2>&1 || fail "rocm:0: $(cat "$work/out")"
+grep -q "powersave: .* 1 clock write," "$work/out" || fail "rocm:0: $(cat "$work/out")"
+
 echo "-- bad arguments are errors"
-for args in "--policy nope -- true" "--max-slowdown five -- true" "--device cuda:0 -- true" \
+for args in "--policy nope -- true" "--max-slowdown five -- true" "--device cuda:x -- true" "--device rocm: -- true" \
   "--device sim:h100 -- true" "--simulate nope" "--period -1 -- true" "" "--restore --journal $work/none"; do
   set +e
   # shellcheck disable=SC2086

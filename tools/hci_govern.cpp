@@ -1,7 +1,7 @@
 // hci-govern: runs a command under the energy governor, evaluates the policies on a simulated
 // device, or undoes a run that was killed before it could restore the clocks.
 //
-//   hci-govern [--device cpu] [--policy P] [--max-slowdown 5%] [--period 50ms] [--dry-run]
+//   hci-govern [--device cpu|cuda:N|rocm:N] [--policy P] [--max-slowdown 5%] [--period 50ms] [--dry-run]
 //              [--log telemetry.csv] [--journal FILE] [--compare] -- CMD ARGS
 //   hci-govern --simulate stream|gemm|mixed|training|hot|all [--device sim:h100|sim:epyc9654]
 //              [--max-slowdown 5%] [--trace trace.csv]
@@ -23,11 +23,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -39,8 +41,9 @@ const char* const kUsage = R"(usage:
   hci-govern --simulate WORKLOAD|all    evaluate the policies on a simulated device
   hci-govern --restore                  restore the clocks a killed run left behind (its journal)
 options:
-  --device D         cpu (Linux sysfs: cpufreq, thermal zones, RAPL) for commands; sim:h100 or
-                     sim:epyc9654 for --simulate (default: cpu, sim:h100)
+  --device D         cpu (Linux sysfs: cpufreq, thermal zones, RAPL), cuda:N (NVML) or rocm:N
+                     (ROCm SMI) for commands; sim:h100 or sim:epyc9654 for --simulate
+                     (default: cpu, sim:h100)
   --policy P         performance, powersave, ondemand, thermal-cap, energy-optimal (default)
   --max-slowdown S   energy-optimal's budget against the device's own behaviour (default 5%)
   --period T         between decisions (default 50ms)
@@ -61,75 +64,66 @@ struct Options {
   std::vector<std::string> command;
 };
 
-// "5%" or "0.05".
-double fraction(const std::string& text) {
+// A number with a unit after it: {value, unit}, the unit "?" where `text` does not start with a
+// number ("50ms" -> {50, "ms"}).
+std::pair<double, std::string> number_and_unit(const std::string& text) {
   size_t used = 0;
   double value = 0;
   try {
     value = std::stod(text, &used);
   } catch (const std::exception&) {
-    used = 0;
+    return {0, "?"};
   }
-  const bool percent = used > 0 && text.substr(used) == "%";
-  HCI_CHECK(used > 0 && (used == text.size() || percent), "hci-govern: '{}' is not a fraction (5% or 0.05)", text);
-  return percent ? value / 100 : value;
+  return {value, text.substr(used)};
+}
+
+// "5%" or "0.05".
+double fraction(const std::string& text) {
+  const auto [value, unit] = number_and_unit(text);
+  HCI_CHECK(unit.empty() || unit == "%", "hci-govern: '{}' is not a fraction (5% or 0.05)", text);
+  return unit == "%" ? value / 100 : value;
 }
 
 // "50ms", "0.05s" or "0.05" (seconds).
 double seconds(const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = used > 0 ? text.substr(used) : "?";
+  const auto [value, unit] = number_and_unit(text);
   HCI_CHECK(unit.empty() || unit == "s" || unit == "ms", "hci-govern: '{}' is not a period (50ms or 0.05s)", text);
   return unit == "ms" ? value / 1000 : value;
 }
 
 Options parse(int argc, char** argv) {
   Options o;
+  const std::map<std::string, std::function<void(const std::string&)>> with_value = {
+      {"--device", [&](const std::string& v) { o.device = v; }},
+      {"--policy", [&](const std::string& v) { o.policy = v; }},
+      {"--max-slowdown", [&](const std::string& v) { o.max_slowdown = fraction(v); }},
+      {"--period", [&](const std::string& v) { o.period_s = seconds(v); }},
+      {"--log", [&](const std::string& v) { o.log = v; }},
+      {"--journal", [&](const std::string& v) { o.journal = v; }},
+      {"--simulate", [&](const std::string& v) { o.simulate = v; }},
+      {"--trace", [&](const std::string& v) { o.trace = v; }},
+      {"--sysfs-root", [&](const std::string& v) { o.sysfs_root = v; }},
+  };
+  const std::map<std::string, bool*> switches = {
+      {"--dry-run", &o.dry_run}, {"--compare", &o.compare}, {"--restore", &o.restore}};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      HCI_CHECK(i + 1 < argc, "hci-govern: {} needs a value", arg);
-      return argv[++i];
-    };
     if (arg == "--") {
       o.command.assign(argv + i + 1, argv + argc);
       break;
     }
-    if (arg == "--device")
-      o.device = value();
-    else if (arg == "--policy")
-      o.policy = value();
-    else if (arg == "--max-slowdown")
-      o.max_slowdown = fraction(value());
-    else if (arg == "--period")
-      o.period_s = seconds(value());
-    else if (arg == "--dry-run")
-      o.dry_run = true;
-    else if (arg == "--log")
-      o.log = value();
-    else if (arg == "--journal")
-      o.journal = value();
-    else if (arg == "--compare")
-      o.compare = true;
-    else if (arg == "--simulate")
-      o.simulate = value();
-    else if (arg == "--trace")
-      o.trace = value();
-    else if (arg == "--restore")
-      o.restore = true;
-    else if (arg == "--sysfs-root")
-      o.sysfs_root = value();
-    else if (arg == "-h" || arg == "--help") {
+    if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
-    } else
+    }
+    if (const auto option = with_value.find(arg); option != with_value.end()) {
+      HCI_CHECK(i + 1 < argc, "hci-govern: {} needs a value", arg);
+      option->second(argv[++i]);
+    } else if (const auto flag = switches.find(arg); flag != switches.end()) {
+      *flag->second = true;
+    } else {
       throw hci::Error(hci::detail::format("hci-govern: unknown option '{}'\n{}", arg, kUsage));
+    }
   }
   const int modes = int(!o.simulate.empty()) + int(o.restore) + int(!o.command.empty());
   HCI_CHECK(modes == 1, "hci-govern: give one of -- CMD, --simulate or --restore\n{}", kUsage);
@@ -158,9 +152,22 @@ std::unique_ptr<energy::Device> open_device(const Options& o) {
   const std::string name = o.device.empty() ? "cpu" : o.device;
   if (name == "cpu") return std::make_unique<energy::SysfsDevice>(o.sysfs_root);
   HCI_CHECK(!name.starts_with("sim:"), "hci-govern: {} runs simulated workloads only (--simulate)", name);
-  HCI_CHECK(!name.starts_with("cuda:") && !name.starts_with("rocm:"),
-            "hci-govern: {}: the NVML and ROCm SMI providers are not part of this build yet; cpu is", name);
-  throw hci::Error(hci::detail::format("hci-govern: no device '{}' (cpu, or sim:h100 with --simulate)", name));
+  // "cuda:3" -> 3
+  auto index = [&](size_t prefix) {
+    size_t used = 0;
+    int n = -1;
+    try {
+      n = std::stoi(name.substr(prefix), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    HCI_CHECK(used > 0 && used == name.size() - prefix && n >= 0, "hci-govern: '{}' is not a GPU (cuda:0, say)", name);
+    return unsigned(n);
+  };
+  if (name.starts_with("cuda:")) return std::make_unique<energy::NvmlDevice>(index(5));
+  if (name.starts_with("rocm:")) return std::make_unique<energy::RocmSmiDevice>(index(5));
+  throw hci::Error(
+      hci::detail::format("hci-govern: no device '{}' (cpu, cuda:N, rocm:N, or sim:h100 with --simulate)", name));
 }
 
 // -- --simulate ----------------------------------------------------------------------------------
@@ -297,9 +304,9 @@ Summary run_command(const Options& o, energy::Device& device, energy::Governor* 
 }
 
 void print_summary(const char* what, const Summary& s, const Summary* baseline) {
-  fmt::print("hci-govern: {}: {:.2f} s, {} J, mean core clock {:.0f} MHz, {} clock writes, exit status {}", what,
+  fmt::print("hci-govern: {}: {:.2f} s, {} J, mean core clock {:.0f} MHz, {} clock write{}, exit status {}", what,
              s.seconds, std::isnan(s.joules) ? std::string("n/a") : fmt::format("{:.1f}", s.joules), s.mean_mhz,
-             s.writes, s.status);
+             s.writes, s.writes == 1 ? "" : "s", s.status);
   if (baseline)
     fmt::print(
         " (time {:+.1f}%, energy {})", 100 * (s.seconds / baseline->seconds - 1),

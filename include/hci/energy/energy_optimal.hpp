@@ -195,7 +195,7 @@ class EnergyOptimalPolicy final : public Policy {
     feasible_.assign(1, {top_, m.power_w / std::max(speed(m), 1e-12)});
     below_ = -1;
     above_ = ptrdiff_t(top_);
-    if (m.bandwidth < kMemoryBound && m.busy >= kFullyBusy) {
+    if (m.bandwidth < kMemoryBound && m.busy >= kFullyBusy && std::isfinite(m.clock_work)) {
       // Not waiting on memory or on the host: the clock bounds its speed, so below the clock it
       // ran at less the budget it cannot keep up, and above that clock nothing changes.
       const auto first_at_least = [&](double mhz) {

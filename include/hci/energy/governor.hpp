@@ -170,12 +170,12 @@ class Governor {
       device_.set_core_clocks(wanted);
     } catch (const PermissionDenied& e) {
       observe_only_reason_ = e.what();
-      std::fprintf(stderr, "hci-govern: %s: observing only: %s\n", device_.name().c_str(), e.what());
+      std::fprintf(stderr, "hci::energy: %s: observing only: %s\n", device_.name().c_str(), e.what());
       // A write refused part way (some of a CPU's policies written) is undone. Where no write
       // ever succeeded, a refused undo is no news (nothing was changed), and there is nothing
       // more to guard.
       for (const std::string& failure : restore())
-        if (writes_ > 0) std::fprintf(stderr, "hci-govern: %s\n", failure.c_str());
+        if (writes_ > 0) std::fprintf(stderr, "hci::energy: not restored: %s\n", failure.c_str());
       if (writes_ == 0) guard_->forget(device_);
       return;
     }

@@ -146,7 +146,7 @@ class ClockGuard {
       std::ofstream out(partial, std::ios::trunc);
       for (const Recorded& r : recorded_)
         out << r.device->name() << ' ' << r.original.min_mhz << ' ' << r.original.max_mhz << '\n';
-      HCI_CHECK(out.flush().good(), "hci-govern: cannot write the journal {}", partial.string());
+      HCI_CHECK(out.flush().good(), "hci::energy: cannot write the journal {}", partial.string());
     }
     if (FILE* f = std::fopen(partial.c_str(), "r")) {  // on disk before any clock is written
       fflush(f);
@@ -160,9 +160,10 @@ class ClockGuard {
   // and the terminate handler, which cannot throw.
   static void report(ClockGuard& guard) noexcept {
     try {
-      for (const std::string& failure : guard.restore_all()) std::fprintf(stderr, "hci-govern: %s\n", failure.c_str());
+      for (const std::string& failure : guard.restore_all())
+        std::fprintf(stderr, "hci::energy: not restored: %s\n", failure.c_str());
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "hci-govern: restoring clocks: %s\n", e.what());
+      std::fprintf(stderr, "hci::energy: restoring clocks: %s\n", e.what());
     }
   }
   static void on_signal(int) { exit_flag().store(true); }

@@ -4,6 +4,9 @@
 // needs), RAPL powercap packages (energy_uj, wrapping at max_energy_range_uj; readable by root
 // only since Linux 5.10) and /proc/stat for utilization. Power is the energy counter's rate
 // between two reads. What is missing or unreadable reads as NaN, and the capabilities say why.
+// The core clock reported is the mean over at most kClockSamples policies spread evenly over the
+// CPUs: reading all of a large server's (one per CPU) every period would cost more than the rest
+// of the governor together.
 #pragma once
 
 #include <hci/energy/device.hpp>
@@ -96,6 +99,8 @@ class SysfsDevice final : public Device {
     last_busy_ = cpu_times();
   }
 
+  static constexpr size_t kClockSamples = 16;
+
   std::string name() const override { return "cpu"; }
   Capabilities capabilities() const override { return capabilities_; }
   // Why energy and power read NaN, if they do.
@@ -112,8 +117,8 @@ class SysfsDevice final : public Device {
     t.core_mhz = nan;
     double sum = 0;
     int count = 0;
-    for (const auto& policy : policies_)
-      if (const auto khz = number(policy / "scaling_cur_freq")) {
+    for (size_t i = 0; i < policies_.size(); i += clock_sample_stride())
+      if (const auto khz = number(policies_[i] / "scaling_cur_freq")) {
         sum += *khz / 1000;
         ++count;
       }
@@ -252,6 +257,10 @@ class SysfsDevice final : public Device {
   std::filesystem::path root_;
   std::shared_ptr<SysfsFiles> files_;
   Clock now_;
+  size_t clock_sample_stride() const {
+    return std::max<size_t>(1, (policies_.size() + kClockSamples - 1) / kClockSamples);
+  }
+
   std::vector<std::filesystem::path> policies_, zones_;
   std::vector<Package> packages_;
   Capabilities capabilities_;
