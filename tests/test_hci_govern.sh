@@ -72,6 +72,30 @@ set -e
 [ $status = 143 ] || fail "after SIGTERM the exit status is $status, not 143"
 expect_max 3700000 "after SIGTERM"
 
+echo "-- SIGTERM with a command that ignores it: the clocks first, then SIGKILL after 5 s"
+make_tree
+"$govern" "${cpu[@]}" --policy powersave -- sh -c 'trap "" TERM; exec sleep 32' &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+sleep 1
+expect_max 3700000 "while the command is given time to end"
+set +e
+wait $pid
+status=$?
+set -e
+[ $status = 137 ] || fail "the stubborn command's status is $status, not 137"
+
+echo "-- an error in the loop (the journal cannot be written) stops the command"
+make_tree
+set +e
+"$govern" --device cpu --sysfs-root "$work/root" --journal /nonexistent/dir/journal --policy powersave -- sleep 31
+status=$?
+set -e
+[ $status = 2 ] || fail "an unwritable journal gave status $status, not 2"
+! pgrep -x -f "sleep 31" >/dev/null || fail "the command outlived hci-govern"
+expect_max 3700000 "after an unwritable journal"
+
 echo "-- SIGKILL: the journal lets --restore put the clocks back"
 make_tree
 "$govern" "${cpu[@]}" --policy powersave -- sleep 30 &

@@ -47,10 +47,11 @@ options:
   --policy P         performance, powersave, ondemand, thermal-cap, energy-optimal (default)
   --max-slowdown S   energy-optimal's budget against the device's own behaviour (default 5%)
   --period T         between decisions (default 50ms)
-  --dry-run          decide, write nothing
+  --dry-run          decide, write nothing (energy-optimal's probes then change nothing, so
+                     what it settles on says little)
   --log FILE         telemetry and decisions once per period, as CSV
-  --journal FILE     where the original clocks are kept during a run (default
-                     /var/tmp/hci-govern.journal)
+  --journal FILE     where the original clocks are kept during a run, for --restore (default
+                     /var/tmp/hci-govern-DEVICE.journal, one per device)
   --compare          run CMD once ungoverned first, and print both runs
   --trace FILE       with --simulate: every run's clock, temperature and power as CSV
   --sysfs-root DIR   read and write a sysfs tree under DIR instead of / (for tests)
@@ -58,7 +59,7 @@ options:
 
 struct Options {
   std::string device, policy = "energy-optimal", simulate, log, trace, sysfs_root = "/";
-  std::string journal = "/var/tmp/hci-govern.journal";
+  std::string journal;  // default: one per device
   double max_slowdown = 0.05, period_s = 0.05;
   bool dry_run = false, restore = false, compare = false;
   std::vector<std::string> command;
@@ -128,6 +129,11 @@ Options parse(int argc, char** argv) {
   const int modes = int(!o.simulate.empty()) + int(o.restore) + int(!o.command.empty());
   HCI_CHECK(modes == 1, "hci-govern: give one of -- CMD, --simulate or --restore\n{}", kUsage);
   HCI_CHECK(o.period_s > 0, "hci-govern: the period must be positive");
+  if (o.journal.empty()) {
+    std::string device = o.device.empty() ? "cpu" : o.device;
+    std::replace(device.begin(), device.end(), ':', '-');
+    o.journal = "/var/tmp/hci-govern-" + device + ".journal";
+  }
   return o;
 }
 
@@ -247,29 +253,73 @@ struct Summary {
   int status = 0, writes = 0;
 };
 
-pid_t start(const std::vector<std::string>& command) {
-  std::vector<char*> args(command.size() + 1, nullptr);  // execvp's argv, null-terminated
-  std::transform(command.begin(), command.end(), args.begin(),
-                 [](const std::string& a) { return const_cast<char*>(a.c_str()); });
-  const pid_t child = fork();
-  HCI_CHECK(child >= 0, "hci-govern: fork: {}", std::strerror(errno));
-  if (child == 0) {
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "hci-govern: %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
+// The command, run in a child process; stopped (SIGTERM, then SIGKILL after 5 s) if it is still
+// running when this ends, so that no exit path leaves it behind.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& command) {
+    std::vector<char*> args(command.size() + 1, nullptr);  // execvp's argv, null-terminated
+    std::transform(command.begin(), command.end(), args.begin(),
+                   [](const std::string& a) { return const_cast<char*>(a.c_str()); });
+    pid_ = fork();
+    HCI_CHECK(pid_ >= 0, "hci-govern: fork: {}", std::strerror(errno));
+    if (pid_ == 0) {
+      execvp(args[0], args.data());
+      // Only async-signal-safe calls between fork and _exit.
+      const char* parts[] = {"hci-govern: cannot run ", args[0], ": ", std::strerror(errno), "\n"};
+      for (const char* part : parts) (void)!write(STDERR_FILENO, part, std::strlen(part));
+      _exit(127);
+    }
   }
-  return child;
-}
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (running_) stop();
+  }
 
-// Runs the command, reading the device every period (and governing it, with a governor).
+  // The exit status (128 + the signal, where a signal ended it) once the command has ended.
+  std::optional<int> finished() {
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR)) return std::nullopt;
+    running_ = false;
+    if (r < 0) {  // ECHILD: reaped by someone else; its status is gone
+      std::fprintf(stderr, "hci-govern: the command's exit status is lost: %s\n", std::strerror(errno));
+      return 1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  int stop() {
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      if (const auto status = finished()) return *status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    running_ = false;
+    return 128 + SIGKILL;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool running_ = true;
+};
+
+// Runs the command, reading the device every period (and governing it, with a governor). On a
+// signal, the clocks are restored before the command is stopped.
 Summary run_command(const Options& o, energy::Device& device, energy::Governor* governor, std::ofstream* log) {
   const auto begin = std::chrono::steady_clock::now();
   const energy::Telemetry first = device.read();
-  const pid_t child = start(o.command);
+  Child child(o.command);
   Summary s;
   double clock_sum = 0;
   int readings = 0;
   auto next = begin;
+  const auto period =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.period_s));
   for (;;) {
     const energy::Telemetry t = governor ? governor->tick() : device.read();
     if (!std::isnan(t.core_mhz)) {
@@ -280,19 +330,18 @@ Summary run_command(const Options& o, energy::Device& device, energy::Governor* 
       *log << fmt::format("{:.3f},{},{},{},{},{},{},{},{},{}\n", t.time_s, t.temperature_c, t.utilization,
                           t.memory_utilization, t.power_w, t.energy_j, t.core_mhz, t.memory_mhz, t.throttle_reasons,
                           governor ? governor->applied().max_mhz : t.core_mhz);
-    int status = 0;
-    const pid_t done = waitpid(child, &status, WNOHANG);
-    if (done == child) {
-      s.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (const auto status = child.finished()) {
+      s.status = *status;
       break;
     }
-    if (energy::ClockGuard::exit_requested()) {  // a signal: stop the command too, then restore
-      kill(child, SIGTERM);
-      waitpid(child, &status, 0);
-      s.status = 128 + SIGTERM;
+    if (energy::ClockGuard::exit_requested()) {
+      if (governor)
+        for (const std::string& failure : governor->restore())
+          std::fprintf(stderr, "hci-govern: not restored: %s\n", failure.c_str());
+      s.status = child.stop();
       break;
     }
-    next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.period_s));
+    next = std::max(next + period, std::chrono::steady_clock::now());  // no burst after a stall
     std::this_thread::sleep_until(next);
   }
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
@@ -359,6 +408,7 @@ int govern(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGCHLD, SIG_DFL);  // an inherited SIG_IGN would leave the command's status unreadable
   try {
     const Options o = parse(argc, argv);
     if (!o.simulate.empty()) return simulate(o);

@@ -14,6 +14,7 @@
 
 #include <hci/energy/governor.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -77,13 +78,17 @@ class BackgroundGovernor {
       }
       std::unique_lock lock(mutex_);
       ++periods_;
-      next += period;
+      next = std::max(next + period, std::chrono::steady_clock::now());  // no burst after a stall
       if (wake_.wait_until(lock, next, [&] { return stopping_; })) return;
     }
   }
-  void restore() {
-    for (const std::string& failure : governor_.restore())
-      std::fprintf(stderr, "hci::energy: not restored: %s\n", failure.c_str());
+  void restore() noexcept {
+    try {
+      for (const std::string& failure : governor_.restore())
+        std::fprintf(stderr, "hci::energy: not restored: %s\n", failure.c_str());
+    } catch (const std::exception& e) {  // the guard tries again when the governor ends
+      std::fprintf(stderr, "hci::energy: restoring clocks: %s\n", e.what());
+    }
   }
 
   Governor governor_;

@@ -38,6 +38,7 @@
 #include <cmath>
 #include <cstddef>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -86,6 +87,7 @@ class EnergyOptimalPolicy final : public Policy {
 
  private:
   enum class Stage { Reference, Search, Hold };
+  static constexpr double kGiveUpS = 2;            // a probe measured in no more than settle + measure + this
   static constexpr double kIdle = 0.05;            // utilization below which nothing runs
   static constexpr double kBandwidthSpeed = 0.25;  // bandwidth above which it measures speed
   static constexpr double kFullyBusy = 0.95;       // busy enough not to be waiting on the host
@@ -138,6 +140,12 @@ class EnergyOptimalPolicy final : public Policy {
   }
 
   void observe(const Telemetry& now) {
+    if (std::isnan(stage_since_)) stage_since_ = now.time_s;
+    if (stage_ == Stage::Search && now.time_s > stage_since_ + o_.settle_s + o_.measure_s + kGiveUpS) {
+      // Work too intermittent to measure this clock: taken as too slow, which errs towards speed.
+      below_ = probe_;
+      return next_probe();
+    }
     if (now.utilization < kIdle) {  // nothing to measure; NaN (no sensor) counts as busy
       window_.restart = true;
       return;
@@ -201,7 +209,8 @@ class EnergyOptimalPolicy final : public Policy {
       const auto first_at_least = [&](double mhz) {
         return std::lower_bound(clocks_->begin(), clocks_->end(), mhz - 1e-6) - clocks_->begin();
       };
-      below_ = first_at_least(m.clock_work / m.busy / (1 + budget())) - 1;
+      // (A clock above the top supported one, as a CPU's turbo is, leaves the whole range.)
+      below_ = std::min<ptrdiff_t>(first_at_least(m.clock_work / m.busy / (1 + budget())) - 1, ptrdiff_t(top_) - 1);
       above_ = std::clamp<ptrdiff_t>(first_at_least(m.clock_work / m.busy), below_ + 1, ptrdiff_t(top_));
     }
     next_probe();
@@ -242,6 +251,7 @@ class EnergyOptimalPolicy final : public Policy {
 
   void start(Stage stage) {
     stage_ = stage;
+    stage_since_ = std::numeric_limits<double>::quiet_NaN();  // the next reading's time
     window_.restart = true;
   }
   void hold(size_t index) {
@@ -265,6 +275,7 @@ class EnergyOptimalPolicy final : public Policy {
   const std::vector<double>* clocks_ = nullptr;  // supported, during a decision
   size_t top_ = 0;
   Stage stage_ = Stage::Reference;
+  double stage_since_ = std::numeric_limits<double>::quiet_NaN();
   Window window_;
   Measurement reference_;
   bool by_bandwidth_ = false;

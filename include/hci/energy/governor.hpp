@@ -89,7 +89,11 @@ class Governor {
   // failures, if any.
   std::vector<std::string> restore() {
     std::vector<std::string> failures = guard_->restore(device_);
-    if (failures.empty()) applied_ = device_.core_clocks();
+    try {
+      if (failures.empty()) applied_ = device_.core_clocks();
+    } catch (const std::exception& e) {
+      failures.push_back(device_.name() + ": reading the clocks back: " + e.what());
+    }
     return failures;
   }
 
@@ -117,7 +121,9 @@ class Governor {
     if (t >= line) {
       const bool urgent = t >= options_.temperature_limit_c || t >= temperature_before(now.time_s - 2) + 2;
       if (!guarding_ || urgent || now.time_s >= last_guard_step_s_ + 1 - 1e-9) {
-        const double running = std::isnan(now.core_mhz) ? applied_.max_mhz : std::min(applied_.max_mhz, now.core_mhz);
+        // The clock it runs at when busy (a reading between bursts shows the idle clock).
+        const bool busy = !(now.utilization < 0.5) && !std::isnan(now.core_mhz);
+        const double running = busy ? std::min(applied_.max_mhz, now.core_mhz) : applied_.max_mhz;
         guard_ceiling_ = step(guarding_ ? guard_ceiling_.value_or(running) : running, urgent ? -4 : -1);
         last_guard_step_s_ = now.time_s;
       }

@@ -1,7 +1,8 @@
 // Feeds the cost hints of every kernel hci launches in this process (Kernel::bytes and
 // Kernel::flops) into a KernelCostMeter for as long as a MeteredLaunches lives: how a governor in
 // the same process learns the arithmetic intensity of the work before the sensors show it. The
-// launch hook in place before it is still called, and is put back at the end.
+// launch hook in place before it is still called, and is put back at the end: nested ones must end
+// in the reverse order of their start, as scopes do.
 #pragma once
 
 #include <hci/energy/cost_meter.hpp>

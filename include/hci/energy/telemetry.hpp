@@ -24,10 +24,12 @@ struct Telemetry {
   double time_s = 0;         // the provider's monotonic clock
   double temperature_c = 0;  // as the sensor reports it (NVML: whole degrees)
   double utilization = 0;    // the fraction of the last sample period with work running
-  // The memory bandwidth used over that period as a fraction of the device's (NVML: GPM's DRAM
-  // bandwidth utilization on Hopper and later, else utilization.memory, the memory controller's
-  // busy time). Near 1 in a memory-bound phase, which does not need the top core clock; and, as a
-  // phase's bytes are fixed, a measure of how fast the phase progresses at any clock.
+  // The memory bandwidth used over that period as a fraction of the device's: near 1 in a
+  // memory-bound phase, which does not need the top core clock; and, as a phase's bytes are fixed,
+  // a measure of how fast the phase progresses at any clock. The simulated devices report exactly
+  // that. NVML reports utilization.memory and ROCm SMI the memory busy percentage: the memory
+  // controller's busy time, which follows the bandwidth less closely (NVML's GPM DRAM bandwidth
+  // utilization, on Hopper and later, would be the better reading).
   double memory_utilization = 0;
   double power_w = 0;     // as the sensor reports it (NVML: averaged over its window)
   double energy_j = 0;    // since the provider started: monotonic, counter wraparound handled
