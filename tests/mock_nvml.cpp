@@ -21,6 +21,7 @@ struct Gpu {
   unsigned long long energy_mj = 1000000, reasons = 0x1;  // idle
   bool locked = false;
   unsigned locked_min = 0, locked_max = 0;
+  unsigned memory_mhz = 2619;  // now: 1593 is the idle P-state's, with fewer core clocks listed
 };
 struct Utilization {
   unsigned gpu, memory;
@@ -100,6 +101,10 @@ int hci_mock_nvml_locked(unsigned index, unsigned* min_mhz, unsigned* max_mhz) {
   *min_mhz = g.locked_min;
   *max_mhz = g.locked_max;
   return g.locked ? 1 : 0;
+}
+void hci_mock_nvml_set_memory_clock(unsigned index, unsigned mhz) {
+  std::lock_guard lock(state().mutex);
+  state().gpus.at(index).memory_mhz = mhz;
 }
 int hci_mock_nvml_initialised() {
   std::lock_guard lock(state().mutex);
@@ -183,18 +188,30 @@ Return nvmlDeviceGetClockInfo(void* device, unsigned type, unsigned* mhz) {
   ENTER("nvmlDeviceGetClockInfo");
   GPU;
   if (type == 2) {
-    *mhz = 2619;
+    *mhz = g->memory_mhz;
     return kSuccess;
   }
   if (type > 3) return kInvalidArgument;
   *mhz = g->locked ? std::min(std::max(g->core_mhz, g->locked_min), g->locked_max) : g->core_mhz;
   return kSuccess;
 }
+Return nvmlDeviceGetSupportedMemoryClocks(void* device, unsigned* count, unsigned* clocks) {
+  ENTER("nvmlDeviceGetSupportedMemoryClocks");
+  GPU;
+  if (!clocks || *count < 2) {
+    *count = 2;
+    return kInsufficientSize;
+  }
+  clocks[0] = 2619;
+  clocks[1] = 1593;
+  *count = 2;
+  return kSuccess;
+}
 Return nvmlDeviceGetSupportedGraphicsClocks(void* device, unsigned memory_mhz, unsigned* count, unsigned* clocks) {
   ENTER("nvmlDeviceGetSupportedGraphicsClocks");
   GPU;
-  if (memory_mhz != 2619) return kInvalidArgument;
-  const unsigned n = (1980 - 345) / 15 + 1;
+  if (memory_mhz != 2619 && memory_mhz != 1593) return kInvalidArgument;
+  const unsigned n = memory_mhz == 2619 ? (1980 - 345) / 15 + 1 : 3;
   if (!clocks || *count < n) {
     *count = n;
     return kInsufficientSize;

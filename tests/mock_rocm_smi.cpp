@@ -3,7 +3,8 @@
 // the test sets, an energy accumulator that counts up, clocks that need "root" to set, and
 // injected failures: after a number of successful calls, an entry point (or every one) returns a
 // chosen status until told otherwise. rsmi_frequencies_t is written in ROCm 6's layout, or ROCm
-// 5's where HCI_MOCK_RSMI_VERSION=5 (read at each call); HCI_MOCK_RSMI_ROOT=0 refuses writes.
+// 5's where HCI_MOCK_RSMI_VERSION=5 (read at each call), with a deep-sleep level of 100 MHz
+// first where HCI_MOCK_RSMI_DEEP_SLEEP=1 (ROCm 6 only); HCI_MOCK_RSMI_ROOT=0 refuses writes.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -67,6 +68,10 @@ Status enter(const char* name) {
 uint32_t version() {
   const char* v = std::getenv("HCI_MOCK_RSMI_VERSION");
   return v ? uint32_t(std::atoi(v)) : 6;
+}
+bool deep_sleep() {
+  const char* v = std::getenv("HCI_MOCK_RSMI_DEEP_SLEEP");
+  return version() >= 6 && v && v[0] == '1';
 }
 
 #define ENTER(name)                    \
@@ -186,9 +191,10 @@ Status rsmi_dev_gpu_clk_freq_get(uint32_t index, int clock, void* frequencies) {
   std::vector<uint64_t> hz;
   uint32_t current = 0;
   if (clock == 0) {
-    hz.assign(std::begin(kCoreHz), std::end(kCoreHz));
-    current = 3;
-    for (uint32_t level = 0; level < 4; ++level)
+    if (deep_sleep()) hz.push_back(100000000);
+    hz.insert(hz.end(), std::begin(kCoreHz), std::end(kCoreHz));
+    current = uint32_t(hz.size()) - 1;
+    for (uint32_t level = 0; level < hz.size(); ++level)
       if (g.mask & (uint64_t(1) << level)) current = level;  // the highest allowed
   } else if (clock == 4) {
     hz = {1600000000};
@@ -197,6 +203,7 @@ Status rsmi_dev_gpu_clk_freq_get(uint32_t index, int clock, void* frequencies) {
   }
   if (version() >= 6) {
     FrequenciesV6 f{};
+    f.has_deep_sleep = deep_sleep();
     f.num_supported = uint32_t(hz.size());
     f.current = current;
     std::memcpy(f.frequency, hz.data(), 8 * hz.size());
@@ -214,7 +221,7 @@ Status rsmi_dev_gpu_clk_freq_set(uint32_t index, int clock, uint64_t mask) {
   ENTER("rsmi_dev_gpu_clk_freq_set");
   GPU(index);
   if (!state().root) return kPermission;
-  if (clock != 0 || mask == 0 || mask >= 16) return kInvalidArgs;
+  if (clock != 0 || mask == 0 || mask >= (deep_sleep() ? 32U : 16U)) return kInvalidArgs;
   g.mask = mask;
   return kSuccess;
 }

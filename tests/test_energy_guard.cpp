@@ -99,6 +99,22 @@ TEST_CASE("the journal holds the originals before the first write, and goes once
   CHECK_FALSE(fs::exists(journal));
 }
 
+TEST_CASE("the journal is never written through a link left at its name", "[energy]") {
+  const fs::path journal = scratch_file("linked"), victim = scratch_file("victim");
+  std::ofstream(victim) << "precious\n";
+  fs::remove(journal.string() + ".partial");
+  fs::create_symlink(victim, journal.string() + ".partial");
+  Faulty a("sim:a", 600, 1500);
+  {
+    ClockGuard guard(journal);
+    CHECK_THROWS_WITH(guard.before_write(a), Catch::Contains("cannot write the journal"));
+  }
+  CHECK(contents(victim) == "precious\n");
+  CHECK(a.core_clocks() == ClockRange{600, 1500});  // nothing was written to the device either
+  fs::remove(journal.string() + ".partial");
+  fs::remove(victim);
+}
+
 TEST_CASE("after a crash that left no chance to restore, the journal restores every device it can", "[energy]") {
   const fs::path journal = scratch_file("crash");
   Faulty a("sim:a", 600, 1500), b("sim:b", 345, 1200);

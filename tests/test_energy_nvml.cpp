@@ -34,6 +34,7 @@ struct Mock {
   void (*set)(unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned long long) = nullptr;
   int (*locked)(unsigned, unsigned*, unsigned*) = nullptr;
   int (*initialised)() = nullptr;
+  void (*set_memory_clock)(unsigned, unsigned) = nullptr;
 
   bool is_locked(unsigned index) const {
     unsigned low = 0, high = 0;
@@ -73,6 +74,7 @@ const Mock& mock() {
     take(found.set, "hci_mock_nvml_set");
     take(found.locked, "hci_mock_nvml_locked");
     take(found.initialised, "hci_mock_nvml_initialised");
+    take(found.set_memory_clock, "hci_mock_nvml_set_memory_clock");
     return found;
   }();
   m.reset();
@@ -100,7 +102,9 @@ std::filesystem::path journal_path() {
 
 TEST_CASE("NVML: telemetry in NVML's units and the supported clocks", "[energy][nvml]") {
   const Mock& m = mock();
+  m.set_memory_clock(1, 1593);  // idle: the clocks listed are the top memory clock's all the same
   NvmlDevice gpu(1);
+  m.set_memory_clock(1, 2619);
   CHECK(gpu.name() == "cuda:1");
   CHECK(gpu.model() == "NVIDIA H100 80GB HBM3 (mock)");
   const auto clocks = gpu.supported_core_clocks();

@@ -101,6 +101,17 @@ TEST_CASE("ROCm SMI: telemetry in its units, and clock levels in ROCm 5's and RO
   CHECK_THROWS_WITH(RocmSmiDevice(2), Catch::Contains("ROCm SMI sees 2 AMD GPUs"));
 }
 
+TEST_CASE("ROCm SMI: ROCm 6's deep-sleep level is no clock to run at", "[energy][rocm]") {
+  const Mock& m = mock();
+  setenv("HCI_MOCK_RSMI_DEEP_SLEEP", "1", 1);
+  RocmSmiDevice gpu(0);
+  CHECK(gpu.supported_core_clocks() == std::vector<double>{500, 900, 1300, 1700});
+  gpu.set_core_clocks({50, 1400});
+  CHECK(m.mask(0) == 0b01110);  // 500, 900 and 1300 MHz: levels 1 to 3, after the sleep level
+  gpu.reset_core_clocks();
+  unsetenv("HCI_MOCK_RSMI_DEEP_SLEEP");
+}
+
 TEST_CASE("ROCm SMI: a range is the mask of the levels in it, and the end returns to automatic", "[energy][rocm]") {
   const Mock& m = mock();
   RocmSmiDevice gpu(0);

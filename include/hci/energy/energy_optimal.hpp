@@ -124,7 +124,11 @@ class EnergyOptimalPolicy final : public Policy {
     if (!(hint.bytes > 0 || hint.flops > 0)) return;  // nothing started this period
     hinted_ = true;
     const int key = intensity_key(hint);
-    if (key == key_) return;
+    // A new intensity counts once it is seen twice running: a period that straddles two phases
+    // blends them into an intensity of neither.
+    const bool settled = key == seen_key_;
+    seen_key_ = key;
+    if (key == key_ || !settled) return;
     key_ = key;
     const auto known = std::find_if(known_.begin(), known_.end(), [&](const KnownPhase& k) { return k.key == key; });
     if (known != known_.end())
@@ -280,7 +284,7 @@ class EnergyOptimalPolicy final : public Policy {
   Measurement reference_;
   bool by_bandwidth_ = false;
   bool hinted_ = false;
-  int key_ = kNoKey;
+  int key_ = kNoKey, seen_key_ = kNoKey;             // the phase's; the last period's
   ptrdiff_t below_ = -1, above_ = 0, probe_ = 0;     // the bisection's bracket and probe
   std::vector<std::pair<size_t, double>> feasible_;  // clocks within the budget, energy per work
   size_t hold_ = 0;

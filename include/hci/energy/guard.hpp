@@ -8,11 +8,15 @@
 
 #include <hci/energy/device.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -142,17 +146,16 @@ class ClockGuard {
       return;
     }
     const std::filesystem::path partial = journal_.string() + ".partial";
-    {
-      std::ofstream out(partial, std::ios::trunc);
-      for (const Recorded& r : recorded_)
-        out << r.device->name() << ' ' << r.original.min_mhz << ' ' << r.original.max_mhz << '\n';
-      HCI_CHECK(out.flush().good(), "hci::energy: cannot write the journal {}", partial.string());
-    }
-    if (FILE* f = std::fopen(partial.c_str(), "r")) {  // on disk before any clock is written
-      fflush(f);
-      fsync(fileno(f));
-      std::fclose(f);
-    }
+    std::string text;
+    for (const Recorded& r : recorded_)
+      text += detail::format("{} {} {}\n", r.device->name(), r.original.min_mhz, r.original.max_mhz);
+    // Not through a link someone else left at that name (journals live in shared directories and
+    // are written as root), and on disk before any clock is written.
+    const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    HCI_CHECK(fd >= 0, "hci::energy: cannot write the journal {}: {}", partial.string(), std::strerror(errno));
+    const bool written = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    HCI_CHECK(written, "hci::energy: cannot write the journal {}", partial.string());
     std::filesystem::rename(partial, journal_);  // whole or not at all
   }
 

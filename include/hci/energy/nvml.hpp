@@ -56,6 +56,7 @@ inline constexpr unsigned long long kReasonIdle = 0x1, kReasonClockSetting = 0x2
   X(nvmlDeviceGetPowerUsage, Return, Device, unsigned*)                                   \
   X(nvmlDeviceGetTotalEnergyConsumption, Return, Device, unsigned long long*)             \
   X(nvmlDeviceGetClockInfo, Return, Device, unsigned, unsigned*)                          \
+  X(nvmlDeviceGetSupportedMemoryClocks, Return, Device, unsigned*, unsigned*)             \
   X(nvmlDeviceGetSupportedGraphicsClocks, Return, Device, unsigned, unsigned*, unsigned*) \
   X(nvmlDeviceSetGpuLockedClocks, Return, Device, unsigned, unsigned)                     \
   X(nvmlDeviceResetGpuLockedClocks, Return, Device)
@@ -130,9 +131,7 @@ class NvmlDevice final : public Device {
     check(nvml_->nvmlDeviceGetHandleByIndex_v2(index, &device_), "nvmlDeviceGetHandleByIndex");
     char model[96] = {};
     if (nvml_->nvmlDeviceGetName(device_, model, sizeof model) == nvml_types::kSuccess) model_ = model;
-    unsigned memory_mhz = 0;
-    if (nvml_->nvmlDeviceGetClockInfo(device_, nvml_types::kClockMemory, &memory_mhz) == nvml_types::kSuccess)
-      clocks_ = supported_at(memory_mhz);
+    clocks_ = supported_at(top_memory_clock());
     if (!clocks_.empty()) range_ = {clocks_.front(), clocks_.back()};
     unsigned long long millijoules = 0;
     energy_start_mj_ = nvml_->nvmlDeviceGetTotalEnergyConsumption(device_, &millijoules) == nvml_types::kSuccess
@@ -198,6 +197,17 @@ class NvmlDevice final : public Device {
   }
 
  private:
+  // The highest memory clock (an idle GDDR GPU runs a lower one, with fewer core clocks listed
+  // for it), else the one now; 0 where NVML gives neither.
+  unsigned top_memory_clock() {
+    unsigned count = 0, now = 0;
+    const Nvml::Return r = nvml_->nvmlDeviceGetSupportedMemoryClocks(device_, &count, nullptr);
+    std::vector<unsigned> listed(count);
+    if ((r == nvml_types::kSuccess || r == nvml_types::kInsufficientSize) && count > 0 &&
+        nvml_->nvmlDeviceGetSupportedMemoryClocks(device_, &count, listed.data()) == nvml_types::kSuccess && count > 0)
+      return *std::max_element(listed.begin(), listed.begin() + std::min<size_t>(count, listed.size()));
+    return nvml_->nvmlDeviceGetClockInfo(device_, nvml_types::kClockMemory, &now) == nvml_types::kSuccess ? now : 0;
+  }
   // The core clocks NVML lists for the memory clock, ascending.
   std::vector<double> supported_at(unsigned memory_mhz) {
     unsigned count = 0;

@@ -7,7 +7,8 @@
 // The GPU's core clocks are its DPM levels (a few, where NVIDIA lists dozens), so a range holds
 // the levels inside it. rsmi_frequencies_t grew between ROCm 5 ({count, current, 32 Hz values})
 // and ROCm 6 ({has_deep_sleep, count, current, 33 values}): it is read into a buffer large enough
-// for either and decoded by the library's major version, checked for sense. As with NVML, a GPU
+// for either and decoded by the library's major version, checked for sense; where ROCm 6 says the
+// first level is the deep-sleep clock, it is no clock to run at. As with NVML, a GPU
 // starts out taken as running on its whole range (automatic), which is what restoring sets again.
 // The temperature limit is the junction's critical temperature, where the GPU throttles.
 #pragma once
@@ -123,8 +124,9 @@ class RocmSmi {
   // A clock's levels in MHz and the index of the current one, from either version's layout; empty
   // where the call fails or the buffer makes no sense in either.
   struct Levels {
-    std::vector<double> mhz;
+    std::vector<double> mhz;  // in the library's order: bit i of a mask is level i
     uint32_t current = 0;
+    bool first_is_sleep = false;  // ROCm 6's has_deep_sleep
   };
   Levels frequencies(uint32_t device, int clock) const {
     FrequencyBuffer buffer{};
@@ -146,6 +148,7 @@ class RocmSmi {
       return levels;
     };
     Levels v6 = decode(4, 16, 33), v5 = decode(0, 8, 32);
+    v6.first_is_sleep = buffer.bytes[0] != 0 && v6.mhz.size() > 1;
     if (major >= 6) return v6.mhz.empty() ? v5 : v6;
     return v5.mhz.empty() ? v6 : v5;
   }
@@ -162,8 +165,10 @@ class RocmSmiDevice final : public Device {
       : smi_(std::move(smi)), index_(index), name_(detail::format("rocm:{}", index)) {
     const uint32_t count = smi_->count();
     HCI_CHECK(index < count, "{}: ROCm SMI sees {} AMD GPU{}", name_, count, count == 1 ? "" : "s");
-    levels_ = smi_->frequencies(index_, rsmi_types::kClockSystem).mhz;
-    clocks_ = levels_;
+    const RocmSmi::Levels levels = smi_->frequencies(index_, rsmi_types::kClockSystem);
+    levels_ = levels.mhz;
+    first_level_ = levels.first_is_sleep ? 1 : 0;
+    clocks_.assign(levels_.begin() + ptrdiff_t(std::min(first_level_, levels_.size())), levels_.end());
     std::sort(clocks_.begin(), clocks_.end());
     clocks_.erase(std::unique(clocks_.begin(), clocks_.end()), clocks_.end());
     if (!clocks_.empty()) range_ = {clocks_.front(), clocks_.back()};
@@ -206,7 +211,7 @@ class RocmSmiDevice final : public Device {
     HCI_CHECK(r.min_mhz <= r.max_mhz, "{}: a clock range of {} to {} MHz is empty", name_, r.min_mhz, r.max_mhz);
     if (r.min_mhz <= clocks_.front() && r.max_mhz >= clocks_.back()) return reset_core_clocks();
     uint64_t mask = 0;
-    for (size_t level = 0; level < levels_.size(); ++level)
+    for (size_t level = first_level_; level < levels_.size(); ++level)
       if (levels_[level] >= r.min_mhz - 1e-6 && levels_[level] <= r.max_mhz + 1e-6) mask |= uint64_t(1) << level;
     HCI_CHECK(mask != 0, "{}: no core clock level between {} and {} MHz", name_, r.min_mhz, r.max_mhz);
     write(smi_->rsmi_dev_gpu_clk_freq_set(index_, rsmi_types::kClockSystem, mask), "rsmi_dev_gpu_clk_freq_set");
@@ -246,6 +251,7 @@ class RocmSmiDevice final : public Device {
   uint32_t index_;
   std::string name_;
   std::vector<double> levels_;  // the core clock's DPM levels in MHz, in the library's order
+  size_t first_level_ = 0;      // 1 where level 0 is the deep-sleep clock
   std::vector<double> clocks_;  // the same, ascending
   ClockRange range_;
   double energy_start_j_ = 0;
