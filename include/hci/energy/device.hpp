@@ -6,6 +6,7 @@
 #include <hci/energy/telemetry.hpp>
 #include <hci/error.hpp>
 
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -19,6 +20,14 @@ struct Capabilities {
   bool temperature = false, power = false, energy = false, utilization = false;
   bool read_clocks = false, set_clocks = false;
   std::string observe_only_reason;  // why set_clocks is false, for the user
+
+  // Seen from a provider's first reading (what it cannot read is NaN) and whether it has clocks to
+  // set; `no_clocks` says why not, where it has none.
+  static Capabilities seen(const Telemetry& first, bool clocks_to_set, const std::string& no_clocks) {
+    return {!std::isnan(first.temperature_c),         !std::isnan(first.power_w),  !std::isnan(first.energy_j),
+            !std::isnan(first.utilization),           !std::isnan(first.core_mhz), clocks_to_set,
+            clocks_to_set ? std::string() : no_clocks};
+  }
 };
 
 // A write the provider is not allowed to make (not root, or the driver forbids it): the governor

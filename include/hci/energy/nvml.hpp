@@ -137,14 +137,7 @@ class NvmlDevice final : public Device {
     energy_start_mj_ = nvml_->nvmlDeviceGetTotalEnergyConsumption(device_, &millijoules) == nvml_types::kSuccess
                            ? double(millijoules)
                            : std::numeric_limits<double>::quiet_NaN();
-    const Telemetry first = read();
-    capabilities_.temperature = !std::isnan(first.temperature_c);
-    capabilities_.power = !std::isnan(first.power_w);
-    capabilities_.energy = !std::isnan(first.energy_j);
-    capabilities_.utilization = !std::isnan(first.utilization);
-    capabilities_.read_clocks = !std::isnan(first.core_mhz);
-    capabilities_.set_clocks = !clocks_.empty();
-    if (clocks_.empty()) capabilities_.observe_only_reason = name_ + ": NVML lists no supported core clocks";
+    capabilities_ = Capabilities::seen(read(), !clocks_.empty(), name_ + ": NVML lists no supported core clocks");
   }
 
   std::string name() const override { return name_; }

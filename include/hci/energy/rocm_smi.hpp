@@ -173,14 +173,7 @@ class RocmSmiDevice final : public Device {
     clocks_.erase(std::unique(clocks_.begin(), clocks_.end()), clocks_.end());
     if (!clocks_.empty()) range_ = {clocks_.front(), clocks_.back()};
     energy_start_j_ = energy_joules();
-    const Telemetry first = read();
-    capabilities_.temperature = !std::isnan(first.temperature_c);
-    capabilities_.power = !std::isnan(first.power_w);
-    capabilities_.energy = !std::isnan(first.energy_j);
-    capabilities_.utilization = !std::isnan(first.utilization);
-    capabilities_.read_clocks = !std::isnan(first.core_mhz);
-    capabilities_.set_clocks = !clocks_.empty();
-    if (clocks_.empty()) capabilities_.observe_only_reason = name_ + ": ROCm SMI lists no core clock levels";
+    capabilities_ = Capabilities::seen(read(), !clocks_.empty(), name_ + ": ROCm SMI lists no core clock levels");
   }
 
   std::string name() const override { return name_; }
