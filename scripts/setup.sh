@@ -4,9 +4,10 @@ set -euo pipefail
 # OpenBLAS, the reference BLAS and LLVM are found at run time (never linked): by the matmul tests
 # and by the JIT. ld.lld-19 links the AMD GPU objects the JIT's tests make into code objects.
 # Debian's HIP runtime is there to be found without an AMD GPU: the ROCm backend must then say why
-# it is unavailable. Matplotlib (for /usr/bin/python3) draws the energy governor's evaluation.
+# it is unavailable. Matplotlib (for /usr/bin/python3) draws the energy governor's evaluation and
+# hci-bench's report, which checks its input with jsonschema; Eigen is one of hci-bench's references.
 packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev libopenblas0-pthread libblas3 libllvm19 lld-19
-  libamdhip64-5 python3-matplotlib)
+  libamdhip64-5 python3-matplotlib python3-jsonschema libeigen3-dev)
 [ "${HCI_SETUP_LINT:-0}" = 1 ] && packages+=(clang-format-19 clang-tidy-19)
 missing=()
 for p in "${packages[@]}"; do
