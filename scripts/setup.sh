@@ -9,14 +9,28 @@ set -euo pipefail
 packages=(cmake g++ make libfmt-dev catch2 libbenchmark-dev libopenblas0-pthread libblas3 libllvm19 lld-19
   libamdhip64-5 python3-matplotlib python3-jsonschema libeigen3-dev)
 [ "${HCI_SETUP_LINT:-0}" = 1 ] && packages+=(clang-format-19 clang-tidy-19)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+updated=0
+# Installs those of the packages named that are missing; the first argument is apt's options.
+install() {
+  local options=$1
+  shift
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
   echo "installing: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  [ $updated = 1 ] || $sudo apt-get update -qq
+  updated=1
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $options "${missing[@]}" >/dev/null
+}
+install "" "${packages[@]}"
+# The Python package's build (pip, setuptools, pybind11) and its tests against PyTorch and NumPy,
+# for /usr/bin/python3: scripts/test.sh asks for them with HCI_SETUP_PYTHON=1.
+if [ "${HCI_SETUP_PYTHON:-0}" = 1 ]; then
+  install --no-install-recommends python3-dev python3-venv python3-pip python3-setuptools python3-wheel \
+    python3-pybind11 pybind11-dev python3-pytest python3-numpy python3-torch
 fi

@@ -22,7 +22,7 @@ from collections import defaultdict
 
 SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hci_bench_schema.json")
 SECONDS_PER_UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-MEMORY_FAMILIES = ("elementwise", "reduction", "rows", "transfer")
+MEMORY_FAMILIES = ("elementwise", "reduction", "rows")
 
 
 def problems(results):
@@ -57,7 +57,7 @@ class Result:
         parts = bench["name"].split("/")
         self.device, self.family, self.case, self.size, self.impl = parts[0], parts[1], parts[2], int(parts[3]), parts[4]
         self.series = f"{machine_label} {self.device}"
-        self.error = bench.get("error_message") if bench.get("error_occurred") else None
+        self.error = bench.get("error_message", "failed") if bench.get("error_occurred") else None
         self.seconds = bench["real_time"] * SECONDS_PER_UNIT[bench["time_unit"]]
         self.bandwidth = bench.get("bytes_per_second")
         self.flops = bench.get("items_per_second")
@@ -77,9 +77,9 @@ class Result:
 
 def read_all(paths):
     machines, results, rooflines, names = [], [], {}, {}
-    hostnames = [load(p)["machine"]["hostname"] for p in paths]
-    for path in paths:
-        data = load(path)
+    files = [(path, load(path)) for path in paths]
+    hostnames = [data["machine"]["hostname"] for _, data in files]
+    for path, data in files:
         machine = data["machine"]
         label = machine["hostname"]
         if hostnames.count(label) > 1:  # several runs under one hostname: tell them apart by file
@@ -119,7 +119,7 @@ def short(series, names):
 
 def plot_bandwidth(plt, results, rooflines, names):
     """Each memory-bound case's achieved bandwidth, hci beside its reference, against the roofline."""
-    memory = [r for r in ok(results) if r.family in MEMORY_FAMILIES and r.bandwidth and r.family != "transfer"]
+    memory = [r for r in ok(results) if r.family in MEMORY_FAMILIES and r.bandwidth]
     all_series = series_of(memory)
     if not all_series:
         return None
@@ -228,8 +228,8 @@ def plot_compile(plt, results, names):
 
 def plot_side_by_side(plt, results, rooflines, names):
     """hci's bandwidth on each device as a fraction of that device's roofline: vendors compared."""
-    memory = [r for r in ok(results) if r.impl == "hci" and r.family in ("elementwise", "reduction", "rows")
-              and r.bandwidth and rooflines.get(r.series)]
+    memory = [r for r in ok(results) if r.impl == "hci" and r.family in MEMORY_FAMILIES and r.bandwidth
+              and rooflines.get(r.series)]
     all_series = series_of(memory)
     if not all_series:
         return None
@@ -288,7 +288,10 @@ def machine_table(label, m):
 
 
 def render(paths, output, figures_dir):
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("the report needs matplotlib (Debian: python3-matplotlib, for /usr/bin/python3)")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

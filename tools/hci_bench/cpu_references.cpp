@@ -20,12 +20,6 @@ using bench::parallel;
 
 const hci::Device kCpu = hci::Device::cpu();
 
-// Normal random float32s, made once per case (see input()).
-hci::Tensor random_floats(const std::string& name, hci::IntList shape) {
-  const std::vector<int64_t> sizes(shape.begin(), shape.end());
-  return input(name, [&] { return hci::randn(sizes); });
-}
-
 // Times `loop(out)` writing into `outputs` fresh floats from the allocator each iteration, as
 // hci's results are.
 template <class Loop>
@@ -45,7 +39,7 @@ void add_loops(Suite& suite, const Scale& scale) {
     for (int length : scale.chain_lengths())
       suite.add(
           case_name(kCpu, "elementwise", fmt::format("chain{}", length), n) + "/loop", [=](benchmark::State& state) {
-            const hci::Tensor x = random_floats("x", {n});
+            const hci::Tensor x = random_on("x", {n}, kCpu);
             const float* in = x.const_data_ptr<float>();
             time_loop(state, n, n * 8, [&](float* out) {
               parallel(n,
@@ -53,12 +47,13 @@ void add_loops(Suite& suite, const Scale& scale) {
             });
           });
     suite.add(case_name(kCpu, "reduction", "sum", n) + "/loop", [=](benchmark::State& state) {
-      const hci::Tensor x = random_floats("x", {n});
+      const hci::Tensor x = random_on("x", {n}, kCpu);
       const float* in = x.const_data_ptr<float>();
       const int parts = hci::get_num_threads();
       time_loop(state, parts, n * 4, [&](float* partial) {
         parallel(n, [&](int64_t begin, int64_t end) {
-          bench::sum_rows_loop(in + begin, &partial[begin * parts / n], end - begin, 0, 1);
+          const int64_t part = (begin * parts + n - 1) / n;  // parallel() began part p at n * p / parts
+          bench::sum_rows_loop(in + begin, &partial[part], end - begin, 0, 1);
         });
         float total = 0;
         for (int p = 0; p < parts; ++p) total += partial[p];
@@ -69,8 +64,8 @@ void add_loops(Suite& suite, const Scale& scale) {
   const int64_t rows = scale.rows(), columns = scale.columns(), n = rows * columns;
   auto add_rows = [&](const std::string& family, const std::string& what, int64_t outputs, int64_t bytes, auto loop) {
     suite.add(case_name(kCpu, family, what, n) + "/loop", [=](benchmark::State& state) {
-      const hci::Tensor x = random_floats("x", {rows, columns});
-      const hci::Tensor gamma = random_floats("gamma", {columns}), beta = random_floats("beta", {columns});
+      const hci::Tensor x = random_on("x", {rows, columns}, kCpu);
+      const hci::Tensor gamma = random_on("gamma", {columns}, kCpu), beta = random_on("beta", {columns}, kCpu);
       const float* in = x.const_data_ptr<float>();
       time_loop(state, outputs, bytes,
                 [&](float* out) { loop(in, gamma.const_data_ptr<float>(), beta.const_data_ptr<float>(), out); });
@@ -93,16 +88,13 @@ void add_loops(Suite& suite, const Scale& scale) {
 }
 
 const void* data_of(const hci::Tensor& t) {
-  if (t.dtype() == hci::kFloat64) return t.const_data_ptr<double>();
-  if (t.dtype() == hci::kBFloat16) return t.const_data_ptr<hci::BFloat16>();
-  return t.const_data_ptr<float>();
+  return t.dtype() == hci::kFloat64 ? static_cast<const void*>(t.const_data_ptr<double>()) : t.const_data_ptr<float>();
 }
 
 // `multiply(a, b, c)` of two random size x size matrices of `dtype`, timed, counting FLOPs.
 template <class Multiply>
 void time_products(benchmark::State& state, hci::DType dtype, int64_t size, Multiply multiply) {
-  const hci::Tensor a = input("a", [&] { return hci::randn({size, size}).to(dtype); });
-  const hci::Tensor b = input("b", [&] { return hci::randn({size, size}).to(dtype); });
+  const hci::Tensor a = random_on("a", {size, size}, kCpu, dtype), b = random_on("b", {size, size}, kCpu, dtype);
   const size_t bytes = size_t(size * size) * hci::element_size(dtype);
   auto once = [&] {
     void* c = hci::cpu::allocator().allocate(bytes);
@@ -163,7 +155,7 @@ void add_cpu_references(Suite& suite, const Scale& scale) {
 
 double cpu_triad_bandwidth(bool quick) {
   const int64_t n = quick ? int64_t(1) << 22 : int64_t(1) << 25;
-  const hci::Tensor a = random_floats("triad a", {n}), b = random_floats("triad b", {n});
+  const hci::Tensor a = random_on("triad a", {n}, kCpu), b = random_on("triad b", {n}, kCpu);
   const float *pa = a.const_data_ptr<float>(), *pb = b.const_data_ptr<float>();
   float* out = new_output(n);
   double best = 0;
@@ -174,7 +166,7 @@ double cpu_triad_bandwidth(bool quick) {
     if (pass > 0) best = std::max(best, double(n) * 12 / seconds);
   }
   free_output(out, n);
-  forget_inputs();
+  next_case();  // the triad's arrays are no case's inputs
   return best;
 }
 

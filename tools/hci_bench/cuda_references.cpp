@@ -20,22 +20,6 @@ types::Stream stream_of(int gpu) {
   return static_cast<types::Stream>(hci::cuda::as_pointer(hci::cuda::stream_handle(gpu)));
 }
 
-// Pinned host memory from the driver.
-class PinnedMemory {
- public:
-  PinnedMemory(const hci::cuda::DriverApi& api, size_t bytes) : api_(api) {
-    hci::cuda::check(api.cuMemHostAlloc(&data_, bytes, types::kMemHostAllocPortable), "cuMemHostAlloc");
-  }
-  PinnedMemory(const PinnedMemory&) = delete;
-  PinnedMemory& operator=(const PinnedMemory&) = delete;
-  ~PinnedMemory() { api_.cuMemFreeHost(data_); }
-  void* data() const { return data_; }
-
- private:
-  const hci::cuda::DriverApi& api_;
-  void* data_ = nullptr;
-};
-
 template <class Run>
 void time_to_completion(benchmark::State& state, Run run) {
   run();  // warm-up: handles, first touch
@@ -43,6 +27,32 @@ void time_to_completion(benchmark::State& state, Run run) {
   for (auto _ : state) run();
 }
 
+// A cuBLAS handle on the stream hci uses for `gpu`.
+class CublasHandle {
+ public:
+  CublasHandle(const hci::cuda::CublasApi& blas, int gpu) : blas_(blas) {
+    HCI_CHECK(blas.cublasCreate_v2(&handle_) == hci::cuda::cublas_types::kSuccess, "cublasCreate failed");
+    blas.cublasSetStream_v2(handle_, stream_of(gpu));
+  }
+  CublasHandle(const CublasHandle&) = delete;
+  CublasHandle& operator=(const CublasHandle&) = delete;
+  ~CublasHandle() { blas_.cublasDestroy_v2(handle_); }
+  hci::cuda::cublas_types::Handle get() const { return handle_; }
+
+ private:
+  const hci::cuda::CublasApi& blas_;
+  hci::cuda::cublas_types::Handle handle_ = nullptr;
+};
+
+// The device address of a GPU tensor's data.
+const void* device_data(const hci::Tensor& t) {
+  if (t.dtype() == hci::kBFloat16) return t.const_data_ptr<hci::BFloat16>();
+  if (t.dtype() == hci::kFloat16) return t.const_data_ptr<hci::Half>();
+  return t.const_data_ptr<float>();
+}
+
+// The product hci's cases make, as one cuBLAS call on the same inputs (products run at different
+// speeds on different data: the GPU's power, and so its clock, depends on the bits it multiplies).
 void add_matmul(Suite& suite, int gpu, const Scale& scale) {
   const hci::Device device = hci::Device::cuda(gpu);
   for (hci::DType dtype : scale.matmul_dtypes())
@@ -52,36 +62,31 @@ void add_matmul(Suite& suite, int gpu, const Scale& scale) {
         const hci::cuda::CublasLibrary& library = hci::cuda::cublas();
         HCI_CHECK(library.api, "no cuBLAS: {}", library.reason);
         const hci::cuda::CublasApi& blas = *library.api;
+        const hci::Tensor a = random_on("a", {size, size}, device, dtype),
+                          b = random_on("b", {size, size}, device, dtype);
         const hci::cuda::Gpu context(gpu);
         const hci::cuda::DriverApi& api = context.api();
-        const size_t bytes = size_t(size * size) * hci::element_size(dtype);
-        const hci::cuda::DeviceMemory a(api, bytes), b(api, bytes), c(api, bytes);
-        // 0x3c3c...: small normal numbers in each type
-        hci::cuda::check(api.cuMemsetD8_v2(a.address(), 0x3c, bytes), "cuMemsetD8");
-        hci::cuda::check(api.cuMemsetD8_v2(b.address(), 0x3c, bytes), "cuMemsetD8");
-        blas_types::Handle handle = nullptr;
-        HCI_CHECK(blas.cublasCreate_v2(&handle) == blas_types::kSuccess, "cublasCreate failed");
-        blas.cublasSetStream_v2(handle, stream_of(gpu));
+        const hci::cuda::DeviceMemory c(api, size_t(size * size) * hci::element_size(dtype));
+        const CublasHandle handle(blas, gpu);
         const float one = 1, zero = 0;
         const int n = int(size);
         const int type = dtype == hci::kFloat32    ? blas_types::kR32F
                          : dtype == hci::kBFloat16 ? blas_types::kR16BF
                                                    : blas_types::kR16F;
-        time_to_completion(state, [&] {
-          const int status = blas.cublasGemmStridedBatchedEx(
-              handle, blas_types::kOpN, blas_types::kOpN, n, n, n, &one, hci::cuda::as_pointer(b.address()), type, n, 0,
-              hci::cuda::as_pointer(a.address()), type, n, 0, &zero, hci::cuda::as_pointer(c.address()), type, n, 0, 1,
-              blas_types::kCompute32F, blas_types::kGemmDefault);
+        time_to_completion(state, [&] {  // row-major a b as column-major b a
+          const int status = blas.cublasGemmStridedBatchedEx(handle.get(), blas_types::kOpN, blas_types::kOpN, n, n, n,
+                                                             &one, device_data(b), type, n, 0, device_data(a), type, n,
+                                                             0, &zero, hci::cuda::as_pointer(c.address()), type, n, 0,
+                                                             1, blas_types::kCompute32F, blas_types::kGemmDefault);
           HCI_CHECK(status == blas_types::kSuccess, "cublasGemmStridedBatchedEx failed with status {}", status);
           hci::cuda::check(api.cuStreamSynchronize(stream_of(gpu)), "cuStreamSynchronize");
         });
-        blas.cublasDestroy_v2(handle);
         state.SetItemsProcessed(state.iterations() * 2 * size * size * size);
       });
 }
 
-// The driver's copies between the device and host memory, pinned and pageable (a buffer from
-// hci's CPU allocator, written once): what Tensor::to can reach from each.
+// The driver's copies between the device and host memory, pinned (by hci's pin_memory, which has
+// the driver lock the pages) and pageable: what Tensor::to can reach from each.
 void add_transfers(Suite& suite, int gpu, const Scale& scale) {
   const hci::Device device = hci::Device::cuda(gpu);
   for (int64_t bytes : scale.transfer_bytes())
@@ -89,17 +94,18 @@ void add_transfers(Suite& suite, int gpu, const Scale& scale) {
       suite.add(case_name(device, "transfer", what, bytes) + "/driver", [=](benchmark::State& state) {
         const std::string direction = what;
         const bool to_device = direction.starts_with("to_device"), pinned = direction.ends_with("pinned");
+        const hci::Tensor host = input(fmt::format("host {} {}", pinned ? "pinned" : "pageable", bytes / 4), [&] {
+          return pinned ? hci::rand({bytes / 4}).pin_memory() : hci::rand({bytes / 4});
+        });
+        void* memory = host.data_ptr<float>();
         const hci::cuda::Gpu context(gpu);
         const hci::cuda::DriverApi& api = context.api();
-        const PinnedMemory pinned_memory(api, pinned ? size_t(bytes) : 1);
-        const hci::Tensor pageable = input("pageable", [&] { return hci::zeros({pinned ? 1 : bytes}, hci::kUInt8); });
-        void* host = pinned ? pinned_memory.data() : pageable.data_ptr<uint8_t>();
         const hci::cuda::DeviceMemory on_device(api, size_t(bytes));
         time_to_completion(state, [&] {
           if (to_device)
-            hci::cuda::check(api.cuMemcpyHtoD_v2(on_device.address(), host, size_t(bytes)), "cuMemcpyHtoD");
+            hci::cuda::check(api.cuMemcpyHtoD_v2(on_device.address(), memory, size_t(bytes)), "cuMemcpyHtoD");
           else
-            hci::cuda::check(api.cuMemcpyDtoH_v2(host, on_device.address(), size_t(bytes)), "cuMemcpyDtoH");
+            hci::cuda::check(api.cuMemcpyDtoH_v2(memory, on_device.address(), size_t(bytes)), "cuMemcpyDtoH");
         });
         state.SetBytesProcessed(state.iterations() * bytes);
       });

@@ -45,13 +45,6 @@ void finish(const hci::Tensor& result) {
   if (!result.device().is_cpu()) hci::synchronize(result.device());
 }
 
-// Normal random numbers on `device`, made once per case (see input()).
-hci::Tensor random_on(const std::string& name, hci::IntList shape, hci::Device device,
-                      hci::DType dtype = hci::kFloat32) {
-  const std::vector<int64_t> sizes(shape.begin(), shape.end());
-  return input(name, [&] { return hci::randn(sizes).to(dtype).to(device); });
-}
-
 // `length` steps alternating y * 0.999 and y + 0.25, as bench::alternating_chain_loop; unfused
 // evaluates each step into memory of its own, as an eager library would.
 hci::Tensor alternating_chain(const hci::Tensor& x, int length, bool unfused) {
@@ -141,8 +134,8 @@ void add_transfers(Suite& suite, hci::Device device, const Scale& scale) {
     for (bool pinned : {false, true})
       suite.add(case_name(device, "transfer", pinned ? "to_device_pinned" : "to_device", bytes) + "/hci",
                 [=](benchmark::State& state) {
-                  const hci::Tensor host =
-                      input("host", [&] { return pinned ? hci::rand({n}).pin_memory() : hci::rand({n}); });
+                  const hci::Tensor host = input(fmt::format("host {} {}", pinned ? "pinned" : "pageable", n),
+                                                 [&] { return pinned ? hci::rand({n}).pin_memory() : hci::rand({n}); });
                   time_results(state, bytes, [&] { return host.to(device); });
                 });
     suite.add(case_name(device, "transfer", "to_host", bytes) + "/hci", [=](benchmark::State& state) {
@@ -152,7 +145,7 @@ void add_transfers(Suite& suite, hci::Device device, const Scale& scale) {
     // Into pinned memory, as a training loop's host copies are: queued on the device's stream.
     suite.add(case_name(device, "transfer", "to_host_pinned", bytes) + "/hci", [=](benchmark::State& state) {
       const hci::Tensor on_device = random_on("x", {n}, device);
-      hci::Tensor pinned = input("pinned", [&] { return hci::zeros({n}).pin_memory(); });
+      hci::Tensor pinned = input(fmt::format("pinned output {}", n), [&] { return hci::zeros({n}).pin_memory(); });
       auto copy = [&] {
         pinned.copy_(on_device);
         hci::synchronize(device);
@@ -165,16 +158,28 @@ void add_transfers(Suite& suite, hci::Device device, const Scale& scale) {
   }
 }
 
-// Uses `directory` as the JIT's disk cache ("" for none) while it lives, then the one before.
+// While it lives, the JIT's disk cache is a new temporary directory (on_disk) or none; then the
+// one before, and the temporary directory is gone.
 class CacheDirectory {
  public:
-  explicit CacheDirectory(const std::string& directory) { hci::jit::set_cache_directory(directory); }
+  explicit CacheDirectory(bool on_disk) {
+    if (on_disk) {
+      char name[] = "/tmp/hci_bench_cache_XXXXXX";
+      HCI_CHECK(mkdtemp(name), "could not make a temporary directory");
+      directory_ = name;
+    }
+    hci::jit::set_cache_directory(directory_);
+  }
   CacheDirectory(const CacheDirectory&) = delete;
   CacheDirectory& operator=(const CacheDirectory&) = delete;
-  ~CacheDirectory() { hci::jit::set_cache_directory(previous_); }
+  ~CacheDirectory() {
+    hci::jit::set_cache_directory(previous_);
+    std::error_code ignored;
+    if (!directory_.empty()) std::filesystem::remove_all(directory_, ignored);
+  }
 
  private:
-  std::string previous_ = hci::jit::cache_directory();
+  std::string previous_ = hci::jit::cache_directory(), directory_;
 };
 
 // The latency of getting a chain's kernel once the memory cache has forgotten it: compiled from
@@ -190,26 +195,17 @@ void add_jit_latency(Suite& suite, hci::Device device, const Scale& scale) {
               state.SkipWithError(("the JIT is off: " + hci::jit::status()).c_str());
               return;
             }
-            std::string directory;
-            if (from_disk) {
-              char name[] = "/tmp/hci_bench_cache_XXXXXX";
-              HCI_CHECK(mkdtemp(name), "could not make a temporary directory");
-              directory = name;
+            const CacheDirectory cache(from_disk);
+            const hci::Tensor x = random_on("x", {64}, device);
+            finish(alternating_chain(x, length, false));  // a disk cache now holds the kernel
+            for (auto _ : state) {
+              state.PauseTiming();
+              hci::jit::clear_memory_cache();
+              state.ResumeTiming();
+              finish(alternating_chain(x, length, false));
             }
-            {
-              const CacheDirectory cache(directory);
-              const hci::Tensor x = random_on("x", {64}, device);
-              finish(alternating_chain(x, length, false));  // a disk cache now holds the kernel
-              for (auto _ : state) {
-                state.PauseTiming();
-                hci::jit::clear_memory_cache();
-                state.ResumeTiming();
-                finish(alternating_chain(x, length, false));
-              }
-            }
-            if (from_disk) std::filesystem::remove_all(directory);
           },
-          false, benchmark::kMicrosecond);
+          benchmark::kMicrosecond);
 }
 
 // The whole life of a one-element op: recorded, run and read back on the host; and recording
@@ -222,7 +218,7 @@ void add_overhead(Suite& suite, hci::Device device) {
         benchmark::DoNotOptimize((a + b).item<float>());  // warm-up: the kernel compiled
         for (auto _ : state) benchmark::DoNotOptimize((a + b).item<float>());
       },
-      false, benchmark::kMicrosecond);
+      benchmark::kMicrosecond);
   suite.add(
       case_name(device, "overhead", "record", 1) + "/hci",
       [=](benchmark::State& state) {
@@ -232,7 +228,7 @@ void add_overhead(Suite& suite, hci::Device device) {
           benchmark::DoNotOptimize(c);
         }
       },
-      false, benchmark::kMicrosecond);
+      benchmark::kMicrosecond);
 }
 
 }  // namespace

@@ -84,6 +84,8 @@ Options parse(int argc, char** argv) {
       throw hci::Error(fmt::format("unknown argument '{}'", arg));
   }
   if (std::isnan(o.min_time)) o.min_time = o.quick ? 0.01 : 0.3;
+  const std::filesystem::path directory = std::filesystem::absolute(o.out).parent_path();
+  HCI_CHECK(std::filesystem::is_directory(directory), "--out {}: there is no directory {}", o.out, directory.string());
   return o;
 }
 
@@ -94,7 +96,7 @@ std::vector<hci::Device> devices_to_run(const Options& o) {
     for (const std::string& name : o.devices) {
       const hci::Device device(name);
       HCI_CHECK(device.index() < hci::backend_for(device).device_count(), "{} is not present", name);
-      devices.push_back(device);
+      if (std::find(devices.begin(), devices.end(), device) == devices.end()) devices.push_back(device);
     }
     return devices;
   }
@@ -259,7 +261,7 @@ int run(int argc, char** argv) {
         return;
       }
       static const Case* current = nullptr;
-      if (current != &c) forget_inputs();  // a new case: the last one's inputs are done with
+      if (current != &c) next_case();
       current = &c;
       progress.starting(c.name);
       set_energy_source([counter] { return counter ? counter->read().energy_j : NAN; });
@@ -272,11 +274,7 @@ int run(int argc, char** argv) {
     // Google Benchmark owns what it registers.
     // NOLINTNEXTLINE(clang-analyzer-cplusplus.NewDeleteLeaks)
     benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(c.name.c_str(), run_case);
-    b->Unit(c.unit);
-    if (c.manual_time)
-      b->UseManualTime();
-    else
-      b->UseRealTime();
+    b->Unit(c.unit)->UseRealTime();
   }
 
   const std::string raw = o.out + ".benchmark";

@@ -19,10 +19,10 @@
 
 namespace hci_bench {
 
+// Timed in real time (the work runs on several threads, or on a device), until the device is done.
 struct Case {
   std::string name;
   std::function<void(benchmark::State&)> body;
-  bool manual_time = false;  // the body sets each iteration's time (GPU events)
   benchmark::TimeUnit unit = benchmark::kMillisecond;
 };
 
@@ -41,9 +41,9 @@ struct Scale {
 
 struct Suite {
   std::vector<Case> cases;
-  void add(std::string name, std::function<void(benchmark::State&)> body, bool manual_time = false,
+  void add(std::string name, std::function<void(benchmark::State&)> body,
            benchmark::TimeUnit unit = benchmark::kMillisecond) {
-    cases.push_back({std::move(name), std::move(body), manual_time, unit});
+    cases.push_back({std::move(name), std::move(body), unit});
   }
 };
 
@@ -58,12 +58,15 @@ void add_cpu_references(Suite& suite, const Scale& scale);
 // cuBLAS called directly and the driver's own copies, on an NVIDIA GPU.
 void add_cuda_references(Suite& suite, int gpu, const Scale& scale);
 
-// A case's input, made by `make` once per case: Google Benchmark calls a case's body several times
-// while it settles on an iteration count, and making a GiB of random numbers each time would
-// take longer than measuring. Inputs are distinguished by name; hci-bench forgets them all as each
-// case starts (forget_inputs).
+// A case's input, made by `make` the first time `name` is asked for: Google Benchmark calls a
+// case's body several times while it settles on an iteration count, and making a GiB of random
+// numbers each time would take longer than measuring. next_case() (hci-bench calls it as each case
+// starts) forgets what the case before did not use, so consecutive cases share their inputs.
 hci::Tensor input(const std::string& name, const std::function<hci::Tensor()>& make);
-void forget_inputs();
+// Normal random numbers of `shape` and `dtype` on `device`, through input().
+hci::Tensor random_on(const std::string& name, hci::IntList shape, hci::Device device,
+                      hci::DType dtype = hci::kFloat32);
+void next_case();
 
 // Where the device's provider counts energy (RAPL, NVML), a benchmark's energy per iteration:
 // made just before the timed loop, it sets the counter `joules_per_iter` as the loop ends.
