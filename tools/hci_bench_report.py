@@ -111,6 +111,21 @@ def series_of(results):
     return sorted({r.series for r in results})
 
 
+def hci_first(impl):
+    """Sort key of implementations: hci's own runs before the references."""
+    return (impl != "hci", impl)
+
+
+def per_series(plt, results, height):
+    """One plot per series, side by side: the figure and (axes, series, that series' results) for
+    each, or (None, []) where there are no results."""
+    all_series = series_of(results)
+    if not all_series:
+        return None, []
+    fig, axes = plt.subplots(1, len(all_series), figsize=(5.5 * len(all_series), height), squeeze=False)
+    return fig, [(ax, series, [r for r in results if r.series == series]) for ax, series in zip(axes[0], all_series)]
+
+
 def short(series, names):
     """A series' label: machine, device and the device's name, shortened."""
     name = names.get(series, "").split(",")[0][:32]
@@ -131,7 +146,7 @@ def plot_bandwidth(plt, results, rooflines, names):
             k = (r.family, r.case)
             largest[k] = max(largest.get(k, 0), r.size)
         cases = sorted(largest, key=natural)
-        impls = sorted({r.impl for r in mine}, key=lambda i: (i != "hci", i))
+        impls = sorted({r.impl for r in mine}, key=hci_first)
         height = 0.8 / max(len(impls), 1)
         for i, impl in enumerate(impls):
             values = [next((r.bandwidth / 1e9 for r in mine if (r.family, r.case) == c and r.size == largest[c]
@@ -152,15 +167,12 @@ def plot_bandwidth(plt, results, rooflines, names):
 
 
 def plot_matmul(plt, results, names):
-    products = [r for r in ok(results) if r.family == "matmul" and r.flops]
-    all_series = series_of(products)
-    if not all_series:
+    fig, plots = per_series(plt, [r for r in ok(results) if r.family == "matmul" and r.flops], 4.2)
+    if fig is None:
         return None
-    fig, axes = plt.subplots(1, len(all_series), figsize=(5.5 * len(all_series), 4.2), squeeze=False)
-    for ax, series in zip(axes[0], all_series):
-        mine = [r for r in products if r.series == series]
+    for ax, series, mine in plots:
         for dtype in sorted({r.case for r in mine}):
-            for impl in sorted({r.impl for r in mine if r.case == dtype}, key=lambda i: (i != "hci", i)):
+            for impl in sorted({r.impl for r in mine if r.case == dtype}, key=hci_first):
                 points = sorted((r.size, r.flops / 1e9) for r in mine if r.case == dtype and r.impl == impl)
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
                         linestyle="-" if impl == "hci" else "--", label=f"{dtype} {impl}")
@@ -177,14 +189,12 @@ def plot_matmul(plt, results, names):
 
 def plot_fusion(plt, results, rooflines, names):
     chains = [r for r in ok(results) if r.family == "elementwise" and r.case.startswith("chain") and r.bandwidth]
-    all_series = series_of(chains)
-    if not all_series:
+    fig, plots = per_series(plt, chains, 4)
+    if fig is None:
         return None
-    fig, axes = plt.subplots(1, len(all_series), figsize=(5.5 * len(all_series), 4), squeeze=False)
-    for ax, series in zip(axes[0], all_series):
-        mine = [r for r in chains if r.series == series]
+    for ax, series, mine in plots:
         size = max(r.size for r in mine)
-        for impl in sorted({r.impl for r in mine}, key=lambda i: (i != "hci", i)):
+        for impl in sorted({r.impl for r in mine}, key=hci_first):
             points = sorted((int(r.case[5:]), r.bandwidth / 1e9) for r in mine if r.size == size and r.impl == impl)
             if impl == "hci-unfused":  # one op is the same fused or not
                 points = sorted(points + [(int(r.case[5:]), r.bandwidth / 1e9) for r in mine
