@@ -2,8 +2,10 @@
 the headers of this checkout. Everything else is in pyproject.toml."""
 import os
 
-from pybind11.setup_helpers import Pybind11Extension
+from pybind11.setup_helpers import ParallelCompile, Pybind11Extension
 from setuptools import setup
+
+ParallelCompile("HCI_BUILD_JOBS", default=0).install()  # every core, or HCI_BUILD_JOBS of them
 
 root = os.path.dirname(os.path.abspath(__file__))
 project = os.path.dirname(root)
@@ -13,7 +15,8 @@ includes = [os.path.join(project, d) for d in
 extension = Pybind11Extension(
     "hci._hci",
     # Relative to this directory, as setuptools wants them.
-    sources=["src/module.cpp", os.path.relpath(os.path.join(project, "src", "runtime.cpp"), root)],
+    sources=["src/module.cpp", "src/ops.cpp", "src/indexing.cpp", "src/dlpack.cpp", "src/kernels.cpp",
+             os.path.relpath(os.path.join(project, "src", "runtime.cpp"), root)],
     include_dirs=includes,
     define_macros=[("HCI_SEPARATE_RUNTIME", None), ("FMT_HEADER_ONLY", None)],
     extra_compile_args=["-O2"],

@@ -118,6 +118,7 @@ hci::Tensor run(const fixtures::Case& c, const Inputs& in) {
     for (size_t i = 2; i < in.size(); ++i) indices.push_back(tensor(in[i]));
     return hci::index_put(tensor(in[0]), indices, tensor(in[1]), c.args[0] == "1");
   }
+  if (op == "nonzero") return hci::nonzero(tensor(in[0]));
   if (op == "equal") return hci::full({}, hci::equal(tensor(in[0]), tensor(in[1])), hci::kBool);
   if (op == "allclose") return hci::full({}, hci::allclose(tensor(in[0]), tensor(in[1])), hci::kBool);
   if (op.starts_with("sort_")) {

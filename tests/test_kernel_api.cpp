@@ -121,6 +121,17 @@ TEST_CASE("bad launches and bad indices are errors", "[kernel]") {
   CHECK_THROWS_WITH(saxpy.reference(11, x, y, 1.0f), Catch::Contains("indexed element 10 of a buffer of 10"));
 }
 
+TEST_CASE("a compiled kernel's integer division by zero is an error", "[kernel]") {
+  require_jit();  // the plain lambda would trap, as C++'s division does
+  const auto divide =
+      hci::kernel<Buffer<int64_t>>([](auto i, auto a) { a.store(i, a.load(i) / (a.load(i) - int64_t(3))); });
+  Tensor a = hci::arange(5).contiguous();
+  CHECK_THROWS_WITH(hci::launch(divide, 5, a), Catch::Contains("a kernel divided an integer by zero"));
+  Tensor b = hci::arange(3).contiguous();
+  hci::launch(divide, 3, b);
+  CHECK(b.to_vector<int64_t>() == std::vector<int64_t>{0, 0, -2});
+}
+
 // A lambda of the wrong shape is not a kernel body (hci::kernel would not compile with it).
 static_assert(hci::KernelBody<decltype([](auto, auto, auto) {}), Buffer<float>, float>);
 static_assert(!hci::KernelBody<decltype([](auto, auto) {}), Buffer<float>, float>);

@@ -191,6 +191,7 @@ class Tensor {
                    Loc loc = Loc::current()) const;
   Tensor& index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false,
                      Loc loc = Loc::current());
+  Tensor nonzero(Loc loc = Loc::current()) const;
   bool equal(const Tensor& other, Loc loc = Loc::current()) const;
   bool allclose(const Tensor& other, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false,
                 Loc loc = Loc::current()) const;

@@ -29,6 +29,10 @@ HCI_RUNTIME_DECL Tensor scatter_add(const Tensor& self, int64_t dim, const Tenso
 HCI_RUNTIME_DECL Tensor index_put(const Tensor& self, const std::vector<Tensor>& indices, const Tensor& values,
                                   bool accumulate = false, Loc loc = Loc::current());
 
+// The int64 coordinates, shape [n, x.dim()], of x's n nonzero entries (NaN counts) in row-major
+// order. The result's size depends on x's values, so they are computed now.
+HCI_RUNTIME_DECL Tensor nonzero(const Tensor& x, Loc loc = Loc::current());
+
 // Same shape and the same values (NaN equals nothing).
 HCI_RUNTIME_DECL bool equal(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 
@@ -56,6 +60,7 @@ inline Tensor Tensor::index_put(const std::vector<Tensor>& indices, const Tensor
                                 Loc loc) const {
   return hci::index_put(*this, indices, values, accumulate, loc);
 }
+inline Tensor Tensor::nonzero(Loc loc) const { return hci::nonzero(*this, loc); }
 inline bool Tensor::equal(const Tensor& other, Loc loc) const { return hci::equal(*this, other, loc); }
 inline bool Tensor::allclose(const Tensor& other, double rtol, double atol, bool equal_nan, Loc loc) const {
   return hci::allclose(*this, other, rtol, atol, equal_nan, loc);
@@ -150,20 +155,8 @@ inline void index_put_into(Tensor& self, const std::vector<Tensor>& indices, con
       positions.push_back(detail::index_tensor("index_put", index));
       continue;
     }
-    const std::vector<bool> mask = index.to_vector<bool>(loc);
-    std::vector<std::vector<int64_t>> coordinates(size_t(index.dim()));
-    for (size_t i = 0; i < mask.size(); ++i) {
-      if (!mask[i]) continue;
-      int64_t rest = int64_t(i);
-      for (int64_t d = index.dim() - 1; d >= 0; --d) {
-        coordinates[size_t(d)].push_back(rest % index.size(d));
-        rest /= index.size(d);
-      }
-    }
-    for (auto& c : coordinates) {
-      std::reverse(c.begin(), c.end());
-      positions.push_back(from_vector(c));
-    }
+    const Tensor coordinates = nonzero(index, loc);
+    for (int64_t d = 0; d < index.dim(); ++d) positions.push_back(coordinates.select(1, d));
   }
   HCI_CHECK(int64_t(positions.size()) <= self.dim(), "index_put: too many indices ({}) for a tensor of shape {}",
             positions.size(), detail::shape_str(self.sizes()));
@@ -255,6 +248,24 @@ HCI_RUNTIME_DEF Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar v
             detail::shape_str(mask.sizes()), detail::shape_str(x.sizes()));
   // The value as a 0-dim tensor of x's dtype, so that it never changes the result's dtype.
   return where(mask, detail::scalar_tensor(value, x.dtype(), x.device(), loc), x, loc);
+}
+
+HCI_RUNTIME_DEF Tensor nonzero(const Tensor& x, Loc loc) {
+  const std::vector<bool> flags = x.to_vector<bool>(loc);
+  const auto rank = size_t(x.dim());
+  std::vector<int64_t> coordinates;
+  int64_t count = 0;
+  for (size_t i = 0; i < flags.size(); ++i) {
+    if (!flags[i]) continue;
+    ++count;
+    coordinates.resize(coordinates.size() + rank);
+    auto rest = int64_t(i);
+    for (size_t d = rank; d-- > 0;) {
+      coordinates[coordinates.size() - rank + d] = rest % x.size(int64_t(d));
+      rest /= x.size(int64_t(d));
+    }
+  }
+  return from_vector(coordinates, {count, int64_t(rank)}, TensorOptions(kInt64).device(x.device()), loc);
 }
 
 HCI_RUNTIME_DEF bool equal(const Tensor& a, const Tensor& b, Loc loc) {

@@ -155,6 +155,42 @@ struct TracedArg<Buffer<T>> {
   using type = TracedBuffer<T>;
 };
 
+// A portable kernel's IR around its traced body, as launch compiles it for the host
+// (`i32 @hci_kernel(start, end, params)`, returning the failure's status) or for a GPU (a
+// grid-stride loop, storing the status to the int32 at %failure, as the scheduled kernels do).
+// `load_params(param)` runs in the entry block, where param(type) loads the next 8-byte slot of
+// the parameters as `type`; it returns the body, called with the index to trace it there.
+template <class LoadParams>
+std::string portable_kernel_ir(const GpuTarget* gpu, const LoadParams& load_params) {
+  IrBuilder builder;
+  Trace trace(builder, 1);
+  builder.start_block("entry");
+  int slot = 0;
+  const auto param = [&](std::string_view type) {
+    const std::string at = builder.def("getelementptr i64, ptr %p, i64 {}", slot++);
+    return builder.def("load {}, ptr {}", type, at);
+  };
+  const auto body = load_params(param);
+  const auto [first, step] = gpu ? grid_stride(builder, *gpu) : std::pair<std::string, std::string>("%start", "1");
+  builder.loop(first, "%end", [&](const std::string& i) {
+    body(Sym<int64_t>::value(i));
+    return step;
+  });
+  builder.line(gpu ? "ret void" : "ret i32 0");
+  for (auto [block, status] : {std::pair(kOutOfBounds, 1), std::pair(kDivisionByZero, 2)}) {
+    builder.start_block(std::string(block));
+    if (gpu) {
+      builder.line(hci::detail::format("store i32 {}, ptr %failure", status));
+      builder.line("ret void");
+    } else {
+      builder.line(hci::detail::format("ret i32 {}", status));
+    }
+  }
+  if (gpu) return gpu_module(builder, *gpu, "hci_kernel");
+  return builder.function("i32 @hci_kernel(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
+                          "attributes #0 = { nounwind \"no-builtins\" }\n");
+}
+
 }  // namespace jit::detail
 
 // -- control flow and selection, for plain and traced values ------------------------------------
@@ -264,57 +300,22 @@ class PortableKernel {
     HCI_CHECK(!failed, "{}", error);
   }
 
-  // The kernel's IR, as launch compiles it for the host (`i32 @hci_kernel(start, end, params)`,
-  // returning the failure's status), or for a GPU (a grid-stride loop, storing the status to the
-  // int32 at %failure, as the scheduled kernels do).
+  // The kernel's IR, as launch compiles it (see jit::detail::portable_kernel_ir).
   std::string ir(const jit::GpuTarget* gpu = nullptr) const {
     using namespace jit::detail;
-    IrBuilder builder;
-    Trace trace(builder, 1);
-    builder.start_block("entry");
-    int slot = 0;
-    auto param = [&](std::string_view type) {
-      const std::string at = builder.def("getelementptr i64, ptr %p, i64 {}", slot++);
-      return builder.def("load {}, ptr {}", type, at);
-    };
-    auto traced_arg = [&]<class P>(P*) {
-      if constexpr (IsBuffer<P>::value) {
-        std::string data = param("ptr");
-        return TracedBuffer<typename P::Element>(std::move(data), param("i64"));
-      } else {
-        return Sym<P>::value(param(ir_scalar<P>()));
-      }
-    };
-    // Arguments in order (a braced list sequences the parameter loads).
-    const std::tuple<typename TracedArg<Params>::type...> args{traced_arg(static_cast<Params*>(nullptr))...};
-    auto body = [&](const std::string& i) {
-      std::apply([&](const auto&... a) { body_(Sym<int64_t>::value(i), a...); }, args);
-    };
-    if (!gpu) {
-      builder.loop("%start", "%end", [&](const std::string& i) {
-        body(i);
-        return std::string("1");
-      });
-      builder.line("ret i32 0");
-      for (auto [block, status] : {std::pair(kOutOfBounds, 1), std::pair(kDivisionByZero, 2)}) {
-        builder.start_block(std::string(block));
-        builder.line(hci::detail::format("ret i32 {}", status));
-      }
-      return builder.function("i32 @hci_kernel(i64 %start, i64 %end, ptr noalias nocapture readonly %p) #0",
-                              "attributes #0 = { nounwind \"no-builtins\" }\n");
-    }
-    const auto [first, step] = grid_stride(builder, *gpu);
-    builder.loop(first, "%end", [&](const std::string& i) {
-      body(i);
-      return step;
+    return portable_kernel_ir(gpu, [&](const auto& param) {
+      auto traced_arg = [&]<class P>(P*) {
+        if constexpr (IsBuffer<P>::value) {
+          std::string data = param("ptr");
+          return TracedBuffer<typename P::Element>(std::move(data), param("i64"));
+        } else {
+          return Sym<P>::value(param(ir_scalar<P>()));
+        }
+      };
+      // Arguments in order (a braced list sequences the parameter loads).
+      const std::tuple<typename TracedArg<Params>::type...> args{traced_arg(static_cast<Params*>(nullptr))...};
+      return [this, args](const Sym<int64_t>& i) { std::apply([&](const auto&... a) { body_(i, a...); }, args); };
     });
-    builder.line("ret void");
-    for (auto [block, code] : {std::pair(kOutOfBounds, 1), std::pair(kDivisionByZero, 2)}) {
-      builder.start_block(std::string(block));
-      builder.line(hci::detail::format("store i32 {}, ptr %failure", code));
-      builder.line("ret void");
-    }
-    return gpu_module(builder, *gpu, "hci_kernel");
   }
 
   // The kernel's code for a GPU (see jit::gpu_code): from the disk cache, or compiled.

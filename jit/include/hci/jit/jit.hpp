@@ -683,7 +683,9 @@ HCI_RUNTIME_DEF void jit::detail::run_traced_kernel(void* fn, const std::vector<
   cpu::ThreadPool& pool = *cpu::thread_pool();
   const int parts = int(std::clamp<int64_t>((n + kBlock - 1) / kBlock, 1, pool.size()));
   const int32_t status = run_parts(reinterpret_cast<KernelFn>(fn), params, n, kBlock, parts, pool);
-  HCI_CHECK(status == 0, "a kernel indexed a buffer outside its elements (status {})", status);
+  HCI_CHECK(status != 1, "a kernel indexed a buffer outside its elements");
+  HCI_CHECK(status != 2, "a kernel divided an integer by zero");
+  HCI_CHECK(status == 0, "a kernel failed with status {}", status);
   std::lock_guard lock(state().mutex);
   ++state().stats.launches;
 }
