@@ -132,6 +132,21 @@ TEST_CASE("a compiled kernel's integer division by zero is an error", "[kernel]"
   CHECK(b.to_vector<int64_t>() == std::vector<int64_t>{0, 0, -2});
 }
 
+TEST_CASE("masks compare as bools do: false < true", "[kernel]") {
+  require_jit();
+  const auto order = hci::kernel<Buffer<double>, Buffer<int64_t>>([](auto i, auto x, auto out) {
+    const auto a = x.load(i) > 0.0, b = x.load(i) > 1.0;
+    out.store(i, hci::select(a < b, int64_t(1), int64_t(0)) + hci::select(a > b, int64_t(10), int64_t(0)) +
+                     hci::select(a <= b, int64_t(100), int64_t(0)) + hci::select(a >= b, int64_t(1000), int64_t(0)));
+  });
+  const Tensor x = hci::from_vector(std::vector<double>{-1, 0.5, 2});
+  Tensor traced = hci::zeros({3}, hci::kInt64).contiguous(), plain = traced.clone();
+  hci::launch(order, 3, x, traced);
+  order.reference(3, x, plain);
+  CHECK(traced.to_vector<int64_t>() == std::vector<int64_t>{1100, 1010, 1100});
+  CHECK(plain.to_vector<int64_t>() == traced.to_vector<int64_t>());
+}
+
 // A lambda of the wrong shape is not a kernel body (hci::kernel would not compile with it).
 static_assert(hci::KernelBody<decltype([](auto, auto, auto) {}), Buffer<float>, float>);
 static_assert(!hci::KernelBody<decltype([](auto, auto) {}), Buffer<float>, float>);

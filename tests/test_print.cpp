@@ -22,6 +22,7 @@ TEST_CASE("tensors print as PyTorch prints them", "[print]") {
   CHECK(str(hci::ones({3}) * 2) == "tensor([2., 2., 2.])");
   CHECK(str(hci::arange(6).reshape({2, 3})) == "tensor([[0, 1, 2],\n        [3, 4, 5]])");
   CHECK(str(hci::linspace(-1, 1, 5)) == "tensor([-1.0000, -0.5000,  0.0000,  0.5000,  1.0000])");
+  CHECK(str(hci::linspace(-1, 1, 1)) == "tensor([-1.])");  // one step is the start, as PyTorch's
   CHECK(str(hci::from_vector(std::vector<double>{1e-5, 1, 1e5})) ==
         "tensor([1.0000e-05, 1.0000e+00, 1.0000e+05], dtype=float64)");
   CHECK(str(hci::arange(4) > 1) == "tensor([False, False,  True,  True])");

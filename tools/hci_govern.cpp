@@ -156,24 +156,12 @@ energy::SimulatedDeviceParameters simulated(const std::string& device) {
 
 std::unique_ptr<energy::Device> open_device(const Options& o) {
   const std::string name = o.device.empty() ? "cpu" : o.device;
-  if (name == "cpu") return std::make_unique<energy::SysfsDevice>(o.sysfs_root);
   HCI_CHECK(!name.starts_with("sim:"), "hci-govern: {} runs simulated workloads only (--simulate)", name);
-  // "cuda:3" -> 3
-  auto index = [&](size_t prefix) {
-    size_t used = 0;
-    int n = -1;
-    try {
-      n = std::stoi(name.substr(prefix), &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    HCI_CHECK(used > 0 && used == name.size() - prefix && n >= 0, "hci-govern: '{}' is not a GPU (cuda:0, say)", name);
-    return unsigned(n);
-  };
-  if (name.starts_with("cuda:")) return std::make_unique<energy::NvmlDevice>(index(5));
-  if (name.starts_with("rocm:")) return std::make_unique<energy::RocmSmiDevice>(index(5));
-  throw hci::Error(
-      hci::detail::format("hci-govern: no device '{}' (cpu, cuda:N, rocm:N, or sim:h100 with --simulate)", name));
+  try {
+    return energy::open(hci::Device(name), o.sysfs_root);
+  } catch (const hci::Error& e) {
+    throw hci::Error(hci::detail::format("hci-govern: --device {}: {}", name, e.what()));
+  }
 }
 
 // -- --simulate ----------------------------------------------------------------------------------

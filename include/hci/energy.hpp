@@ -16,6 +16,7 @@
 #include <hci/energy/governor.hpp>
 #include <hci/energy/guard.hpp>
 #include <hci/energy/nvml.hpp>
+#include <hci/energy/open.hpp>
 #include <hci/energy/policy.hpp>
 #include <hci/energy/rocm_smi.hpp>
 #include <hci/energy/sim_parameters.hpp>

@@ -6,6 +6,8 @@ PyTorch, NumPy and any other producer or consumer without a copy."""
 from ._hci import (Buffer, Error, Kernel, Tensor, Value, __version__, cat, clamp, dtype, if_, loop,  # noqa: F401
                    manual_seed, select, stack, where,
                    bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+import builtins
+
 from . import _hci
 
 for _name in dir(_hci):  # the elementwise functions: exp, log, sin, relu, gelu, isnan, add, maximum, ...
@@ -49,7 +51,8 @@ def kernel(*params):
     Values of different dtypes do not mix (v.to(dtype) converts them); a number takes the dtype of
     the value beside it. Integer // and % truncate, as in C. Python's `if` cannot test a value:
     hci.select(c, a, b) picks per index, hci.if_(c, fn) runs stores under a condition, and
-    hci.loop(begin, end, state, fn) carries state = fn(j, state) through a loop. hci's math
+    hci.loop(begin, end, state, fn) carries state = fn(j, state) through a loop; a value made in
+    such a body cannot be used outside it (a TypeError), the loop's result aside. hci's math
     functions (exp, log, tanh, erf, sigmoid, gelu, sqrt, pow, ...) take float values. An index
     outside a buffer is an hci.Error."""
 
@@ -77,7 +80,11 @@ def ones(*shape, dtype=float32, device="cpu"):
     return _hci._ones(_shape(shape), dtype, device)
 
 
-def full(shape, value, *, dtype=float32, device="cpu"):
+def full(shape, value, *, dtype=None, device="cpu"):
+    """`value` everywhere; its dtype by default that of the value (bool, int64 or float32), as
+    PyTorch's."""
+    if dtype is None:
+        dtype = bool if isinstance(value, builtins.bool) else int64 if isinstance(value, int) else float32
     return _hci._full(_shape((shape,)), value, dtype, device)
 
 
@@ -149,14 +156,16 @@ def from_dlpack(x, *, device=None, copy=None):
 
 
 def tensor(data, *, dtype=None, device="cpu"):
-    """A tensor with a copy of `data` (nested lists, numbers, or anything NumPy takes). Python
-    floats make float32, as in PyTorch."""
+    """A tensor with a copy of `data` (nested lists, numbers, or arrays and tensors of any library
+    NumPy takes). Python floats make float32 where no dtype is given, as in PyTorch; arrays keep
+    their dtype."""
     import numpy
 
     array = numpy.array(data, order="C")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"hci.tensor: no tensor holds {array.dtype} data (from {type(data).__name__})")
-    if array.dtype == numpy.float64 and not isinstance(data, numpy.ndarray):
+    from_python = not hasattr(data, "__array__") and not hasattr(data, "__dlpack__")
+    if array.dtype == numpy.float64 and from_python and dtype is None:
         array = array.astype(numpy.float32)
     if array.dtype == numpy.bool_:  # NumPy before 1.25 exports no bool through DLPack
         result = from_dlpack(array.view(numpy.uint8)).to(bool)

@@ -28,8 +28,22 @@ struct Applied {
 
 bool is_index_int(const py::handle& item) {
   if (PyBool_Check(item.ptr()) || py::isinstance<Tensor>(item) || !PyIndex_Check(item.ptr())) return false;
-  // NumPy arrays have __index__, but only a 0-dim one is an int.
-  return !py::hasattr(item, "ndim") || item.attr("ndim").cast<int64_t>() == 0;
+  // NumPy arrays have __index__, but only a 0-dim one of integers is an int (a bool one is a mask).
+  return !py::hasattr(item, "ndim") || (item.attr("ndim").cast<int64_t>() == 0 &&
+                                        py::str(item.attr("dtype").attr("kind")).cast<std::string>() != "b");
+}
+
+// PyTorch's reading of a subscript that is not a tuple: a list (or other sequence) of fewer than
+// 32 items holding a slice, None, Ellipsis, a tensor or a sequence is one, as NumPy read it once
+// (t[[[0, 1], [1, 2]]] is t[[0, 1], [1, 2]]); anything else is a single item.
+bool reads_as_tuple(const py::handle& key) {
+  if (py::isinstance<py::tuple>(key)) return true;
+  if (!py::isinstance<py::list>(key) || py::len(key) >= 32) return false;
+  for (const py::handle item : key)
+    if (PySlice_Check(item.ptr()) || item.is_none() || item.is(py::ellipsis()) || py::isinstance<Tensor>(item) ||
+        (PySequence_Check(item.ptr()) && !py::isinstance<py::str>(item)))
+      return true;
+  return false;
 }
 
 Tensor index_tensor(const py::handle& item, const hci::Device& device) {
@@ -54,7 +68,8 @@ Tensor index_tensor(const py::handle& item, const hci::Device& device) {
 std::vector<Tensor> mask_positions(Tensor& view, int64_t d, const Tensor& mask) {
   if (mask.dim() == 0) {  // t[True] adds a dim of size 1, t[False] one of size 0
     view = view.unsqueeze(d);
-    const std::vector<int64_t> kept = mask.item<bool>() ? std::vector<int64_t>{0} : std::vector<int64_t>{};
+    const bool keep = computing([&] { return mask.item<bool>(); });
+    const std::vector<int64_t> kept = keep ? std::vector<int64_t>{0} : std::vector<int64_t>{};
     return {hci::from_vector(kept, {int64_t(kept.size())}, hci::TensorOptions(hci::kInt64).device(view.device()))};
   }
   const hci::Dims sizes = view.sizes().vec();
@@ -62,7 +77,7 @@ std::vector<Tensor> mask_positions(Tensor& view, int64_t d, const Tensor& mask) 
   if (covered != mask.sizes().vec())
     throw py::index_error(fmt::format("the mask's shape {} does not match the shape {} it indexes at dim {}",
                                       hci::detail::shape_str(mask.sizes()), hci::detail::shape_str(covered), d));
-  const Tensor coordinates = mask.nonzero();
+  const Tensor coordinates = computing([&] { return mask.nonzero(); });
   std::vector<Tensor> positions;
   for (int64_t j = 0; j < mask.dim(); ++j) positions.push_back(coordinates.select(1, j));
   return positions;
@@ -79,14 +94,14 @@ Tensor from_zero(const Tensor& positions, int64_t size, int64_t dim) {
   if (positions.numel() == 0) return positions.to(hci::kInt64);
   const Tensor p = positions.to(hci::kInt64);
   const Tensor outside = hci::logical_or(p < -size, p >= size);
-  if (outside.any().item<bool>())
+  if (computing([&] { return outside.any().item<bool>(); }))
     throw py::index_error(fmt::format("an index is out of bounds for dim {} of size {}", dim, size));
   return hci::where(p < 0, p + size, p);
 }
 
 Applied apply(const Tensor& t, const py::handle& key) {
   std::vector<py::handle> items;
-  if (py::isinstance<py::tuple>(key))
+  if (reads_as_tuple(key))
     for (const py::handle item : key) items.push_back(item);
   else
     items.push_back(key);
@@ -122,7 +137,7 @@ Applied apply(const Tensor& t, const py::handle& key) {
     const py::handle item = items[i];
     switch (kinds[i]) {
       case Kind::Int: {
-        const int64_t size = a.view.size(d), index = py::reinterpret_borrow<py::object>(item).cast<int64_t>();
+        const int64_t size = a.view.size(d), index = to_int64(item);
         if (index < -size || index >= size)
           throw py::index_error(fmt::format("index {} is out of bounds for dim {} of size {}", index, d, size));
         a.view = a.view.select(d, index);
@@ -218,14 +233,14 @@ void scatter(const Applied& a, const py::handle& value) {
   const Layout l = layout_of(a);
   const hci::DType dtype = a.view.dtype();
   Tensor values = is_number(value) ? hci::full({}, to_scalar(value), hci::TensorOptions(dtype).device(a.view.device()))
-                                   : without_leading_ones(to_tensor(value), l.result.size()).to(dtype);
+                                   : without_leading_ones(to_tensor(value, dtype), l.result.size()).to(dtype);
   values = values.to(a.view.device()).expand(l.result);
   // From the result's layout to the moved view's, [batch..., rest...].
   const std::vector<int64_t> to_result = batch_to(l);
   std::vector<int64_t> from_result(to_result.size());
   for (size_t i = 0; i < to_result.size(); ++i) from_result[size_t(to_result[i])] = int64_t(i);
   Tensor target = l.moved;
-  target.index_put_(a.positions, values.permute(from_result));
+  computing([&] { target.index_put_(a.positions, values.permute(from_result)); });
 }
 
 }  // namespace
@@ -241,18 +256,22 @@ void bind_indexing(py::class_<Tensor>& tensor) {
         // t[mask] = number, recorded without reading the mask.
         if (py::isinstance<Tensor>(key) && is_number(value)) {
           const Tensor& mask = key.cast<const Tensor&>();
-          if (mask.dtype() == hci::kBool && mask.sizes().vec() == t.sizes().vec()) {
-            t.masked_fill_(mask, to_scalar(value));
+          if (mask.dtype() == hci::kBool && mask.device() == t.device() && mask.sizes().vec() == t.sizes().vec()) {
+            const hci::Scalar number = to_scalar(value);
+            computing([&] { t.masked_fill_(mask, number); });
             return;
           }
         }
         const Applied a = apply(t, key);
         if (!a.positions.empty()) return scatter(a, value);
         Tensor view = a.view;
-        if (is_number(value))
-          view.fill_(to_scalar(value));
-        else
-          view.copy_(without_leading_ones(to_tensor(value), size_t(view.dim())));
+        if (is_number(value)) {
+          const hci::Scalar number = to_scalar(value);
+          computing([&] { view.fill_(number); });
+        } else {
+          const Tensor source = without_leading_ones(to_tensor(value, view.dtype()), size_t(view.dim()));
+          computing([&] { view.copy_(source); });
+        }
       });
 }
 

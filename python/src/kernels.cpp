@@ -18,6 +18,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -41,14 +43,79 @@ constexpr bool kFloat = std::is_floating_point_v<T>;
 template <class T>
 constexpr bool kBool = std::is_same_v<T, bool>;
 
+// Where kernel values may be used: the kernel being traced, and the if_ and loop bodies traced
+// inside it, each a scope. A value belongs to the scope it was made in and may be used there and
+// in the scopes opened inside it, never once its scope has closed: its IR would not be defined
+// on every path to the use (LLVM's dominance rule), nor in another kernel at all.
+class Scope {
+ public:
+  enum Kind { kBody, kKernel };
+  // A kernel's scope starts afresh: the values of a kernel traced around it (one whose function
+  // launched this kernel) are not its.
+  explicit Scope(Kind kind = kBody) : id_(++next_), kind_(kind) {
+    if (kind_ == kKernel) outer_.swap(open());
+    open().push_back(id_);
+  }
+  ~Scope() {
+    open().pop_back();
+    if (kind_ == kKernel) open().swap(outer_);
+  }
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+  static uint64_t current() {
+    if (open().empty()) throw py::type_error("kernel values exist only while hci.kernel traces its function");
+    return open().back();
+  }
+  static void check_open(uint64_t id) {
+    if (std::find(open().begin(), open().end(), id) == open().end())
+      throw py::type_error(
+          "a kernel value is used outside the hci.if_ or hci.loop body (or the kernel) that made it: carry it "
+          "out of a loop as its state, or compute it where it is used");
+  }
+
+ private:
+  static std::vector<uint64_t>& open() {
+    static thread_local std::vector<uint64_t> ids;
+    return ids;
+  }
+  static inline std::atomic<uint64_t> next_{0};
+  uint64_t id_;
+  Kind kind_;
+  std::vector<uint64_t> outer_;
+};
+
 // A value of the kernel being traced.
-struct Value {
-  AnySym sym;
+class Value {
+ public:
+  template <class T>
+  Value(const Sym<T>& sym) : sym_(sym), scope_(Scope::current()) {}      // NOLINT: every Sym is one
+  Value(AnySym sym) : sym_(std::move(sym)), scope_(Scope::current()) {}  // NOLINT
+
+  const AnySym& sym() const {
+    Scope::check_open(scope_);
+    return sym_;
+  }
+  hci::DType dtype() const;
+  std::string repr() const;
+
+ private:
+  AnySym sym_;
+  uint64_t scope_;
 };
 
 // A buffer argument of the kernel being traced.
-struct BufferView {
-  AnyBuffer buffer;
+class BufferView {
+ public:
+  explicit BufferView(AnyBuffer buffer) : buffer_(std::move(buffer)), scope_(Scope::current()) {}
+  const AnyBuffer& buffer() const {
+    Scope::check_open(scope_);
+    return buffer_;
+  }
+
+ private:
+  AnyBuffer buffer_;
+  uint64_t scope_;
 };
 
 // A kernel parameter: a buffer of a dtype, or a scalar of one.
@@ -59,6 +126,13 @@ struct Param {
 
 hci::DType dtype_of(const AnySym& s) {
   return std::visit([](const auto& v) { return hci::dtype_of<scalar_of<decltype(v)>>::value; }, s);
+}
+
+hci::DType Value::dtype() const { return dtype_of(sym_); }
+
+std::string Value::repr() const {
+  return "<hci.Value " + std::string(hci::dtype_name(dtype())) + " " +
+         std::visit([](const auto& s) { return s.ir(); }, sym_) + ">";
 }
 
 std::string name_of(hci::DType t) { return std::string(hci::dtype_name(t)); }
@@ -89,7 +163,7 @@ Sym<T> constant(const py::handle& number) {
     if (py::isinstance<py::float_>(number))
       throw py::type_error("a float constant beside an " + name_of(hci::dtype_of<T>::value) +
                            " kernel value: convert the value with .to(hci.float32) first");
-    const auto v = number.cast<int64_t>();
+    const int64_t v = to_int64(number);
     if (v < int64_t(std::numeric_limits<T>::min()) || v > int64_t(std::numeric_limits<T>::max()))
       throw py::value_error(std::to_string(v) + " does not fit the " + name_of(hci::dtype_of<T>::value) +
                             " kernel value beside it");
@@ -103,7 +177,7 @@ Sym<T> constant(const py::handle& number) {
 template <class T>
 Sym<T> as_sym(const py::handle& operand) {
   if (!py::isinstance<Value>(operand)) return constant<T>(operand);
-  const AnySym& s = operand.cast<const Value&>().sym;
+  const AnySym& s = operand.cast<const Value&>().sym();
   if (const auto* same = std::get_if<Sym<T>>(&s)) return *same;
   throw py::type_error("kernel values of " + name_of(hci::dtype_of<T>::value) + " and " + name_of(dtype_of(s)) +
                        " do not mix: convert one with .to(dtype)");
@@ -176,7 +250,7 @@ auto binary(Op op, bool reflected = false) {
           const Sym<T> o = as_sym<T>(other);
           return Value{reflected ? apply(op, o, s) : apply(op, s, o)};
         },
-        self.sym);
+        self.sym());
   };
 }
 
@@ -193,51 +267,64 @@ auto math_function(const char* name, F fn) {
             throw py::type_error(std::string(name) + " takes a float kernel value, not " +
                                  name_of(hci::dtype_of<T>::value));
         },
-        x.sym);
+        x.sym());
   };
 }
 
-// The dtype two operands share: a Value's; the first's where both are.
-hci::DType shared_dtype(const py::handle& a, const py::handle& b, const char* op) {
-  if (py::isinstance<Value>(a)) return dtype_of(a.cast<const Value&>().sym);
-  if (py::isinstance<Value>(b)) return dtype_of(b.cast<const Value&>().sym);
-  throw py::type_error(std::string(op) + ": one of the operands must be a kernel value");
+// The dtype of a value made from numbers alone: PyTorch's defaults (bool, int64, float32), the
+// widest kind among them.
+hci::DType number_dtype(std::initializer_list<py::handle> numbers) {
+  hci::DType kind = hci::kBool;
+  for (const py::handle n : numbers) {
+    const hci::DType own = to_scalar(n).default_dtype();
+    if (own == hci::kFloat32 || (own == hci::kInt64 && kind == hci::kBool)) kind = own;
+  }
+  return kind;
+}
+
+// The dtype two operands share: a Value's (the first's where both are); numbers' otherwise.
+hci::DType shared_dtype(const py::handle& a, const py::handle& b) {
+  if (py::isinstance<Value>(a)) return a.cast<const Value&>().dtype();
+  if (py::isinstance<Value>(b)) return b.cast<const Value&>().dtype();
+  return number_dtype({a, b});
 }
 
 Sym<bool> as_condition(const py::handle& c) {
   if (py::isinstance<Value>(c))
-    if (const auto* mask = std::get_if<Sym<bool>>(&c.cast<const Value&>().sym)) return *mask;
+    if (const auto* mask = std::get_if<Sym<bool>>(&c.cast<const Value&>().sym())) return *mask;
   throw py::type_error("a condition is a bool kernel value (a comparison)");
 }
 
 Sym<int64_t> as_index(const py::handle& i) {
   if (py::isinstance<Value>(i)) {
-    const AnySym& s = i.cast<const Value&>().sym;
+    const AnySym& s = i.cast<const Value&>().sym();
     if (const auto* wide = std::get_if<Sym<int64_t>>(&s)) return *wide;
     if (const auto* narrow = std::get_if<Sym<int32_t>>(&s)) return convert<int32_t, int64_t>(*narrow);
     throw py::type_error("an index is an int64 or int32 kernel value, not " + name_of(dtype_of(s)));
   }
   if (!py::isinstance<py::int_>(i) || PyBool_Check(i.ptr())) throw py::type_error("an index is an integer");
-  return Sym<int64_t>(i.cast<int64_t>());
+  return Sym<int64_t>(to_int64(i));
 }
 
 Value select(const py::object& c, const py::object& a, const py::object& b) {
   const Sym<bool> mask = as_condition(c);
-  return with_type(shared_dtype(a, b, "select"), [&]<class T>(T) {
+  return with_type(shared_dtype(a, b), [&]<class T>(T) {
     return Value{hci::math::ValueTraits<Sym<float>>::select(mask, as_sym<T>(a), as_sym<T>(b))};
   });
 }
 
 void if_(const py::object& c, const py::function& fn) {
-  hci::if_(as_condition(c), [&] { fn(); });
+  hci::if_(as_condition(c), [&] {
+    const Scope body;
+    fn();
+  });
 }
 
-// The dtype of a loop's state given as a number: PyTorch's defaults (bool, int64, float32).
+// The dtype of a loop's state: a Value's, or the one given, or a number's.
 hci::DType state_dtype(const py::handle& state, const py::object& dtype) {
-  if (py::isinstance<Value>(state)) return dtype_of(state.cast<const Value&>().sym);
+  if (py::isinstance<Value>(state)) return state.cast<const Value&>().dtype();
   if (!dtype.is_none()) return dtype.cast<hci::DType>();
-  if (PyBool_Check(state.ptr())) return hci::kBool;
-  return py::isinstance<py::int_>(state) ? hci::kInt64 : hci::kFloat32;
+  return number_dtype({state});
 }
 
 Value loop(const py::object& begin, const py::object& end, const py::object& state, const py::function& fn,
@@ -245,6 +332,7 @@ Value loop(const py::object& begin, const py::object& end, const py::object& sta
   return with_type(state_dtype(state, dtype), [&]<class T>(T) {
     const Sym<T> first = as_sym<T>(state);
     return Value{hci::loop(as_index(begin), as_index(end), first, [&](const Sym<int64_t>& j, const Sym<T>& before) {
+      const Scope body;
       return as_sym<T>(fn(Value{j}, Value{before}));
     })};
   });
@@ -255,7 +343,7 @@ BufferView traced_buffer(hci::DType dtype, std::string data, std::string size) {
     if constexpr (kBool<T>)
       throw py::type_error("a kernel buffer holds float32, float64, int32 or int64, not bool");
     else
-      return BufferView{jd::TracedBuffer<T>(std::move(data), std::move(size))};
+      return BufferView(jd::TracedBuffer<T>(std::move(data), std::move(size)));
   });
 }
 
@@ -269,8 +357,9 @@ class Kernel {
         throw py::type_error("a kernel parameter is float32, float64, int32 or int64, not " + name_of(p.dtype));
   }
 
-  std::string ir(const hci::jit::GpuTarget* gpu = nullptr) const {
-    return jd::portable_kernel_ir(gpu, [&](const auto& param) {
+  std::string ir() const {
+    const Scope kernel(Scope::kKernel);
+    return jd::portable_kernel_ir(nullptr, [&](const auto& param) {
       py::list args;
       for (const Param& p : params_) {
         if (p.buffer) {
@@ -303,7 +392,19 @@ class Kernel {
     const int position = int(k) + 1;
     if (!p.buffer) {
       with_type(p.dtype, [&]<class T>(T) {
-        const T value = py::cast<T>(arg);
+        if (!is_number(arg) || (std::is_integral_v<T> && py::isinstance<py::float_>(arg)))
+          throw py::type_error(fmt::format("kernel argument {} is a {} number, not {}", position, name_of(p.dtype),
+                                           std::string(py::str(arg.get_type().attr("__name__")))));
+        T value;
+        if constexpr (kFloat<T>) {
+          value = T(to_scalar(arg).to_double());
+        } else {
+          const int64_t v = to_int64(arg);
+          if (v < int64_t(std::numeric_limits<T>::min()) || v > int64_t(std::numeric_limits<T>::max()))
+            throw py::value_error(
+                fmt::format("kernel argument {} ({}) does not fit {}", position, v, name_of(p.dtype)));
+          value = T(v);
+        }
         int64_t raw = 0;
         std::memcpy(&raw, &value, sizeof value);
         values.push_back(raw);
@@ -334,9 +435,8 @@ class Kernel {
     if (!fn_) {
       HCI_CHECK(jd::traced_kernels_enabled(),
                 "hci.kernel needs the JIT: LLVM was not found (set HCI_LLVM_PATH) or HCI_JIT=0 switched it off");
-      fn_ = jd::compile_traced_kernel(ir());
+      fn_ = jd::compile_traced_kernel(ir());  // for the host alone: Python kernels run on the CPU
       HCI_CHECK(fn_, "LLVM did not compile the kernel (its message is above)");
-      jd::compile_traced_for_gpu_targets([&](const hci::jit::GpuTarget& t) { return ir(&t); });
     }
     return fn_;
   }
@@ -348,7 +448,7 @@ class Kernel {
 
 void bind_values(py::module_& m) {
   py::class_<Value> value(m, "Value", "A value of a kernel being traced: one per index, of one dtype.");
-  value.def_property_readonly("dtype", [](const Value& v) { return dtype_of(v.sym); })
+  value.def_property_readonly("dtype", [](const Value& v) { return v.dtype(); })
       .def("to",
            [](const Value& v, hci::DType dtype) {
              return std::visit(
@@ -356,17 +456,14 @@ void bind_values(py::module_& m) {
                    using From = scalar_of<decltype(s)>;
                    return with_type(dtype, [&]<class To>(To) { return Value{convert<From, To>(s)}; });
                  },
-                 v.sym);
+                 v.sym());
            })
       .def("__bool__",
            [](const Value&) -> bool {
              throw py::type_error(
                  "a kernel value has no truth value while it is traced: use hci.select(c, a, b) or hci.if_(c, fn)");
            })
-      .def("__repr__", [](const Value& v) {
-        return "<hci.Value " + name_of(dtype_of(v.sym)) + " " +
-               std::visit([](const auto& s) { return s.ir(); }, v.sym) + ">";
-      });
+      .def("__repr__", &Value::repr);
   const std::pair<const char*, Op> operators[] = {
       {"add", Op::Add},           {"sub", Op::Sub},       {"mul", Op::Mul},      {"truediv", Op::TrueDiv},
       {"floordiv", Op::FloorDiv}, {"mod", Op::Mod},       {"and", Op::And},      {"or", Op::Or},
@@ -387,7 +484,7 @@ void bind_values(py::module_& m) {
           else
             return Value{-s};
         },
-        v.sym);
+        v.sym());
   });
   value.def("__invert__", [](const Value& v) {
     return std::visit(
@@ -400,7 +497,7 @@ void bind_values(py::module_& m) {
           else
             return Value{~s};
         },
-        v.sym);
+        v.sym());
   });
 
   // hci's math functions on float kernel values: overloads beside the tensor functions.
@@ -437,20 +534,21 @@ T element_of(const jd::TracedBuffer<T>&);  // the buffer's element type, in decl
 
 void bind_buffers(py::module_& m) {
   const auto load = [](const BufferView& b, const py::object& i) {
-    return std::visit([&](const auto& v) { return Value{v.load(as_index(i))}; }, b.buffer);
+    return std::visit([&](const auto& v) { return Value{v.load(as_index(i))}; }, b.buffer());
   };
   const auto store = [](const BufferView& b, const py::object& i, const py::object& value) {
-    std::visit([&](const auto& v) { v.store(as_index(i), as_sym<decltype(element_of(v))>(value)); }, b.buffer);
+    std::visit([&](const auto& v) { v.store(as_index(i), as_sym<decltype(element_of(v))>(value)); }, b.buffer());
   };
   py::class_<BufferView>(m, "BufferView", "A buffer argument of a kernel being traced: b[i], b[i] = v.")
       .def("size",
-           [](const BufferView& b) { return Value{std::visit([](const auto& v) { return v.size(); }, b.buffer)}; })
+           [](const BufferView& b) { return Value{std::visit([](const auto& v) { return v.size(); }, b.buffer())}; })
       .def("load", load)
       .def("__getitem__", load)
       .def("store", store)
       .def("__setitem__", store)
       .def("atomic_add", [](const BufferView& b, const py::object& i, const py::object& value) {
-        std::visit([&](const auto& v) { v.atomic_add(as_index(i), as_sym<decltype(element_of(v))>(value)); }, b.buffer);
+        std::visit([&](const auto& v) { v.atomic_add(as_index(i), as_sym<decltype(element_of(v))>(value)); },
+                   b.buffer());
       });
 
   py::class_<Param>(m, "Buffer", "A kernel parameter: a contiguous CPU tensor of this dtype.")
@@ -467,8 +565,15 @@ void bind_kernels(py::module_& m) {
   py::class_<Kernel>(m, "Kernel", "A Python function traced into a portable kernel (see hci.kernel).")
       .def(py::init([](py::function body, const py::list& params) {
         std::vector<Param> ps;
-        for (const py::handle p : params)
-          ps.push_back(py::isinstance<Param>(p) ? p.cast<Param>() : Param{false, p.cast<hci::DType>()});
+        for (const py::handle p : params) {
+          if (py::isinstance<Param>(p))
+            ps.push_back(p.cast<Param>());
+          else if (py::isinstance<hci::DType>(p))
+            ps.push_back(Param{false, p.cast<hci::DType>()});
+          else
+            throw py::type_error("a kernel parameter is hci.Buffer(dtype) or a dtype, not " +
+                                 std::string(py::str(p.get_type().attr("__name__"))));
+        }
         return std::make_unique<Kernel>(std::move(body), std::move(ps));
       }))
       .def("__call__", &Kernel::launch, py::arg("n"), "Runs the kernel for every index in [0, n)")

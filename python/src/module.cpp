@@ -53,7 +53,7 @@ void bind_tensor(py::class_<Tensor>& tensor) {
       // Python's conversions of a one-element tensor, as PyTorch's.
       .def("__bool__", [](const Tensor& t) { return item(t.to(hci::kBool)).cast<bool>(); })
       .def("__float__", [](const Tensor& t) { return item(t.to(hci::kFloat64)).cast<double>(); })
-      .def("__int__", [](const Tensor& t) { return item(t.to(hci::kInt64)).cast<int64_t>(); })
+      .def("__int__", [](const Tensor& t) { return py::int_(item(t)); })  // Python's int(): NaN is an error
       .def("__index__",
            [](const Tensor& t) {
              if (!hci::is_integral(t.dtype()) || t.numel() != 1)
@@ -85,7 +85,12 @@ void bind_tensor(py::class_<Tensor>& tensor) {
       .def("permute", [](const Tensor& t, const py::args& dims) { return t.permute(to_shape(dims)); })
       .def("transpose", [](const Tensor& t, int64_t a, int64_t b) { return t.transpose(a, b); })
       .def("t", [](const Tensor& t) { return t.t(); })
-      .def_property_readonly("T", [](const Tensor& t) { return t.dim() < 2 ? t : t.transpose(-2, -1); })
+      .def_property_readonly("T",  // every dim reversed, as PyTorch's (and NumPy's)
+                             [](const Tensor& t) {
+                               std::vector<int64_t> reversed(size_t(t.dim()));
+                               for (int64_t d = 0; d < t.dim(); ++d) reversed[size_t(d)] = t.dim() - 1 - d;
+                               return t.permute(reversed);
+                             })
       .def("unsqueeze", [](const Tensor& t, int64_t dim) { return t.unsqueeze(dim); })
       .def(
           "squeeze",

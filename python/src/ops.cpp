@@ -28,15 +28,28 @@ auto operator_method(Op op, bool reflected = false) {
   };
 }
 
-// An in-place method returns the object it was called on, as PyTorch's do.
+// An in-place method computes now, and returns the object it was called on, as PyTorch's do.
 template <class Op>
 auto in_place(Op op) {
   return [op](const py::object& self, const py::object& other) {
     Tensor& t = self.cast<Tensor&>();
-    if (py::isinstance<Tensor>(other))
-      op(t, other.cast<const Tensor&>());
-    else
-      op(t, to_scalar(other));
+    if (py::isinstance<Tensor>(other)) {
+      const Tensor& operand = other.cast<const Tensor&>();
+      computing([&] { op(t, operand); });
+    } else {
+      const hci::Scalar operand = to_scalar(other);
+      computing([&] { op(t, operand); });
+    }
+    return self;
+  };
+}
+
+// The same for an op of the tensor alone.
+template <class Op>
+auto in_place_alone(Op op) {
+  return [op](const py::object& self) {
+    Tensor& t = self.cast<Tensor&>();
+    computing([&] { op(t); });
     return self;
   };
 }
@@ -64,10 +77,13 @@ std::optional<hci::Scalar> optional_scalar(const py::object& value) {
   return to_scalar(value);
 }
 
+// A bound beside a tensor bound: a number becomes a 0-dim tensor of its own kind, which promotes
+// with the others as PyTorch's wrapped numbers do.
 std::optional<Tensor> optional_tensor(const py::object& value, const Tensor& like) {
   if (value.is_none()) return std::nullopt;
   if (py::isinstance<Tensor>(value)) return value.cast<Tensor>();
-  return hci::full({}, to_scalar(value), hci::TensorOptions(like.dtype()).device(like.device()));
+  const hci::Scalar number = to_scalar(value);
+  return hci::full({}, number, hci::TensorOptions(number.default_dtype()).device(like.device()));
 }
 
 Tensor clamp(const Tensor& t, const py::object& min, const py::object& max) {
@@ -89,8 +105,7 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& tensor) {
   HCI_UNARY_OPS(HCI_PY_UNARY)
 #undef HCI_PY_UNARY
   // In place: the ops whose result has the input's dtype, or a float one.
-#define HCI_PY_UNARY_IN_PLACE(name, kind) \
-  tensor.def(#name "_", [](const py::object& self) { return self.cast<Tensor&>().name##_(), self; });
+#define HCI_PY_UNARY_IN_PLACE(name, kind) tensor.def(#name "_", in_place_alone([](Tensor& t) { t.name##_(); }));
   HCI_FLOATING_UNARY_OPS(HCI_PY_UNARY_IN_PLACE)
   HCI_FLOAT_ONLY_UNARY_OPS(HCI_PY_UNARY_IN_PLACE)
   HCI_SAME_TYPE_UNARY_OPS(HCI_PY_UNARY_IN_PLACE)
@@ -162,10 +177,13 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& tensor) {
           "clamp_",
           [](const py::object& self, const py::object& min, const py::object& max) {
             Tensor& t = self.cast<Tensor&>();
-            if (py::isinstance<Tensor>(min) || py::isinstance<Tensor>(max))
-              t.clamp_(optional_tensor(min, t), optional_tensor(max, t));
-            else
-              t.clamp_(optional_scalar(min), optional_scalar(max));
+            if (py::isinstance<Tensor>(min) || py::isinstance<Tensor>(max)) {
+              const auto low = optional_tensor(min, t), high = optional_tensor(max, t);
+              computing([&] { t.clamp_(low, high); });
+            } else {
+              const auto low = optional_scalar(min), high = optional_scalar(max);
+              computing([&] { t.clamp_(low, high); });
+            }
             return self;
           },
           py::arg("min") = py::none(), py::arg("max") = py::none())
@@ -246,15 +264,15 @@ void bind_indexing_ops(py::module_& m, py::class_<Tensor>& tensor) {
                              const py::object& value) { return t.masked_fill(mask, to_scalar(value)); })
       .def("masked_fill_",
            [](const py::object& self, const Tensor& mask, const py::object& value) {
-             self.cast<Tensor&>().masked_fill_(mask, to_scalar(value));
-             return self;
+             const hci::Scalar number = to_scalar(value);
+             return in_place_alone([&](Tensor& t) { t.masked_fill_(mask, number); })(self);
            })
       .def("scatter_add", [](const Tensor& t, int64_t dim, const py::object& index,
                              const Tensor& src) { return t.scatter_add(dim, to_tensor(index), src); })
       .def("scatter_add_",
            [](const py::object& self, int64_t dim, const py::object& index, const Tensor& src) {
-             self.cast<Tensor&>().scatter_add_(dim, to_tensor(index), src);
-             return self;
+             const Tensor positions = to_tensor(index);
+             return in_place_alone([&](Tensor& t) { t.scatter_add_(dim, positions, src); })(self);
            })
       .def(
           "index_put",
@@ -265,11 +283,13 @@ void bind_indexing_ops(py::module_& m, py::class_<Tensor>& tensor) {
       .def(
           "index_put_",
           [](const py::object& self, const py::tuple& indices, const py::object& values, bool accumulate) {
-            self.cast<Tensor&>().index_put_(to_indices(indices), to_tensor(values), accumulate);
-            return self;
+            const std::vector<Tensor> positions = to_indices(indices);
+            const Tensor written = to_tensor(values, self.cast<const Tensor&>().dtype());
+            return in_place_alone([&](Tensor& t) { t.index_put_(positions, written, accumulate); })(self);
           },
           py::arg("indices"), py::arg("values"), py::arg("accumulate") = false)
-      .def("nonzero", [](const Tensor& t) { return t.nonzero(); })
+      .def(
+          "nonzero", [](const Tensor& t) { return t.nonzero(); }, py::call_guard<py::gil_scoped_release>())
       .def(
           "sort", [](const Tensor& t, int64_t dim, bool descending) { return values_indices(t.sort(dim, descending)); },
           py::arg("dim") = -1, py::arg("descending") = false)
@@ -291,18 +311,15 @@ void bind_products_and_writes(py::class_<Tensor>& tensor) {
       .def("bmm", [](const Tensor& a, const Tensor& b) { return a.bmm(b); })
       .def("copy_",
            [](const py::object& self, const py::object& src) {
-             self.cast<Tensor&>().copy_(to_tensor(src));
-             return self;
+             const Tensor source = to_tensor(src, self.cast<const Tensor&>().dtype());
+             return in_place_alone([&](Tensor& t) { t.copy_(source); })(self);
            })
       .def("fill_",
            [](const py::object& self, const py::object& value) {
-             self.cast<Tensor&>().fill_(to_scalar(value));
-             return self;
+             const hci::Scalar number = to_scalar(value);
+             return in_place_alone([&](Tensor& t) { t.fill_(number); })(self);
            })
-      .def("zero_", [](const py::object& self) {
-        self.cast<Tensor&>().zero_();
-        return self;
-      });
+      .def("zero_", in_place_alone([](Tensor& t) { t.zero_(); }));
 }
 
 }  // namespace

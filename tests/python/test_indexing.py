@@ -174,3 +174,24 @@ def test_setitem_refuses_values_that_do_not_broadcast():
         h[0] = hci.zeros(5)
     with pytest.raises(hci.Error):
         h[[0, 1]] = hci.zeros(3, 6)
+
+
+def test_keys_pytorch_reads_as_tuples_and_numpy_masks():
+    t, h = reference((3, 4, 5))
+    check(h[[[0, 1], [1, 2]]], t[[[0, 1], [1, 2]]])  # a list of lists is a tuple of index lists
+    check(h[[0, slice(1, 3)]], t[[0, slice(1, 3)]])
+    check(h[np.array(True)], t[torch.tensor(True)])  # a 0-dim bool array is a mask, not the int 1
+    check(h[np.array(2)], t[2])
+
+
+def test_written_values_keep_the_destinations_precision():
+    t = torch.zeros(3, dtype=torch.float64)
+    h = hci.zeros(3, dtype=hci.float64)
+    t[:] = torch.tensor([0.1, 1 + 1e-12, 3.0], dtype=torch.float64)
+    h[:] = [0.1, 1 + 1e-12, 3.0]
+    check(h, t)
+    h.zero_()
+    h[[0, 1, 2]] = [0.1, 1 + 1e-12, 3.0]
+    check(h, t)
+    h.zero_().copy_(torch.tensor([0.1, 1 + 1e-12, 3.0], dtype=torch.float64))
+    check(h, t)

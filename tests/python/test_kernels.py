@@ -192,3 +192,73 @@ def test_threads_launch_one_kernel_on_their_own_tensors():
             done.result()
     for k, out in enumerate(outs):
         assert out.tolist() == [float(k + j) for j in range(1000)]
+
+
+def test_values_cannot_leave_the_body_that_made_them():
+    escaped = {}
+
+    def keep(j, total):
+        escaped["value"] = total
+        return total + 1.0
+
+    @hci.kernel(F32, F32)
+    def out_of_a_loop(i, x, y):
+        hci.loop(0, 2, 0.0, keep)
+        y[i] = escaped["value"]
+
+    @hci.kernel(F32, F32)
+    def out_of_a_branch(i, x, y):
+        hci.if_(x[i] > 0, lambda: escaped.update(value=x[i] * 2.0))
+        y[i] = escaped["value"]
+
+    for kernel in (out_of_a_loop, out_of_a_branch):
+        with pytest.raises(TypeError, match="outside the hci.if_ or hci.loop body"):
+            kernel(2, hci.ones(2), hci.zeros(2))
+
+    @hci.kernel(F32)
+    def into_another_kernel(i, y):
+        y[i] = escaped["value"]
+
+    with pytest.raises(TypeError, match="outside"):
+        into_another_kernel(2, hci.zeros(2))
+    with pytest.raises(TypeError, match="outside"):
+        escaped["value"] + 1.0
+
+    @hci.kernel(F32)
+    def launching_another(i, y):
+        @hci.kernel(F32)
+        def inner(j, z):
+            z[j] = y[i]  # the outer kernel's values
+
+        inner(1, hci.zeros(1))
+
+    with pytest.raises(TypeError, match="outside"):
+        launching_another(1, hci.zeros(1))
+
+
+def test_masks_order_as_bools_do():
+    @hci.kernel(F32, hci.Buffer(hci.int64))
+    def order(i, x, out):
+        a, b = x[i] > 0, x[i] > 1
+        out[i] = (hci.select(a < b, 1, 0) + hci.select(a > b, 10, 0) + hci.select(a <= b, 100, 0) +
+                  hci.select(a >= b, 1000, 0))
+
+    out = hci.zeros(3, dtype=hci.int64)
+    order(3, hci.tensor([-1.0, 0.5, 2.0]), out)
+    assert out.tolist() == [1100, 1010, 1100]  # False < True, as Python's bools
+
+
+def test_scalar_arguments_are_checked():
+    @hci.kernel(hci.Buffer(hci.int32), hci.int32)
+    def add(i, x, k):
+        x[i] = x[i] + k
+
+    x = hci.zeros(2, dtype=hci.int32)
+    add(2, x, np.int32(3))
+    assert x.tolist() == [3, 3]
+    with pytest.raises(ValueError, match="does not fit int32"):
+        add(2, x, 2**40)
+    with pytest.raises(TypeError, match="argument 2 is a int32 number, not float"):
+        add(2, x, 1.5)
+    with pytest.raises(TypeError, match="hci.Buffer\\(dtype\\) or a dtype, not str"):
+        hci.kernel("float")(lambda i: None)

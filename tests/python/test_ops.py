@@ -251,3 +251,41 @@ def test_operators_give_other_types_their_turn():
     with pytest.raises(TypeError, match="expected a Tensor, bool, int or float"):
         hci.zeros(2).maximum("a")
     assert len({hci.zeros(1), hci.zeros(1)}) == 2  # hashed by identity, as PyTorch's
+
+
+def test_numpy_scalars_are_numbers():
+    h = hci.arange(4, dtype=hci.float32)
+    for number in (np.int64(2), np.float32(2), np.float64(2), np.int32(2)):
+        assert isinstance(h * number, hci.Tensor) and (h * number).tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert (number + h).tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert hci.full((2,), np.float32(2.5)).tolist() == [2.5, 2.5] and h.add(np.int64(1)).tolist() == [1, 2, 3, 4]
+    assert isinstance(h > np.float32(1), hci.Tensor)
+
+
+def test_numbers_out_of_range_and_conversions():
+    with pytest.raises(OverflowError, match="int64"):
+        hci.arange(3) + 2**70
+    with pytest.raises(OverflowError):
+        hci.zeros(3)[2**70]
+    with pytest.raises(ValueError):
+        int(hci.tensor(float("nan")))
+    assert int(hci.tensor(1e30, dtype=hci.float64)) == int(1e30) and int(hci.tensor(-2.7)) == -2
+    assert hci.tensor([0.1], dtype=hci.float64).item() == 0.1
+    assert hci.tensor(torch.tensor([0.1], dtype=torch.float64)).dtype == hci.float64
+    assert hci.tensor(hci.tensor([0.1], dtype=hci.float64) + 0.1).dtype == hci.float64
+
+
+def test_pytorch_defaults_for_full_linspace_and_T():
+    assert hci.full((2,), 3).dtype == hci.int64 and hci.full((2,), True).dtype == hci.bool
+    assert hci.full((2,), 2.5).dtype == hci.float32
+    assert hci.linspace(0, 1, 1).tolist() == torch.linspace(0, 1, 1).tolist() == [0.0]
+    h = hci.arange(24).reshape(2, 3, 4)
+    check(h.T, torch.arange(24).reshape(2, 3, 4).permute(2, 1, 0))
+    assert h.T.shape == (4, 3, 2) and hci.arange(3).T.shape == (3,)
+
+
+def test_clamp_bounds_promote_as_numbers():
+    x = hci.tensor([-3, 0, 3, 4])
+    assert x.clamp(hci.tensor([-0.5]), 2.5).tolist() == [-0.5, 0.0, 2.5, 2.5]
+    assert x.clamp(-1, 2.5).tolist() == [-1.0, 0.0, 2.5, 2.5]
+    assert x.clamp(hci.tensor([-1]), 2).tolist() == [-1, 0, 2, 2] and x.clamp(hci.tensor([-1]), 2).dtype == hci.int64

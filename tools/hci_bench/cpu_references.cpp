@@ -24,13 +24,12 @@ const hci::Device kCpu = hci::Device::cpu();
 // hci's results are.
 template <class Loop>
 void time_loop(benchmark::State& state, int64_t outputs, int64_t bytes, Loop loop) {
-  const EnergyScope energy(state);
-  for (auto _ : state) {
+  timed(state, [&] {
     float* out = new_output(outputs);
     loop(out);
     benchmark::DoNotOptimize(out);
     free_output(out, outputs);
-  }
+  });
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 
@@ -96,15 +95,12 @@ template <class Multiply>
 void time_products(benchmark::State& state, hci::DType dtype, int64_t size, Multiply multiply) {
   const hci::Tensor a = random_on("a", {size, size}, kCpu, dtype), b = random_on("b", {size, size}, kCpu, dtype);
   const size_t bytes = size_t(size * size) * hci::element_size(dtype);
-  auto once = [&] {
+  timed(state, [&] {
     void* c = hci::cpu::allocator().allocate(bytes);
     multiply(data_of(a), data_of(b), c);
     benchmark::DoNotOptimize(c);
     hci::cpu::allocator().deallocate(c, bytes);
-  };
-  once();
-  const EnergyScope energy(state);
-  for (auto _ : state) once();
+  });
   state.SetItemsProcessed(state.iterations() * 2 * size * size * size);
 }
 

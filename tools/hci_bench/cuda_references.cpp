@@ -20,13 +20,6 @@ types::Stream stream_of(int gpu) {
   return static_cast<types::Stream>(hci::cuda::as_pointer(hci::cuda::stream_handle(gpu)));
 }
 
-template <class Run>
-void time_to_completion(benchmark::State& state, Run run) {
-  run();  // warm-up: handles, first touch
-  const EnergyScope energy(state);
-  for (auto _ : state) run();
-}
-
 // A cuBLAS handle on the stream hci uses for `gpu`.
 class CublasHandle {
  public:
@@ -73,7 +66,7 @@ void add_matmul(Suite& suite, int gpu, const Scale& scale) {
         const int type = dtype == hci::kFloat32    ? blas_types::kR32F
                          : dtype == hci::kBFloat16 ? blas_types::kR16BF
                                                    : blas_types::kR16F;
-        time_to_completion(state, [&] {  // row-major a b as column-major b a
+        timed(state, [&] {  // row-major a b as column-major b a
           const int status = blas.cublasGemmStridedBatchedEx(handle.get(), blas_types::kOpN, blas_types::kOpN, n, n, n,
                                                              &one, device_data(b), type, n, 0, device_data(a), type, n,
                                                              0, &zero, hci::cuda::as_pointer(c.address()), type, n, 0,
@@ -101,7 +94,7 @@ void add_transfers(Suite& suite, int gpu, const Scale& scale) {
         const hci::cuda::Gpu context(gpu);
         const hci::cuda::DriverApi& api = context.api();
         const hci::cuda::DeviceMemory on_device(api, size_t(bytes));
-        time_to_completion(state, [&] {
+        timed(state, [&] {
           if (to_device)
             hci::cuda::check(api.cuMemcpyHtoD_v2(on_device.address(), memory, size_t(bytes)), "cuMemcpyHtoD");
           else

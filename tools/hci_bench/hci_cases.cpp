@@ -66,9 +66,7 @@ hci::Tensor layer_norm_rows(const hci::Tensor& x, const hci::Tensor& gamma, cons
 // `bytes` per iteration.
 template <class Make>
 void time_results(benchmark::State& state, int64_t bytes, Make make) {
-  finish(make());  // warm-up: kernels compiled, buffers in the allocator
-  const EnergyScope energy(state);
-  for (auto _ : state) finish(make());
+  timed(state, [&] { finish(make()); });
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 
@@ -120,9 +118,7 @@ void add_matmul(Suite& suite, hci::Device device, const Scale& scale) {
       suite.add(case_name(device, "matmul", hci::dtype_name(dtype), size) + "/hci", [=](benchmark::State& state) {
         const hci::Tensor a = random_on("a", {size, size}, device, dtype),
                           b = random_on("b", {size, size}, device, dtype);
-        finish(hci::matmul(a, b));
-        const EnergyScope energy(state);
-        for (auto _ : state) finish(hci::matmul(a, b));
+        timed(state, [&] { finish(hci::matmul(a, b)); });
         state.SetItemsProcessed(state.iterations() * 2 * size * size * size);  // FLOPs
       });
 }
@@ -146,13 +142,10 @@ void add_transfers(Suite& suite, hci::Device device, const Scale& scale) {
     suite.add(case_name(device, "transfer", "to_host_pinned", bytes) + "/hci", [=](benchmark::State& state) {
       const hci::Tensor on_device = random_on("x", {n}, device);
       hci::Tensor pinned = input(fmt::format("pinned output {}", n), [&] { return hci::zeros({n}).pin_memory(); });
-      auto copy = [&] {
+      timed(state, [&] {
         pinned.copy_(on_device);
         hci::synchronize(device);
-      };
-      copy();
-      const EnergyScope energy(state);
-      for (auto _ : state) copy();
+      });
       state.SetBytesProcessed(state.iterations() * bytes);
     });
   }

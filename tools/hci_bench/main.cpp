@@ -4,9 +4,7 @@
 #include "machine.hpp"
 #include "suite.hpp"
 
-#include <hci/energy/nvml.hpp>
-#include <hci/energy/rocm_smi.hpp>
-#include <hci/energy/sysfs.hpp>
+#include <hci/energy/open.hpp>
 #include <hci/hci.hpp>
 
 #include <fmt/format.h>
@@ -115,12 +113,9 @@ std::vector<hci::Device> devices_to_run(const Options& o) {
 // The energy counter of a device, or null and why not.
 std::unique_ptr<hci::energy::Device> energy_device(hci::Device device, std::string* why) {
   try {
-    std::unique_ptr<hci::energy::Device> d;
-    if (device.is_cpu()) d = std::make_unique<hci::energy::SysfsDevice>();
-    if (device.type() == hci::DeviceType::CUDA) d = std::make_unique<hci::energy::NvmlDevice>(device.index());
-    if (device.type() == hci::DeviceType::ROCm) d = std::make_unique<hci::energy::RocmSmiDevice>(device.index());
-    if (d && d->capabilities().energy) {
-      *why = device.is_cpu() ? "RAPL through sysfs" : device.type() == hci::DeviceType::CUDA ? "NVML" : "ROCm SMI";
+    std::unique_ptr<hci::energy::Device> d = hci::energy::open(device);
+    if (d->capabilities().energy) {
+      *why = hci::energy::provider_name(device);
       return d;
     }
     *why = "unavailable: the provider reads no energy counter (RAPL needs read access to powercap)";

@@ -82,6 +82,15 @@ class EnergyScope {
   double start_j_;
 };
 
+// Calls once() for each iteration of a case's timed loop, after one untimed call (kernels
+// compiled, buffers in the allocator, handles made), with the loop's energy counted.
+template <class Once>
+void timed(benchmark::State& state, Once&& once) {
+  once();
+  const EnergyScope energy(state);
+  for (auto _ : state) once();
+}
+
 // The energy counter of the device whose cases run now (set by hci-bench around each case), NaN
 // where it has none.
 double energy_joules();

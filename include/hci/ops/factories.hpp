@@ -196,6 +196,8 @@ HCI_RUNTIME_DEF Tensor arange(Scalar start, Scalar end, Scalar step, std::option
                              [&](int64_t i) { return double(start.to_int64() + i * step.to_int64()); });
   return detail::host_fill({size}, opts, loc, [&](int64_t i) { return s + double(i) * st; });
 }
+// The first half counts up from start, the second down from end (PyTorch's, so the ends are
+// exact); one step is start.
 HCI_RUNTIME_DEF Tensor linspace(Scalar start, Scalar end, int64_t steps, TensorOptions options, Loc loc) {
   HCI_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got {}", steps);
   const double s = start.to_double(), e = end.to_double();
@@ -203,12 +205,12 @@ HCI_RUNTIME_DEF Tensor linspace(Scalar start, Scalar end, int64_t steps, TensorO
     const float fs = float(s), fe = float(e);
     const float step = steps > 1 ? (fe - fs) / float(steps - 1) : 0.0f;
     return detail::host_fill({steps}, options, loc, [&](int64_t i) {
-      return double(i < steps / 2 ? fs + step * float(i) : fe - step * float(steps - i - 1));
+      return double(i < steps / 2 || steps == 1 ? fs + step * float(i) : fe - step * float(steps - i - 1));
     });
   }
   const double step = steps > 1 ? (e - s) / double(steps - 1) : 0.0;
   return detail::host_fill({steps}, options, loc, [&](int64_t i) {
-    return i < steps / 2 ? s + step * double(i) : e - step * double(steps - i - 1);
+    return i < steps / 2 || steps == 1 ? s + step * double(i) : e - step * double(steps - i - 1);
   });
 }
 

@@ -663,7 +663,7 @@ HCI_RUNTIME_DEF void* jit::detail::compile_traced_kernel(const std::string& ir) 
     fn = host_code(ir, *CpuCompiler::instance(), 0, dump_path(0), outcome);
   } catch (const Error& e) {
     outcome.failed = true;
-    std::fprintf(stderr, "hci: the JIT could not compile a kernel (its lambda runs uncompiled): %s\n", e.what());
+    std::fprintf(stderr, "hci: the JIT could not compile a portable kernel: %s\n", e.what());
   }
   count_host_code(outcome, begin);
   return reinterpret_cast<void*>(fn);

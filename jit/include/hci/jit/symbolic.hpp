@@ -184,13 +184,22 @@ class Sym {
   HCI_SYM_MIXED(>=)
 #undef HCI_SYM_MIXED
 
-  // -- comparisons: ordered on floats (false with a NaN) except !=, as C++'s ----------------
+  // -- comparisons: ordered on floats (false with a NaN) except !=, as C++'s; masks compare as
+  // unsigned (false < true), where a signed i1 would make true -1 ------------------------------
   friend Sym<bool> operator==(const Sym& a, const Sym& b) { return compare(kFloat ? "oeq" : "eq", a, b); }
   friend Sym<bool> operator!=(const Sym& a, const Sym& b) { return compare(kFloat ? "une" : "ne", a, b); }
-  friend Sym<bool> operator<(const Sym& a, const Sym& b) { return compare(kFloat ? "olt" : "slt", a, b); }
-  friend Sym<bool> operator<=(const Sym& a, const Sym& b) { return compare(kFloat ? "ole" : "sle", a, b); }
-  friend Sym<bool> operator>(const Sym& a, const Sym& b) { return compare(kFloat ? "ogt" : "sgt", a, b); }
-  friend Sym<bool> operator>=(const Sym& a, const Sym& b) { return compare(kFloat ? "oge" : "sge", a, b); }
+  friend Sym<bool> operator<(const Sym& a, const Sym& b) {
+    return compare(kFloat ? "olt" : kMask ? "ult" : "slt", a, b);
+  }
+  friend Sym<bool> operator<=(const Sym& a, const Sym& b) {
+    return compare(kFloat ? "ole" : kMask ? "ule" : "sle", a, b);
+  }
+  friend Sym<bool> operator>(const Sym& a, const Sym& b) {
+    return compare(kFloat ? "ogt" : kMask ? "ugt" : "sgt", a, b);
+  }
+  friend Sym<bool> operator>=(const Sym& a, const Sym& b) {
+    return compare(kFloat ? "oge" : kMask ? "uge" : "sge", a, b);
+  }
 
   // -- conversions ----------------------------------------------------------------------------
   // `instruction` (bitcast, fptosi, fpext, ...) of this value to Sym<U>.
