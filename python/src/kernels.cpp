@@ -308,9 +308,8 @@ Sym<int64_t> as_index(const py::handle& i) {
 
 Value select(const py::object& c, const py::object& a, const py::object& b) {
   const Sym<bool> mask = as_condition(c);
-  return with_type(shared_dtype(a, b), [&]<class T>(T) {
-    return Value{hci::math::ValueTraits<Sym<float>>::select(mask, as_sym<T>(a), as_sym<T>(b))};
-  });
+  return with_type(shared_dtype(a, b),
+                   [&]<class T>(T) { return Value{hci::select(mask, as_sym<T>(a), as_sym<T>(b))}; });
 }
 
 void if_(const py::object& c, const py::function& fn) {
@@ -414,11 +413,7 @@ class Kernel {
     if (!py::isinstance<Tensor>(arg))
       throw py::type_error(fmt::format("kernel argument {} is a buffer: a Tensor", position));
     const Tensor& t = buffers.emplace_back(arg.cast<Tensor>());
-    HCI_CHECK(t.dtype() == p.dtype, "kernel argument {} is a {} tensor, and the kernel reads {}", position,
-              hci::dtype_name(t.dtype()), hci::dtype_name(p.dtype));
-    HCI_CHECK(t.device().is_cpu(), "kernel argument {} is on {}: kernels run on the CPU for now", position,
-              t.device().str());
-    HCI_CHECK(t.is_contiguous(), "kernel argument {} is not contiguous (call .contiguous() first)", position);
+    jd::check_buffer_argument(t, p.dtype, position);
     with_type(p.dtype, [&]<class T>(T) {
       if constexpr (!kBool<T>) {
         py::gil_scoped_release unlocked;  // writable access waits for the tensor's pending work

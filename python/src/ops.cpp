@@ -54,14 +54,19 @@ auto in_place_alone(Op op) {
   };
 }
 
+// A number as a 0-dim tensor of its own kind (bool, int64 or float32), which promotes with
+// tensors as PyTorch's wrapped numbers do.
+Tensor wrapped_number(const py::handle& value, const hci::Device& device) {
+  const hci::Scalar number = to_scalar(value);
+  return hci::full({}, number, hci::TensorOptions(number.default_dtype()).device(device));
+}
+
 // &, | and ^ on bool tensors; hci has no bitwise ops on integers.
 template <class Op>
 auto logical_operator(Op op, const char* symbol) {
   return [op, symbol](const Tensor& a, const py::object& other) -> py::object {
     if (!is_operand(other)) return not_implemented();
-    const Tensor b = py::isinstance<Tensor>(other)
-                         ? other.cast<Tensor>()
-                         : hci::full({}, to_scalar(other), PyBool_Check(other.ptr()) ? hci::kBool : hci::kInt64);
+    const Tensor b = py::isinstance<Tensor>(other) ? other.cast<Tensor>() : wrapped_number(other, a.device());
     if (a.dtype() != hci::kBool || b.dtype() != hci::kBool)
       throw py::type_error(std::string("hci has no bitwise ") + symbol + ": it is the logical op of bool tensors");
     return py::cast(op(a, b));
@@ -77,13 +82,11 @@ std::optional<hci::Scalar> optional_scalar(const py::object& value) {
   return to_scalar(value);
 }
 
-// A bound beside a tensor bound: a number becomes a 0-dim tensor of its own kind, which promotes
-// with the others as PyTorch's wrapped numbers do.
+// A bound beside a tensor bound: a number becomes a wrapped number.
 std::optional<Tensor> optional_tensor(const py::object& value, const Tensor& like) {
   if (value.is_none()) return std::nullopt;
   if (py::isinstance<Tensor>(value)) return value.cast<Tensor>();
-  const hci::Scalar number = to_scalar(value);
-  return hci::full({}, number, hci::TensorOptions(number.default_dtype()).device(like.device()));
+  return wrapped_number(value, like.device());
 }
 
 Tensor clamp(const Tensor& t, const py::object& min, const py::object& max) {

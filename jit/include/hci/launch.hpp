@@ -155,6 +155,15 @@ struct TracedArg<Buffer<T>> {
   using type = TracedBuffer<T>;
 };
 
+// What a buffer argument must be: a contiguous CPU tensor of the dtype the kernel reads.
+inline void check_buffer_argument(const Tensor& arg, DType want, int position) {
+  HCI_CHECK(arg.dtype() == want, "kernel argument {} is a {} tensor, and the kernel reads {}", position,
+            dtype_name(arg.dtype()), dtype_name(want));
+  HCI_CHECK(arg.device().is_cpu(), "kernel argument {} is on {}: kernels run on the CPU for now", position,
+            arg.device().str());
+  HCI_CHECK(arg.is_contiguous(), "kernel argument {} is not contiguous (call .contiguous() first)", position);
+}
+
 // A portable kernel's IR around its traced body, as launch compiles it for the host
 // (`i32 @hci_kernel(start, end, params)`, returning the failure's status) or for a GPU (a
 // grid-stride loop, storing the status to the int32 at %failure, as the scheduled kernels do).
@@ -335,12 +344,7 @@ class PortableKernel {
   static void check_arg(const A& arg, int position) {
     if constexpr (jit::detail::IsBuffer<P>::value) {
       static_assert(std::is_same_v<std::decay_t<A>, Tensor>, "hci::launch: a Buffer parameter takes an hci::Tensor");
-      const DType want = dtype_of<typename P::Element>::value;
-      HCI_CHECK(arg.dtype() == want, "kernel argument {} is a {} tensor, and the kernel reads {}", position,
-                dtype_name(arg.dtype()), dtype_name(want));
-      HCI_CHECK(arg.device().is_cpu(), "kernel argument {} is on {}: kernels run on the CPU for now", position,
-                arg.device().str());
-      HCI_CHECK(arg.is_contiguous(), "kernel argument {} is not contiguous (call .contiguous() first)", position);
+      jit::detail::check_buffer_argument(arg, dtype_of<typename P::Element>::value, position);
     } else {
       static_assert(std::is_same_v<std::decay_t<A>, P>,
                     "hci::launch: a scalar argument must have exactly the parameter's type (write 2.0f for float)");
